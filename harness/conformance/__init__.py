@@ -1,0 +1,1 @@
+"""The conformance suite: pytest checks of any server against SPEC.md, by requirement id."""
