@@ -8,25 +8,25 @@ from dataclasses import dataclass
 __all__ = [
     "COLLECTIONS",
     "ENTITY_TYPES",
-    "EntityType",
-    "FieldKind",
-    "FieldSpec",
     "FIELDS",
+    "MAX_CUSTOM_FIELDS_BYTES",
+    "MAX_TAGS",
+    "MAX_TAG_LENGTH",
     "READ_ONLY_FIELDS",
     "REDACTED",
     "SENSITIVE_FIELDS",
     "VISIBILITIES",
     "Action",
+    "EntityType",
+    "FieldKind",
+    "FieldSpec",
     "Op",
-    "MAX_CUSTOM_FIELDS_BYTES",
-    "MAX_TAGS",
-    "MAX_TAG_LENGTH",
 ]
 
 REDACTED = "[REDACTED]"
 
 
-class EntityType(str, enum.Enum):
+class EntityType(enum.StrEnum):
     ESCROW = "escrow"
     LISTING = "listing"
     CLIENT = "client"
@@ -59,7 +59,7 @@ SENSITIVE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-class Action(str, enum.Enum):
+class Action(enum.StrEnum):
     """The `{type}:{action}` suffix of a data event (SPEC §5)."""
 
     CREATED = "created"
@@ -69,7 +69,7 @@ class Action(str, enum.Enum):
     DELETED = "deleted"
 
 
-class Op(str, enum.Enum):
+class Op(enum.StrEnum):
     """`mutate` operations (SPEC §8); each maps to one Action."""
 
     CREATE = "create"
@@ -89,7 +89,7 @@ class Op(str, enum.Enum):
         }[self]
 
 
-class FieldKind(str, enum.Enum):
+class FieldKind(enum.StrEnum):
     STRING = "string"
     NUMBER = "number"
     INTEGER = "integer"

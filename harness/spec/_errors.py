@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["ErrorCode", "HTTP_STATUS", "SOCKET_ONLY_CODES", "AUTH_MESSAGES"]
+__all__ = ["AUTH_MESSAGES", "HTTP_STATUS", "SOCKET_ONLY_CODES", "ErrorCode"]
 
 
-class ErrorCode(str, enum.Enum):
+class ErrorCode(enum.StrEnum):
     AUTH_REQUIRED = "AUTH_REQUIRED"
     AUTH_INVALID = "AUTH_INVALID"
     AUTH_EXPIRED = "AUTH_EXPIRED"

@@ -21,9 +21,7 @@ def data_event_name(entity_type: str, action: Action | str) -> str:
     return f"{entity_type}:{Action(action).value}"
 
 
-DATA_EVENTS: tuple[str, ...] = tuple(
-    data_event_name(t, a) for t in ENTITY_TYPES for a in Action
-)
+DATA_EVENTS: tuple[str, ...] = tuple(data_event_name(t, a) for t in ENTITY_TYPES for a in Action)
 
 
 class ClientEvent:

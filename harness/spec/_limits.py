@@ -10,8 +10,8 @@ __all__ = ["Heartbeat", "Limits"]
 
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
-    pingInterval: int = 10000  # noqa: N815 - wire names
-    pingTimeout: int = 5000  # noqa: N815
+    pingInterval: int = 10000
+    pingTimeout: int = 5000
 
     def to_json(self) -> dict[str, int]:
         return asdict(self)
@@ -21,16 +21,16 @@ class Heartbeat:
 class Limits:
     """Field names are the wire names, so `Limits.from_json(info["limits"])` round-trips."""
 
-    eventsPerSecond: float = 10  # noqa: N815
+    eventsPerSecond: float = 10
     burst: int = 20
-    floodDisconnectThreshold: int = 100  # noqa: N815
-    maxConnectionsPerUser: int = 5  # noqa: N815
-    maxPayloadBytes: int = 65536  # noqa: N815
-    replayWindowEvents: int = 1000  # noqa: N815
-    replayWindowSeconds: int = 300  # noqa: N815
-    idempotencyTtlSeconds: int = 86400  # noqa: N815
-    editLockTtlSeconds: int = 300  # noqa: N815
-    presenceGraceSeconds: int = 5  # noqa: N815
+    floodDisconnectThreshold: int = 100
+    maxConnectionsPerUser: int = 5
+    maxPayloadBytes: int = 65536
+    replayWindowEvents: int = 1000
+    replayWindowSeconds: int = 300
+    idempotencyTtlSeconds: int = 86400
+    editLockTtlSeconds: int = 300
+    presenceGraceSeconds: int = 5
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 __all__ = ["Level", "Profile", "Requirement"]
 
 
-class Profile(str, enum.Enum):
+class Profile(enum.StrEnum):
     """A server declares the profiles it implements in its info document (SPEC §0)."""
 
     CORE = "core"
@@ -18,7 +18,7 @@ class Profile(str, enum.Enum):
     CLUSTER = "cluster"
 
 
-class Level(str, enum.Enum):
+class Level(enum.StrEnum):
     """RFC 2119 strength: a broken MUST fails a run, a missed SHOULD is only `non-strict`."""
 
     MUST = "MUST"

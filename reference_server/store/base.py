@@ -1,0 +1,148 @@
+"""The storage seam: records, the per-stream event log and idempotency keys (SPEC §4, §7, §8).
+
+A backend (SQLite embedded, PostgreSQL for a cluster) implements `RecordStore`. Every change goes
+through one `UnitOfWork`: the record write, its events (each given the next `seq` of its stream)
+and the idempotency key commit together or not at all — a transactional outbox, so that after a
+crash no change exists without its event and no event without its change (CLU-2). Events are
+emitted to sockets only after `commit` returns (EVT-5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = [
+    "IdempotencyEntry",
+    "NewEvent",
+    "RecordStore",
+    "StoreUnavailable",
+    "StoredEvent",
+    "UnitOfWork",
+]
+
+
+class StoreUnavailable(Exception):
+    """The backend cannot be reached: REST answers 503/INTERNAL and `/healthz` 503."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """A durable event before it has a seq. `payload` excludes eventId/stream/seq/timestamp.
+
+    `owner_id` is whose copy stays unredacted (RED-2); None means the payload holds nothing
+    sensitive for anyone (notifications, AI task events).
+    """
+
+    stream: str
+    name: str
+    payload: Mapping[str, Any]
+    owner_id: str | None = None
+    entity_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    event_id: str
+    stream: str
+    seq: int
+    name: str
+    payload: Mapping[str, Any]  # true values; redact per recipient on the way out
+    owner_id: str | None
+    entity_type: str | None
+    timestamp: str  # TRN-4 form, set when stored
+    stored_at: float  # epoch seconds, for the replay window (STR-3)
+
+    def wire(self) -> dict[str, Any]:
+        """The unredacted wire payload: what the owner receives."""
+        return {
+            **self.payload,
+            "eventId": self.event_id,
+            "stream": self.stream,
+            "seq": self.seq,
+            "timestamp": self.timestamp,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyEntry:
+    """A remembered successful change (MUT-2): the request's fingerprint and its result."""
+
+    fingerprint: str
+    status: int
+    body: Mapping[str, Any] | None
+    stored_at: float
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Reads inside it see its own writes; nothing is visible before commit."""
+
+    async def claim_idempotency_key(self, user_id: str, key: str) -> IdempotencyEntry | None:
+        """Reserve `key` for this transaction, or return the entry already committed for it.
+
+        A concurrent transaction holding the same key makes this wait until it ends (MUT-2:
+        two concurrent requests with one key change the data once).
+        """
+
+    async def remember_idempotency_key(
+        self, user_id: str, key: str, entry: IdempotencyEntry
+    ) -> None: ...
+
+    async def get_record(self, entity_type: str, record_id: str) -> dict[str, Any] | None:
+        """The record, locked against concurrent writers until the transaction ends."""
+
+    async def insert_record(self, entity_type: str, record: Mapping[str, Any]) -> None: ...
+
+    async def update_record(self, entity_type: str, record: Mapping[str, Any]) -> None: ...
+
+    async def delete_record(self, entity_type: str, record_id: str) -> None: ...
+
+    async def append_event(self, event: NewEvent) -> StoredEvent:
+        """Give the event the next seq of its stream (gapless, across nodes: STR-1)."""
+
+
+class RecordStore(Protocol):
+    async def open(self) -> None:
+        """Connect and create the schema if it is missing."""
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> bool:
+        """True while the backend answers (INF-3)."""
+
+    def transaction(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """Commits on a clean exit, rolls back on an exception."""
+
+    async def get_record(self, entity_type: str, record_id: str) -> dict[str, Any] | None: ...
+
+    async def list_records(
+        self,
+        entity_type: str,
+        *,
+        user_id: str,
+        team_id: str,
+        broker_id: str,
+        limit: int,
+        offset: int,
+        include_archived: bool,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Records visible to the user (REC-1), newest `createdAt` first, ties by `id` (§15)."""
+
+    async def read_stream(
+        self, stream: str, after_seq: int, limit: int | None = None
+    ) -> list[StoredEvent]:
+        """Events with seq > after_seq, ascending (STR-2)."""
+
+    async def stream_heads(self, streams: Sequence[str]) -> dict[str, int]:
+        """Last seq of each stream; 0 for a stream with no events."""
+
+    async def recent_events(
+        self, streams: Sequence[str], limit: int, names_prefixes: Sequence[str] | None = None
+    ) -> list[StoredEvent]:
+        """Newest first across the given streams (the activity feed, COL-8)."""
+
+    def iter_all_events(self) -> AsyncIterator[StoredEvent]:
+        """Every stored event, for tests and tooling."""
