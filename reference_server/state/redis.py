@@ -1,0 +1,311 @@
+"""`ClusterState` on Redis: what every node of a cluster must agree on (CLU-1).
+
+Every check-then-write runs as one Lua script (`_redis_scripts`), so that two nodes admitting
+the same user's sockets at once cannot both pass the limit (LIM-3). A node that dies without
+cleaning up must not hold its users' connection slots forever: each node refreshes a heartbeat
+key with a TTL, records the entries it creates in a set of its own, and every node
+periodically reaps the entries of nodes whose heartbeat expired. A node also reaps its own
+leftovers when it starts (a restarted `node-2` owns nothing yet).
+
+Redis going away must not hang a node: commands have short timeouts and at most one retry,
+and a failure raises `ClusterStateUnavailable` (a `StoreUnavailable`, which the transports
+already turn into 503 / `INTERNAL`). When the heartbeat finds its key gone — Redis restarted
+empty, or other nodes reaped this one during a partition — the node re-registers the sockets
+and viewers it still holds, so the cluster recovers without a manual step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from redis import asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from ..store.base import StoreUnavailable
+from . import _redis_scripts as scripts
+from .base import EditLock, Viewer
+
+__all__ = ["ClusterStateUnavailable", "RedisClusterState", "RedisTimeouts"]
+
+_log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+
+class ClusterStateUnavailable(StoreUnavailable):
+    """Redis cannot be reached in time; the change is refused, nothing is half-done."""
+
+
+@dataclass(frozen=True, slots=True)
+class RedisTimeouts:
+    """Short on purpose: a node must answer 503 quickly rather than hang (INF-3)."""
+
+    connect_seconds: float = 1.0
+    command_seconds: float = 2.0
+    heartbeat_seconds: float = 2.0
+    node_ttl_seconds: float = 8.0  # a node silent this long is dead and gets reaped
+
+
+def _viewers_from(raw_entries: Sequence[bytes | str]) -> list[Viewer]:
+    """Distinct viewing users, ordered by user id so every node answers the same."""
+    by_user: dict[str, Viewer] = {}
+    for raw in raw_entries:
+        data = json.loads(raw)
+        by_user.setdefault(data["userId"], Viewer(data["userId"], data["name"]))
+    return [by_user[user_id] for user_id in sorted(by_user)]
+
+
+def _lock_from(raw: bytes | str) -> EditLock:
+    data = json.loads(raw)
+    return EditLock(data["userId"], data["name"], float(data["expiresAt"]))
+
+
+class RedisClusterState:
+    """One node's view of the shared state; `node_id` must be unique within the cluster."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "crm:",
+        node_id: str | None = None,
+        timeouts: RedisTimeouts | None = None,
+    ) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.node_id = node_id or f"node-{uuid.uuid4().hex[:8]}"
+        self.timeouts = timeouts or RedisTimeouts()
+        self._redis: aioredis.Redis | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._scripts: dict[str, Any] = {}
+        # What this node holds, so it can re-register it after Redis lost it.
+        self._local_connections: dict[str, str] = {}  # sid → user
+        self._local_viewers: dict[tuple[str, str], Viewer] = {}  # (record, sid) → viewer
+        self._own_leftovers_reaped = False
+
+    # -- keys -------------------------------------------------------------------------------
+    def _conn_key(self, user_id: str) -> str:
+        return f"{self.prefix}conn:{user_id}"
+
+    def _viewers_key(self, record_key: str) -> str:
+        return f"{self.prefix}viewers:{record_key}"
+
+    def _lock_key(self, record_key: str) -> str:
+        return f"{self.prefix}lock:{record_key}"
+
+    def _owned_key(self, node_id: str) -> str:
+        return f"{self.prefix}node:{node_id}:owned"
+
+    def _alive_key(self, node_id: str) -> str:
+        return f"{self.prefix}node:{node_id}:alive"
+
+    @property
+    def _online_key(self) -> str:
+        return f"{self.prefix}online"
+
+    @property
+    def _nodes_key(self) -> str:
+        return f"{self.prefix}nodes"
+
+    # -- lifecycle --------------------------------------------------------------------------
+    @property
+    def redis(self) -> aioredis.Redis:
+        if self._redis is None:
+            raise ClusterStateUnavailable("cluster state is not open")
+        return self._redis
+
+    async def open(self) -> None:
+        self._redis = aioredis.Redis.from_url(
+            self.url,
+            socket_connect_timeout=self.timeouts.connect_seconds,
+            socket_timeout=self.timeouts.command_seconds,
+            retry=Retry(NoBackoff(), 1),  # one retry covers a connection Redis dropped
+        )
+        for name in ("ADD_CONNECTION", "REMOVE_CONNECTION", "ADD_VIEWER", "REMOVE_VIEWER"):
+            self._scripts[name] = self._redis.register_script(getattr(scripts, name))
+        for name in ("ACQUIRE_LOCK", "RELEASE_LOCK", "REAP_NODE"):
+            self._scripts[name] = self._redis.register_script(getattr(scripts, name))
+        # A node may start while Redis is down: it serves 503 until the heartbeat gets through.
+        with contextlib.suppress(ClusterStateUnavailable):
+            await self._beat()
+        self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name="cluster-heartbeat")
+
+    async def close(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+            self._heartbeat = None
+        if self._redis is not None:
+            with contextlib.suppress(RedisError, OSError, ClusterStateUnavailable):
+                await self._reap(self.node_id, force=True)
+                await self._redis.delete(self._alive_key(self.node_id))
+                await self._redis.srem(self._nodes_key, self.node_id)
+            await self._redis.aclose()
+            self._redis = None
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._call(lambda r: r.ping()))
+        except ClusterStateUnavailable:
+            return False
+
+    async def _call(self, command: Callable[[aioredis.Redis], Awaitable[_T]]) -> _T:
+        try:
+            return await asyncio.wait_for(command(self.redis), self.timeouts.command_seconds * 2)
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise ClusterStateUnavailable(
+                f"cluster state backend (Redis) unavailable: {exc}"
+            ) from exc
+
+    async def _script(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        script = self._scripts[name]
+        return await self._call(lambda _r: script(keys=list(keys), args=list(args)))
+
+    # -- heartbeat and reaping of dead nodes -------------------------------------------------
+    async def _beat(self) -> None:
+        if not self._own_leftovers_reaped:  # what a previous process of this node left behind
+            await self._reap(self.node_id, force=True)
+            self._own_leftovers_reaped = True
+        ttl_ms = int(self.timeouts.node_ttl_seconds * 1000)
+        alive_key = self._alive_key(self.node_id)
+
+        async def beat(r: aioredis.Redis) -> Any:
+            pipe = r.pipeline(transaction=True)
+            pipe.set(alive_key, "1", px=ttl_ms, get=True)
+            pipe.sadd(self._nodes_key, self.node_id)
+            return await pipe.execute()
+
+        previous, _ = await self._call(beat)
+        if previous is None and (self._local_connections or self._local_viewers):
+            await self._reregister()
+
+    async def _reregister(self) -> None:
+        """Put back what this node holds after Redis lost it (restart, or reaped in a partition)."""
+        _log.warning("cluster state: re-registering %s sockets", len(self._local_connections))
+
+        async def put_back(r: aioredis.Redis) -> Any:
+            pipe = r.pipeline(transaction=False)
+            owned = self._owned_key(self.node_id)
+            for sid, user_id in self._local_connections.items():
+                pipe.hset(self._conn_key(user_id), sid, self.node_id)
+                pipe.sadd(owned, json.dumps(["c", user_id, sid]))
+                pipe.sadd(self._online_key, user_id)
+            for (record_key, sid), viewer in self._local_viewers.items():
+                entry = json.dumps({"userId": viewer.user_id, "name": viewer.name})
+                pipe.hset(self._viewers_key(record_key), sid, entry)
+                pipe.sadd(owned, json.dumps(["v", record_key, sid]))
+            return await pipe.execute()
+
+        await self._call(put_back)
+
+    async def _reap(self, node_id: str, *, force: bool) -> int:
+        keys = [self._owned_key(node_id), self._alive_key(node_id), self._nodes_key]
+        removed = await self._script(
+            "REAP_NODE", keys, [self.prefix, node_id, "1" if force else "0"]
+        )
+        return int(removed)
+
+    async def reap_dead_nodes(self) -> list[str]:
+        """Remove the entries of every node whose heartbeat expired; the nodes reaped."""
+        members = await self._call(lambda r: r.smembers(self._nodes_key))
+        reaped = []
+        for raw in members:
+            node_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+            if node_id != self.node_id and await self._reap(node_id, force=False) >= 0:
+                reaped.append(node_id)
+        return reaped
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.timeouts.heartbeat_seconds)
+            try:
+                await self._beat()
+                await self.reap_dead_nodes()
+            except ClusterStateUnavailable as exc:
+                _log.warning("cluster heartbeat failed: %s", exc)
+            except Exception:  # the heartbeat must outlive any surprise, or the node gets reaped
+                _log.exception("cluster heartbeat error")
+
+    # -- connections (LIM-3) and presence (COL-1) -------------------------------------------
+    async def add_connection(self, user_id: str, sid: str, limit: int) -> int | None:
+        keys = [self._conn_key(user_id), self._owned_key(self.node_id), self._online_key]
+        count = int(await self._script("ADD_CONNECTION", keys, [sid, self.node_id, limit, user_id]))
+        if count < 0:
+            return None
+        self._local_connections[sid] = user_id
+        return count
+
+    async def remove_connection(self, user_id: str, sid: str) -> int:
+        self._local_connections.pop(sid, None)
+        keys = [self._conn_key(user_id), self._owned_key(self.node_id), self._online_key]
+        return int(await self._script("REMOVE_CONNECTION", keys, [sid, user_id]))
+
+    async def connection_count(self, user_id: str) -> int:
+        return int(await self._call(lambda r: r.hlen(self._conn_key(user_id))))
+
+    async def online_users(self, user_ids: Sequence[str] | None = None) -> dict[str, int]:
+        async def counts(r: aioredis.Redis) -> dict[str, int]:
+            if user_ids is None:
+                wanted = sorted(
+                    m.decode() if isinstance(m, bytes) else m
+                    for m in await r.smembers(self._online_key)
+                )
+            else:
+                wanted = list(dict.fromkeys(user_ids))
+            pipe = r.pipeline(transaction=False)
+            for user_id in wanted:
+                pipe.hlen(self._conn_key(user_id))
+            found = await pipe.execute()
+            return {u: int(n) for u, n in zip(wanted, found, strict=True) if int(n) > 0}
+
+        return await self._call(counts)
+
+    # -- record rooms (COL-3) ---------------------------------------------------------------
+    async def add_viewer(self, record_key: str, sid: str, viewer: Viewer) -> list[Viewer]:
+        entry = json.dumps({"userId": viewer.user_id, "name": viewer.name})
+        keys = [self._viewers_key(record_key), self._owned_key(self.node_id)]
+        raw = await self._script("ADD_VIEWER", keys, [sid, entry, record_key])
+        self._local_viewers[(record_key, sid)] = viewer
+        return _viewers_from(raw)
+
+    async def remove_viewer(self, record_key: str, sid: str) -> list[Viewer]:
+        self._local_viewers.pop((record_key, sid), None)
+        keys = [self._viewers_key(record_key), self._owned_key(self.node_id)]
+        return _viewers_from(await self._script("REMOVE_VIEWER", keys, [sid, record_key]))
+
+    async def viewers(self, record_key: str) -> list[Viewer]:
+        return _viewers_from(await self._call(lambda r: r.hvals(self._viewers_key(record_key))))
+
+    # -- edit locks (COL-4) -----------------------------------------------------------------
+    async def acquire_lock(
+        self, record_key: str, user_id: str, name: str, ttl_seconds: float
+    ) -> tuple[bool, EditLock]:
+        wanted = EditLock(user_id, name, time.time() + ttl_seconds)
+        entry = json.dumps(
+            {"userId": wanted.user_id, "name": wanted.name, "expiresAt": wanted.expires_at}
+        )
+        ttl_ms = max(1, math.ceil(ttl_seconds * 1000))
+        taken, raw = await self._script(
+            "ACQUIRE_LOCK", [self._lock_key(record_key)], [user_id, entry, ttl_ms]
+        )
+        return bool(int(taken)), _lock_from(raw)
+
+    async def release_lock(self, record_key: str, user_id: str) -> bool:
+        return bool(
+            int(await self._script("RELEASE_LOCK", [self._lock_key(record_key)], [user_id]))
+        )
+
+    async def get_lock(self, record_key: str) -> EditLock | None:
+        raw = await self._call(lambda r: r.get(self._lock_key(record_key)))
+        return None if raw is None else _lock_from(raw)

@@ -1,0 +1,159 @@
+"""Redis-only behaviour of `RedisClusterState`: several nodes, dead nodes, lost data, outages.
+
+LIM-3 and COL-1 across nodes (CLU-1); entries of a crashed node stop counting (CLU-2);
+INF-3 a node without its backend reports it quickly instead of hanging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+import redis.asyncio as aioredis
+
+from reference_server.state.base import Viewer
+from reference_server.state.redis import (
+    ClusterStateUnavailable,
+    RedisClusterState,
+    RedisTimeouts,
+)
+from tests.conftest import RedisNamespace
+
+FAST = RedisTimeouts(heartbeat_seconds=0.1, node_ttl_seconds=0.4)
+
+
+@pytest.fixture
+async def nodes(redis_namespace: RedisNamespace) -> AsyncIterator[list[RedisClusterState]]:
+    states: list[RedisClusterState] = []
+    yield states
+    for state in states:
+        await state.close()
+
+
+async def _node(
+    ns: RedisNamespace, nodes: list[RedisClusterState], node_id: str
+) -> RedisClusterState:
+    state = RedisClusterState(ns.url, prefix=ns.prefix, node_id=node_id, timeouts=FAST)
+    await state.open()
+    nodes.append(state)
+    return state
+
+
+async def _wait_for(condition: Callable[[], Awaitable[bool]], within: float = 3.0) -> None:
+    deadline = time.monotonic() + within
+    while not await condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_nodes_share_counts_presence_viewers_and_locks(
+    redis_namespace: RedisNamespace, nodes: list[RedisClusterState]
+) -> None:
+    """CLU-1, LIM-3, COL-2, COL-3, COL-4: what one node writes, every node sees."""
+    one = await _node(redis_namespace, nodes, "node-1")
+    two = await _node(redis_namespace, nodes, "node-2")
+    assert await one.add_connection("u1", "a", 2) == 1
+    assert await two.add_connection("u1", "b", 2) == 2
+    assert await one.add_connection("u1", "c", 2) is None
+    assert await two.online_users() == {"u1": 2}
+    await one.add_viewer("escrow:e1", "a", Viewer("u1", "Ann"))
+    assert await two.add_viewer("escrow:e1", "x", Viewer("u2", "Bob")) == [
+        Viewer("u1", "Ann"),
+        Viewer("u2", "Bob"),
+    ]
+    taken, _ = await one.acquire_lock("escrow:e1", "u1", "Ann", 30)
+    assert taken
+    taken, holder = await two.acquire_lock("escrow:e1", "u2", "Bob", 30)
+    assert not taken and holder.user_id == "u1"
+    assert await two.remove_connection("u1", "b") == 1
+    assert await one.add_connection("u1", "c", 2) == 2
+
+
+async def test_dead_node_entries_stop_counting(
+    redis_namespace: RedisNamespace, nodes: list[RedisClusterState]
+) -> None:
+    """LIM-3, CLU-2: a node that dies without cleaning up frees its users' slots by itself."""
+    survivor = await _node(redis_namespace, nodes, "node-1")
+    doomed = await _node(redis_namespace, nodes, "node-2")
+    await doomed.add_connection("u1", "a", 1)
+    await doomed.add_viewer("listing:l1", "a", Viewer("u1", "Ann"))
+    assert await survivor.add_connection("u1", "b", 1) is None
+    # A crash: the heartbeat stops, nothing is cleaned up.
+    assert doomed._heartbeat is not None
+    doomed._heartbeat.cancel()
+
+    async def freed() -> bool:
+        return await survivor.connection_count("u1") == 0
+
+    await _wait_for(freed)
+    assert await survivor.viewers("listing:l1") == []
+    assert await survivor.online_users() == {}
+    assert await survivor.add_connection("u1", "b", 1) == 1
+
+
+async def test_restarted_node_drops_its_previous_entries(
+    redis_namespace: RedisNamespace, nodes: list[RedisClusterState]
+) -> None:
+    """LIM-3, CLU-2: a node restarted under the same name starts owning nothing."""
+    first_run = RedisClusterState(
+        redis_namespace.url, prefix=redis_namespace.prefix, node_id="node-1"
+    )
+    await first_run.open()
+    await first_run.add_connection("u1", "a", 5)
+    await first_run.add_viewer("lead:l1", "a", Viewer("u1", "Ann"))
+    assert first_run._heartbeat is not None
+    first_run._heartbeat.cancel()  # killed: no close()
+    second_run = await _node(redis_namespace, nodes, "node-1")
+    assert await second_run.connection_count("u1") == 0
+    assert await second_run.viewers("lead:l1") == []
+    await first_run.redis.aclose()
+
+
+async def test_node_reregisters_after_redis_lost_its_data(
+    redis_namespace: RedisNamespace, nodes: list[RedisClusterState]
+) -> None:
+    """LIM-3, COL-3: Redis restarted empty; live sockets are counted again without a manual step."""
+    node = await _node(redis_namespace, nodes, "node-1")
+    await node.add_connection("u1", "a", 5)
+    await node.add_viewer("client:c1", "a", Viewer("u1", "Ann"))
+    raw = aioredis.Redis.from_url(redis_namespace.url)
+    try:
+        keys = [k async for k in raw.scan_iter(match=f"{redis_namespace.prefix}*")]
+        await raw.delete(*keys)
+    finally:
+        await raw.aclose()
+    assert await node.connection_count("u1") == 0
+
+    async def back() -> bool:
+        return await node.connection_count("u1") == 1
+
+    await _wait_for(back)
+    assert await node.viewers("client:c1") == [Viewer("u1", "Ann")]
+    assert await node.online_users() == {"u1": 1}
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_unreachable_redis_fails_fast_and_clearly() -> None:
+    """INF-3: no Redis → ping is False and changes raise a clear error within seconds."""
+    state = RedisClusterState(
+        f"redis://127.0.0.1:{_closed_port()}/0", prefix="crmtest:none:", timeouts=FAST
+    )
+    started = time.monotonic()
+    await state.open()
+    try:
+        assert await state.ping() is False
+        with pytest.raises(ClusterStateUnavailable, match="unavailable"):
+            await state.add_connection("u1", "a", 5)
+        with pytest.raises(ClusterStateUnavailable):
+            await state.acquire_lock("escrow:e1", "u1", "Ann", 5)
+    finally:
+        await state.close()
+    assert time.monotonic() - started < 10
