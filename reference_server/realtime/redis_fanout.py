@@ -1,0 +1,132 @@
+"""Socket.IO fan-out across the nodes of a cluster through Redis pub/sub (CLU-1, EVT-2, RED-3).
+
+python-socketio's `AsyncRedisManager` publishes every emit on one channel; each node decodes
+every message and delivers to its own sockets. Combined with `RedactingManager` (the MRO puts
+it under `AsyncPubSubManager._handle_emit`'s `super().emit`), each node picks the owner's or the
+redacted variant per local socket, so redaction stays per recipient and each socket gets one
+copy whatever node published it.
+
+The cost is known and measured (`benchmarks/bench_cluster.py`): every node decodes every emit,
+including emits for rooms it has no sockets in. The counters here make that cost visible.
+
+Two changes to the library's defaults: the channel carries the cluster's prefix, so clusters
+(and tests) sharing one Redis never hear each other; and the listener retries a lost Redis
+every second at most (the library doubles its wait up to 60 s), so a node recovers quickly
+after Redis restarts — what was lost live meanwhile comes back through `sync` (STR-5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import socketio
+
+from .fanout import RedactingManager
+
+__all__ = ["FanoutStats", "RedisFanoutManager", "fanout_channel", "start_listening"]
+
+_RETRY_SECONDS = 1.0
+
+
+def fanout_channel(prefix: str) -> str:
+    """The pub/sub channel of the cluster whose Redis keys start with `prefix`."""
+    return f"{prefix}socketio"
+
+
+@dataclass(slots=True)
+class FanoutStats:
+    """What this node spent on other nodes' emits (the pub/sub listener)."""
+
+    remote_messages: int = 0
+    remote_seconds: float = 0.0
+    published: int = 0
+    publish_failures: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "remoteMessages": self.remote_messages,
+            "remoteSeconds": round(self.remote_seconds, 6),
+            "published": self.published,
+            "publishFailures": self.publish_failures,
+        }
+
+
+class RedisFanoutManager(socketio.AsyncRedisManager, RedactingManager):
+    def __init__(self, url: str, *, prefix: str, connect_timeout_seconds: float = 1.0) -> None:
+        super().__init__(
+            url,
+            channel=fanout_channel(prefix),
+            redis_options={
+                "socket_connect_timeout": connect_timeout_seconds,
+                "health_check_interval": 5,
+            },
+        )
+        self.stats = FanoutStats()
+        self.subscribed = asyncio.Event()
+
+    async def _publish(self, data: Any) -> Any:
+        self.stats.published += 1
+        try:
+            result = await super()._publish(data)
+        except Exception:
+            self.stats.publish_failures += 1
+            raise
+        if result is None:  # the library logs and gives up after two attempts
+            self.stats.publish_failures += 1
+        return result
+
+    async def _handle_emit(self, message: Any) -> None:
+        if message.get("host_id") == self.host_id:
+            await super()._handle_emit(message)
+            return
+        started = time.perf_counter()
+        try:
+            await super()._handle_emit(message)
+        finally:
+            self.stats.remote_messages += 1
+            self.stats.remote_seconds += time.perf_counter() - started
+
+    async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:  # pragma: no cover
+        subscribed = False
+        while True:
+            try:
+                if not subscribed:
+                    self._redis_connect()
+                    await self.pubsub.subscribe(self.channel)
+                    subscribed = True
+                    self.subscribed.set()
+                async for message in self.pubsub.listen():
+                    yield message
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.subscribed.clear()
+                self._get_logger().warning(
+                    "fan-out: lost Redis (%s), retrying in %.0f s", exc, _RETRY_SECONDS
+                )
+                subscribed = False
+                await asyncio.sleep(_RETRY_SECONDS)
+
+
+async def start_listening(sio: socketio.AsyncServer, timeout_seconds: float = 3.0) -> bool:
+    """Start the pub/sub listener now rather than at the first connection.
+
+    python-socketio starts it lazily, so a node's first socket could miss what is published
+    while it subscribes. True when subscribed within the timeout (False: Redis is down; the
+    listener keeps retrying on its own).
+    """
+    manager = sio.manager
+    if not sio.manager_initialized:
+        sio.manager_initialized = True
+        manager.initialize()
+    if not isinstance(manager, RedisFanoutManager):
+        return True
+    try:
+        await asyncio.wait_for(manager.subscribed.wait(), timeout_seconds)
+    except TimeoutError:
+        return False
+    return True

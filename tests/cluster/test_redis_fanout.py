@@ -1,0 +1,113 @@
+"""Fan-out through Redis between two bare Socket.IO nodes (no domain): RED-3, EVT-2, CLU-1.
+
+Each node is an `AsyncServer` with `RedisFanoutManager` on its own aiohttp port; sockets of
+one room sit on both nodes and a socket sits in two addressed rooms at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import socketio
+from aiohttp import web
+
+from reference_server.realtime.fanout import variants_marker
+from reference_server.realtime.redis_fanout import (
+    RedisFanoutManager,
+    fanout_channel,
+    start_listening,
+)
+from tests.conftest import RedisNamespace
+
+
+@dataclass
+class BareNode:
+    sio: socketio.AsyncServer
+    manager: RedisFanoutManager
+    url: str
+
+
+@dataclass
+class Inbox:
+    received: list[Any] = field(default_factory=list)
+
+
+async def _start_node(stack: AsyncExitStack, ns: RedisNamespace) -> BareNode:
+    manager = RedisFanoutManager(ns.url, prefix=ns.prefix)
+    sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager)
+
+    @sio.event
+    async def connect(sid: str, environ: dict[str, Any], auth: dict[str, Any]) -> None:
+        manager.bind_user(sid, auth["user"])
+        for room in auth["rooms"]:
+            await sio.enter_room(sid, room)
+
+    app = web.Application()
+    sio.attach(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    stack.push_async_callback(runner.cleanup)
+    assert await start_listening(sio)
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return BareNode(sio, manager, f"http://127.0.0.1:{port}")
+
+
+async def _client(stack: AsyncExitStack, node: BareNode, user: str, rooms: list[str]) -> Inbox:
+    inbox = Inbox()
+    client = socketio.AsyncClient()
+    client.on("escrow:updated", lambda data: inbox.received.append(data))
+    await client.connect(node.url, auth={"user": user, "rooms": rooms}, transports=["websocket"])
+    stack.push_async_callback(client.disconnect)
+    return inbox
+
+
+@pytest.fixture
+async def stack() -> AsyncIterator[AsyncExitStack]:
+    async with AsyncExitStack() as exit_stack:
+        yield exit_stack
+
+
+async def test_redaction_and_exactly_once_across_nodes(
+    redis_namespace: RedisNamespace, stack: AsyncExitStack
+) -> None:
+    """RED-3, EVT-2, CLU-1: one emit on node A reaches sockets on A and B once each, the
+    owner's unredacted and everyone else's redacted, with the same eventId."""
+    node_a = await _start_node(stack, redis_namespace)
+    node_b = await _start_node(stack, redis_namespace)
+    owner_on_b = await _client(stack, node_b, "owner", ["team:t1"])
+    owner_on_a = await _client(stack, node_a, "owner", ["team:t1"])
+    mate_on_b = await _client(stack, node_b, "mate", ["team:t1", "broker:b1"])  # two rooms
+    outsider = await _client(stack, node_b, "outsider", ["team:t2"])
+    true_values = {"eventId": "e-1", "seq": 7, "changes": {"myCommission": 1200}}
+    redacted = {"eventId": "e-1", "seq": 7, "changes": {"myCommission": "[REDACTED]"}}
+    marker = variants_marker("owner", true_values, redacted)
+    await node_a.sio.emit("escrow:updated", marker, room=["team:t1", "broker:b1"])
+    await asyncio.sleep(0.5)
+    assert owner_on_a.received == [true_values]
+    assert owner_on_b.received == [true_values]
+    assert mate_on_b.received == [redacted]
+    assert outsider.received == []
+    assert node_b.manager.stats.remote_messages >= 1
+    assert node_a.manager.stats.published >= 1
+
+
+async def test_clusters_sharing_redis_do_not_hear_each_other(
+    redis_namespace: RedisNamespace, stack: AsyncExitStack
+) -> None:
+    """CLU-1: the channel carries the cluster prefix; another cluster's emits never arrive."""
+    mine = await _start_node(stack, redis_namespace)
+    other_ns = RedisNamespace(redis_namespace.url, f"{redis_namespace.prefix}other:")
+    theirs = await _start_node(stack, other_ns)
+    assert fanout_channel(redis_namespace.prefix) != fanout_channel(other_ns.prefix)
+    inbox = await _client(stack, mine, "u1", ["team:t1"])
+    await theirs.sio.emit("escrow:updated", {"eventId": "foreign"}, room="team:t1")
+    await mine.sio.emit("escrow:updated", {"eventId": "own"}, room="team:t1")
+    await asyncio.sleep(0.4)
+    assert inbox.received == [{"eventId": "own"}]
