@@ -1,7 +1,45 @@
-"""Client library: tokens for synthetic users, and (to come) the realtime client."""
+"""Client library: tokens for synthetic users, a realtime Socket.IO client, stream tracking,
+an offline mutation queue and a REST client — everything a check or a load user needs.
+
+```python
+from harness.client import Org, TokenFactory, RealtimeClient, RestClient
+
+org = Org(); alice = org.agent(); tokens = TokenFactory(secret)
+async with RealtimeClient(url, tokens.mint(alice)) as rt:
+    ack = await rt.request("sync", {"cursors": {}})
+```
+"""
 
 from __future__ import annotations
 
+from ._messages import Ack, ConnectFailure, ConnectRefused, ErrorInfo, ReceivedEvent
+from ._mutations import FlushResult, Mutation, MutationQueue
+from ._realtime import DisconnectInfo, EventMatch, RealtimeClient
+from ._rest import RestClient, RestResponse, collection_path
+from ._streams import Anomaly, AnomalyKind, StreamState, StreamTracker, TrackOutcome
 from ._tokens import Agent, Org, TokenFactory
 
-__all__ = ["Agent", "Org", "TokenFactory"]
+__all__ = [
+    "Ack",
+    "Agent",
+    "Anomaly",
+    "AnomalyKind",
+    "ConnectFailure",
+    "ConnectRefused",
+    "DisconnectInfo",
+    "ErrorInfo",
+    "EventMatch",
+    "FlushResult",
+    "Mutation",
+    "MutationQueue",
+    "Org",
+    "RealtimeClient",
+    "ReceivedEvent",
+    "RestClient",
+    "RestResponse",
+    "StreamState",
+    "StreamTracker",
+    "TokenFactory",
+    "TrackOutcome",
+    "collection_path",
+]

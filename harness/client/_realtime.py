@@ -1,0 +1,330 @@
+"""`RealtimeClient`: one Socket.IO connection to a CRM server, recording everything it receives.
+
+Every received event is kept (`events`) with its receive time and wire size, and durable events
+are fed to a `StreamTracker`, so a client can `sync()` with the cursors it holds after a
+reconnect (STR-5). `reconnect()` opens a new connection that keeps that state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import socketio
+
+from harness.spec import SOCKETIO_PATH, ClientEvent
+
+from ._messages import Ack, ConnectFailure, ConnectRefused, ReceivedEvent
+from ._socket import InstrumentedClient
+from ._streams import StreamTracker
+
+__all__ = ["DisconnectInfo", "EventMatch", "RealtimeClient"]
+
+EventMatch = str | Callable[[ReceivedEvent], bool] | None
+ConnectHook = Callable[["RealtimeClient"], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class DisconnectInfo:
+    reason: str
+    at: float  # time.time()
+    perf: float  # time.perf_counter()
+
+
+def _matcher(match: EventMatch) -> Callable[[ReceivedEvent], bool]:
+    if match is None:
+        return lambda _event: True
+    if isinstance(match, str):
+        return lambda event: event.name == match
+    return match
+
+
+class RealtimeClient:
+    """An asyncio Socket.IO client speaking the spec.
+
+    `token_in` chooses where the token travels (AUTH-1): `"auth"` (the CONNECT packet's
+    `auth.token`), `"header"` (`Authorization: Bearer`), or `"both"`. `token=None` sends none.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None,
+        *,
+        transports: Sequence[str] = ("websocket",),
+        token_in: str = "auth",
+        headers: Mapping[str, str] | None = None,
+        auth: Any = None,
+        connect_timeout: float = 5.0,
+        label: str = "",
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self.transports = list(transports)
+        self.token_in = token_in
+        self.extra_headers = dict(headers or {})
+        self.auth_override = auth
+        self.connect_timeout = connect_timeout
+        self.label = label
+        self.events: list[ReceivedEvent] = []
+        self.tracker = StreamTracker()
+        self.disconnects: list[DisconnectInfo] = []
+        self.connect_failure: ConnectFailure | None = None
+        self._hooks: list[ConnectHook] = []
+        self._waiters: list[tuple[Callable[[ReceivedEvent], bool], asyncio.Future[Any]]] = []
+        self._disconnected = asyncio.Event()
+        self._sio: InstrumentedClient | None = None
+
+    # connection -----------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._sio is not None and bool(self._sio.connected)
+
+    @property
+    def sid(self) -> str | None:
+        return self._sio.get_sid() if self._sio is not None else None
+
+    @property
+    def socket(self) -> InstrumentedClient:
+        if self._sio is None:
+            raise RuntimeError("not connected")
+        return self._sio
+
+    def on_connected(self, hook: ConnectHook) -> None:
+        """Run `hook(client)` after every later successful `reconnect()`."""
+        self._hooks.append(hook)
+
+    def _connect_args(self) -> tuple[dict[str, str], Any]:
+        headers = dict(self.extra_headers)
+        auth: Any = self.auth_override
+        if self.token is not None and self.token_in in ("header", "both"):
+            headers["Authorization"] = f"Bearer {self.token}"
+        if auth is None and self.token is not None and self.token_in in ("auth", "both"):
+            auth = {"token": self.token}
+        return headers, auth
+
+    async def try_connect(self) -> ConnectFailure | None:
+        """Connect; a refusal comes back as data (None means connected)."""
+        if self.connected:
+            return None
+        sio = InstrumentedClient(reconnection=False)
+        refusals: list[Any] = []
+        sio.on("*", self._make_catch_all(sio))
+        sio.on("connect_error", lambda data=None: refusals.append(data))
+        sio.on("disconnect", self._on_disconnect)
+        headers, auth = self._connect_args()
+        self._disconnected.clear()
+        try:
+            await sio.connect(
+                self.url,
+                headers=headers,
+                auth=auth,
+                transports=self.transports,
+                socketio_path=SOCKETIO_PATH.strip("/"),
+                wait_timeout=self.connect_timeout,
+            )
+        except socketio.exceptions.ConnectionError as exc:
+            if refusals and refusals[-1] is not None and not isinstance(refusals[-1], str):
+                failure = ConnectFailure.from_packet(refusals[-1])
+            else:
+                detail = str(refusals[-1]) if refusals else str(exc)
+                failure = ConnectFailure(detail, None, refusals[-1] if refusals else None, str(exc))
+            self.connect_failure = failure
+            await self._safe_close(sio)
+            return failure
+        self._sio = sio
+        self.connect_failure = None
+        return None
+
+    async def connect(self) -> None:
+        failure = await self.try_connect()
+        if failure is not None:
+            raise ConnectRefused(failure)
+
+    async def reconnect(self, *, sync: bool = True, timeout: float = 5.0) -> Ack | None:  # noqa: ASYNC109
+        """A new connection keeping events and cursors; then `sync()` and the connect hooks."""
+        if self.connected:
+            await self.disconnect()
+        await self.connect()
+        ack = await self.sync(timeout=timeout) if sync else None
+        for hook in self._hooks:
+            await hook(self)
+        return ack
+
+    async def disconnect(self) -> None:
+        if self._sio is not None:
+            await self._safe_close(self._sio)
+
+    async def drop_transport(self) -> None:
+        """Lose the connection abruptly (no Socket.IO DISCONNECT), as a network failure would."""
+        if self._sio is not None and self._sio.connected:
+            await self._sio.drop_transport()
+            await self.wait_disconnected(5.0)
+
+    async def wait_disconnected(self, timeout: float) -> bool:  # noqa: ASYNC109
+        """True once the current connection has ended (by either side) within `timeout`."""
+        if not self.connected and self._disconnected.is_set():
+            return True
+        try:
+            await asyncio.wait_for(self._disconnected.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    @staticmethod
+    async def _safe_close(sio: InstrumentedClient) -> None:
+        try:
+            await sio.disconnect()
+            await sio.shutdown()
+        except Exception:  # closing a broken connection may fail in many ways; it is closed
+            pass
+
+    def _on_disconnect(self, reason: Any = None) -> None:
+        self.disconnects.append(DisconnectInfo(str(reason), time.time(), time.perf_counter()))
+        self._disconnected.set()
+
+    # receiving ------------------------------------------------------------------------------
+
+    def _make_catch_all(self, sio: InstrumentedClient) -> Callable[..., None]:
+        def on_any(event: str, *args: Any) -> None:
+            payload = args[0] if args else None
+            received = ReceivedEvent(
+                name=event,
+                payload=payload,
+                received_at=time.time(),
+                received_perf=time.perf_counter(),
+                wire_bytes=sio.last_wire_bytes,
+                extra_args=tuple(args[1:]),
+            )
+            self.events.append(received)
+            self.tracker.add(event, payload)
+            for predicate, future in list(self._waiters):
+                if not future.done() and predicate(received):
+                    future.set_result(received)
+
+        return on_any
+
+    def mark(self) -> int:
+        """A position in `events`; pass it as `since=` to look only at what came after."""
+        return len(self.events)
+
+    def received(self, match: EventMatch = None, *, since: int = 0) -> list[ReceivedEvent]:
+        predicate = _matcher(match)
+        return [e for e in self.events[since:] if predicate(e)]
+
+    async def wait_for(
+        self,
+        match: EventMatch,
+        timeout: float,  # noqa: ASYNC109
+        *,
+        since: int = 0,
+    ) -> ReceivedEvent | None:
+        """The first event (from `since` on) matching a name or predicate; None on timeout."""
+        predicate = _matcher(match)
+        for event in self.events[since:]:
+            if predicate(event):
+                return event
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        entry = (predicate, future)
+        self._waiters.append(entry)
+        try:
+            result: ReceivedEvent = await asyncio.wait_for(future, timeout)
+            return result
+        except TimeoutError:
+            return None
+        finally:
+            self._waiters.remove(entry)
+
+    async def wait_for_count(
+        self,
+        match: EventMatch,
+        count: int,
+        timeout: float,  # noqa: ASYNC109
+        *,
+        since: int = 0,
+    ) -> list[ReceivedEvent]:
+        """Wait until `count` matching events arrived (or timeout); returns those seen."""
+        predicate = _matcher(match)
+        seen = len(self.received(predicate, since=since))
+
+        def counts(event: ReceivedEvent) -> bool:
+            nonlocal seen
+            seen += predicate(event)
+            return seen >= count
+
+        if seen < count:
+            await self.wait_for(counts, timeout, since=len(self.events))
+        return self.received(predicate, since=since)
+
+    async def collect_quiet(self, period: float, match: EventMatch = None) -> list[ReceivedEvent]:
+        """Listen for `period` seconds; what arrived (and matched) meanwhile.
+
+        For negative checks: an empty list means nothing matching arrived in the period.
+        """
+        start = self.mark()
+        await asyncio.sleep(period)
+        return self.received(match, since=start)
+
+    # sending --------------------------------------------------------------------------------
+
+    async def request(self, event: str, payload: Any = None, timeout: float = 5.0) -> Ack:  # noqa: ASYNC109
+        """Emit with an acknowledgement (TRN-5). A missing ack is an Ack with `timed_out`."""
+        sio = self.socket
+        started = time.perf_counter()
+        try:
+            result = await sio.call(event, payload, timeout=timeout)
+        except socketio.exceptions.TimeoutError:
+            return Ack(event, None, time.perf_counter() - started, timed_out=True)
+        except socketio.exceptions.BadNamespaceError:
+            return Ack(event, None, time.perf_counter() - started, timed_out=True)
+        raw = result[0] if isinstance(result, tuple) and result else result
+        return Ack(event, raw, time.perf_counter() - started)
+
+    async def emit(self, event: str, payload: Any = None) -> None:
+        """Emit without an acknowledgement (the server processes it and does not reply)."""
+        await self.socket.emit(event, payload)
+
+    async def sync(self, cursors: Mapping[str, int] | None = None, timeout: float = 5.0) -> Ack:  # noqa: ASYNC109
+        """`sync` with the given cursors, or with every cursor the tracker holds (STR-2).
+
+        Streams the ack reports as `reset` get their base moved to `head`: the caller should
+        refetch them over REST (STR-3).
+        """
+        sent = dict(cursors) if cursors is not None else self.tracker.cursors()
+        ack = await self.request(ClientEvent.SYNC, {"cursors": sent}, timeout=timeout)
+        streams = ack.data.get("streams") if ack.ok else None
+        if isinstance(streams, Mapping):
+            for stream, entry in streams.items():
+                if isinstance(entry, Mapping) and entry.get("reset") is True:
+                    head = entry.get("head")
+                    if isinstance(head, int):
+                        self.tracker.set_base(stream, head)
+        return ack
+
+    async def start_from_heads(self, timeout: float = 5.0) -> Ack:  # noqa: ASYNC109
+        """`sync` with `{}` and hold every stream from its current head (a fresh client)."""
+        ack = await self.request(ClientEvent.SYNC, {"cursors": {}}, timeout=timeout)
+        streams = ack.data.get("streams") if ack.ok else None
+        if isinstance(streams, Mapping):
+            for stream, entry in streams.items():
+                head = entry.get("head") if isinstance(entry, Mapping) else None
+                if isinstance(head, int):
+                    self.tracker.set_base(stream, head)
+        return ack
+
+    def heartbeat_ms(self) -> tuple[int, int]:
+        return self.socket.heartbeat_ms()
+
+    def suppress_pongs(self) -> None:
+        self.socket.suppress_pongs()
+
+    async def __aenter__(self) -> RealtimeClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.disconnect()

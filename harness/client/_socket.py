@@ -1,0 +1,56 @@
+"""The python-socketio client underneath `RealtimeClient`, instrumented for measurement.
+
+It records the wire size of every Socket.IO packet it receives and can be told to stop
+answering Engine.IO pings (TRN-3) or to drop its transport without a goodbye.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import socketio
+from engineio import packet as eio_packet
+
+__all__ = ["InstrumentedClient"]
+
+
+class InstrumentedClient(socketio.AsyncClient):
+    """`socketio.AsyncClient` plus `last_wire_bytes` and ping suppression.
+
+    `last_wire_bytes` is set just before the packet's event handler runs, and the handler
+    runs before any other packet is decoded, so the handler may read it.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.last_wire_bytes = 0
+        self.answer_pings = True
+
+    async def _handle_eio_message(self, data: Any) -> None:
+        self.last_wire_bytes = len(data.encode()) if isinstance(data, str) else len(data)
+        await super()._handle_eio_message(data)
+
+    def suppress_pongs(self) -> None:
+        """From now on the Engine.IO client drops its PONG packets: the server must time out."""
+        self.answer_pings = False
+        eio = self.eio
+        original = eio._send_packet
+
+        async def send_unless_pong(pkt: Any) -> None:
+            if pkt.packet_type == eio_packet.PONG and not self.answer_pings:
+                return
+            await original(pkt)
+
+        eio._send_packet = send_unless_pong
+
+    async def drop_transport(self) -> None:
+        """Close the WebSocket (or stop polling) abruptly: no DISCONNECT, no CLOSE packet."""
+        eio = self.eio
+        if eio.current_transport == "websocket" and eio.ws is not None:
+            await eio.ws.close()
+        elif eio.http is not None:
+            await eio.http.close()
+
+    def heartbeat_ms(self) -> tuple[int, int]:
+        """(pingInterval, pingTimeout) from the Engine.IO handshake, in ms."""
+        return (round(self.eio.ping_interval * 1000), round(self.eio.ping_timeout * 1000))
