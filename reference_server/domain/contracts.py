@@ -73,6 +73,8 @@ class ChangeRequest:
     idempotency_key: str | None = None  # Idempotency-Key / mutationId: one key space per user
     via: Via = "api"
     task_id: str | None = None
+    # The name a VALIDATION_ERROR gives a bad key in `details.field` (REST header / mutate field).
+    idempotency_key_field: str = "Idempotency-Key"
 
 
 @dataclass(frozen=True, slots=True)

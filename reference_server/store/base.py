@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 __all__ = [
     "IdempotencyEntry",
+    "InvalidDatabaseUrl",
     "NewEvent",
     "RecordStore",
     "StoreUnavailable",
@@ -146,3 +147,7 @@ class RecordStore(Protocol):
 
     def iter_all_events(self) -> AsyncIterator[StoredEvent]:
         """Every stored event, for tests and tooling."""
+
+
+class InvalidDatabaseUrl(ValueError):
+    """A database URL no backend understands; the message says what was expected."""

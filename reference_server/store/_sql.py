@@ -1,0 +1,347 @@
+"""SQL shared by the SQLite and PostgreSQL backends: one schema, one set of statements.
+
+Both backends speak the same SQL through a tiny `SqlExecutor` seam; statements are written with
+`?` placeholders and the PostgreSQL executor numbers them (`$1`, `$2`, ...). The type names in
+the schema are ones both engines accept (SQLite maps BIGINT/DOUBLE PRECISION to its own
+affinities), JSON travels as TEXT, and `archived` is 0/1, so no statement branches on backend.
+Only claiming an idempotency key differs (PostgreSQL needs a row lock across nodes).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from ..domain.clock import iso_from_epoch
+from .base import IdempotencyEntry, NewEvent, StoredEvent
+
+__all__ = [
+    "SCHEMA",
+    "SqlExecutor",
+    "SqlReads",
+    "SqlUnitOfWork",
+    "dump_json",
+    "placeholders",
+]
+
+SCHEMA: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS records (
+        entity_type TEXT NOT NULL,
+        id TEXT NOT NULL,
+        owner_id TEXT NOT NULL,
+        team_id TEXT NOT NULL,
+        broker_id TEXT NOT NULL,
+        visibility TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        archived INTEGER NOT NULL,
+        version BIGINT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (entity_type, id)
+    )""",
+    # One index per visibility scope: the list query is an OR of the three (REC-1, REC-3).
+    "CREATE INDEX IF NOT EXISTS records_team ON records (entity_type, team_id, created_at)",
+    "CREATE INDEX IF NOT EXISTS records_broker ON records (entity_type, broker_id, created_at)",
+    "CREATE INDEX IF NOT EXISTS records_owner ON records (entity_type, owner_id, created_at)",
+    """CREATE TABLE IF NOT EXISTS events (
+        stream TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        event_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        owner_id TEXT,
+        entity_type TEXT,
+        timestamp TEXT NOT NULL,
+        stored_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (stream, seq)
+    )""",
+    "CREATE INDEX IF NOT EXISTS events_recent ON events (stream, stored_at)",
+    """CREATE TABLE IF NOT EXISTS stream_heads (
+        stream TEXT NOT NULL PRIMARY KEY,
+        head BIGINT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS idempotency (
+        user_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        body TEXT,
+        extra TEXT NOT NULL,
+        stored_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (user_id, key)
+    )""",
+)
+
+# An idempotency row with this status is a claim in progress, never a remembered result.
+PENDING_STATUS = 0
+
+_EVENT_COLUMNS = "event_id, stream, seq, name, payload, owner_id, entity_type, timestamp, stored_at"
+_RECORD_COLUMNS = (
+    "entity_type, id, owner_id, team_id, broker_id, visibility, created_at, archived, version, data"
+)
+
+
+class SqlExecutor(Protocol):
+    """One connection (or a pool) that runs `?`-placeholder SQL; rows index by position."""
+
+    async def fetch_all(self, sql: str, args: Sequence[Any] = ()) -> list[Sequence[Any]]: ...
+
+    async def fetch_one(self, sql: str, args: Sequence[Any] = ()) -> Sequence[Any] | None: ...
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> None: ...
+
+
+def dump_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def placeholders(count: int) -> str:
+    return ", ".join("?" for _ in range(count))
+
+
+def _event_from_row(row: Sequence[Any]) -> StoredEvent:
+    return StoredEvent(
+        event_id=row[0],
+        stream=row[1],
+        seq=int(row[2]),
+        name=row[3],
+        payload=json.loads(row[4]),
+        owner_id=row[5],
+        entity_type=row[6],
+        timestamp=row[7],
+        stored_at=float(row[8]),
+    )
+
+
+def _record_args(entity_type: str, record: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (
+        entity_type,
+        str(record["id"]),
+        str(record["ownerId"]),
+        str(record["teamId"]),
+        str(record["brokerId"]),
+        str(record["visibility"]),
+        str(record["createdAt"]),
+        1 if record.get("archived") else 0,
+        int(record["version"]),
+        dump_json(dict(record)),
+    )
+
+
+class SqlReads:
+    """The store's reads outside a transaction (they see committed data only).
+
+    A backend mixes this in and says, through `read_db`, where reads go.
+    """
+
+    def read_db(self) -> SqlExecutor:
+        raise NotImplementedError
+
+    async def get_record(self, entity_type: str, record_id: str) -> dict[str, Any] | None:
+        row = await self.read_db().fetch_one(
+            "SELECT data FROM records WHERE entity_type = ? AND id = ?", (entity_type, record_id)
+        )
+        return None if row is None else dict(json.loads(row[0]))
+
+    async def list_records(
+        self,
+        entity_type: str,
+        *,
+        user_id: str,
+        team_id: str,
+        broker_id: str,
+        limit: int,
+        offset: int,
+        include_archived: bool,
+    ) -> tuple[list[dict[str, Any]], int]:
+        where = (
+            "entity_type = ? AND ((visibility = 'team' AND team_id = ?)"
+            " OR (visibility = 'broker' AND broker_id = ?)"
+            " OR (visibility = 'private' AND owner_id = ?))"
+        )
+        args: list[Any] = [entity_type, team_id, broker_id, user_id]
+        if not include_archived:
+            where += " AND archived = 0"
+        total_row = await self.read_db().fetch_one(
+            f"SELECT COUNT(*) FROM records WHERE {where}", args
+        )
+        rows = await self.read_db().fetch_all(
+            f"SELECT data FROM records WHERE {where}"
+            " ORDER BY created_at DESC, id ASC LIMIT ? OFFSET ?",
+            [*args, int(limit), int(offset)],
+        )
+        total = int(total_row[0]) if total_row is not None else 0
+        return [dict(json.loads(r[0])) for r in rows], total
+
+    async def read_stream(
+        self, stream: str, after_seq: int, limit: int | None = None
+    ) -> list[StoredEvent]:
+        sql = f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream = ? AND seq > ? ORDER BY seq"
+        args: list[Any] = [stream, int(after_seq)]
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        return [_event_from_row(r) for r in await self.read_db().fetch_all(sql, args)]
+
+    async def stream_heads(self, streams: Sequence[str]) -> dict[str, int]:
+        heads = dict.fromkeys(streams, 0)
+        if not streams:
+            return heads
+        rows = await self.read_db().fetch_all(
+            f"SELECT stream, head FROM stream_heads WHERE stream IN ({placeholders(len(streams))})",
+            list(streams),
+        )
+        heads.update({r[0]: int(r[1]) for r in rows})
+        return heads
+
+    async def recent_events(
+        self, streams: Sequence[str], limit: int, names_prefixes: Sequence[str] | None = None
+    ) -> list[StoredEvent]:
+        if not streams:
+            return []
+        where = f"stream IN ({placeholders(len(streams))})"
+        args: list[Any] = list(streams)
+        if names_prefixes:
+            where += " AND (" + " OR ".join("name LIKE ? ESCAPE '\\'" for _ in names_prefixes) + ")"
+            args.extend(_like_prefix(p) for p in names_prefixes)
+        rows = await self.read_db().fetch_all(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE {where}"
+            " ORDER BY stored_at DESC, stream, seq DESC LIMIT ?",
+            [*args, int(limit)],
+        )
+        return [_event_from_row(r) for r in rows]
+
+    async def iter_all_events(self, page_size: int = 500) -> AsyncIterator[StoredEvent]:
+        last: tuple[str, int] = ("", 0)
+        while True:
+            rows = await self.read_db().fetch_all(
+                f"SELECT {_EVENT_COLUMNS} FROM events"
+                " WHERE stream > ? OR (stream = ? AND seq > ?) ORDER BY stream, seq LIMIT ?",
+                (last[0], last[0], last[1], page_size),
+            )
+            for row in rows:
+                yield _event_from_row(row)
+            if len(rows) < page_size:
+                return
+            last = (rows[-1][1], int(rows[-1][2]))
+
+
+def _like_prefix(prefix: str) -> str:
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+class SqlUnitOfWork:
+    """One transaction's reads and writes (the `UnitOfWork` seam).
+
+    `lock_rows` adds `FOR UPDATE` to reads, for engines where several writers run at once
+    (PostgreSQL); SQLite serialises whole transactions instead.
+    """
+
+    def __init__(self, db: SqlExecutor, now: Callable[[], float], *, lock_rows: bool) -> None:
+        self.db = db
+        self.now = now
+        self._for_update = " FOR UPDATE" if lock_rows else ""
+
+    async def claim_idempotency_key(self, user_id: str, key: str) -> IdempotencyEntry | None:
+        # With writers serialised, reading is claiming; PostgreSQL overrides this.
+        return await self.read_idempotency_key(user_id, key)
+
+    async def read_idempotency_key(self, user_id: str, key: str) -> IdempotencyEntry | None:
+        row = await self.db.fetch_one(
+            "SELECT fingerprint, status, body, extra, stored_at FROM idempotency"
+            " WHERE user_id = ? AND key = ?" + self._for_update,
+            (user_id, key),
+        )
+        if row is None or int(row[1]) == PENDING_STATUS:
+            return None
+        return IdempotencyEntry(
+            fingerprint=row[0],
+            status=int(row[1]),
+            body=None if row[2] is None else json.loads(row[2]),
+            stored_at=float(row[4]),
+            extra=json.loads(row[3]),
+        )
+
+    async def remember_idempotency_key(
+        self, user_id: str, key: str, entry: IdempotencyEntry
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO idempotency (user_id, key, fingerprint, status, body, extra, stored_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, key) DO UPDATE SET"
+            " fingerprint = excluded.fingerprint, status = excluded.status,"
+            " body = excluded.body, extra = excluded.extra, stored_at = excluded.stored_at",
+            (
+                user_id,
+                key,
+                entry.fingerprint,
+                int(entry.status),
+                None if entry.body is None else dump_json(dict(entry.body)),
+                dump_json(dict(entry.extra)),
+                float(entry.stored_at),
+            ),
+        )
+
+    async def get_record(self, entity_type: str, record_id: str) -> dict[str, Any] | None:
+        row = await self.db.fetch_one(
+            "SELECT data FROM records WHERE entity_type = ? AND id = ?" + self._for_update,
+            (entity_type, record_id),
+        )
+        return None if row is None else dict(json.loads(row[0]))
+
+    async def insert_record(self, entity_type: str, record: Mapping[str, Any]) -> None:
+        await self.db.execute(
+            f"INSERT INTO records ({_RECORD_COLUMNS}) VALUES ({placeholders(10)})",
+            _record_args(entity_type, record),
+        )
+
+    async def update_record(self, entity_type: str, record: Mapping[str, Any]) -> None:
+        args = _record_args(entity_type, record)
+        await self.db.execute(
+            "UPDATE records SET owner_id = ?, team_id = ?, broker_id = ?, visibility = ?,"
+            " created_at = ?, archived = ?, version = ?, data = ?"
+            " WHERE entity_type = ? AND id = ?",
+            (*args[2:], args[0], args[1]),
+        )
+
+    async def delete_record(self, entity_type: str, record_id: str) -> None:
+        await self.db.execute(
+            "DELETE FROM records WHERE entity_type = ? AND id = ?", (entity_type, record_id)
+        )
+
+    async def append_event(self, event: NewEvent) -> StoredEvent:
+        # The upsert takes the stream's head row lock until commit: gapless seq (STR-1, CLU-1).
+        row = await self.db.fetch_one(
+            "INSERT INTO stream_heads (stream, head) VALUES (?, 1) ON CONFLICT (stream)"
+            " DO UPDATE SET head = stream_heads.head + 1 RETURNING head",
+            (event.stream,),
+        )
+        assert row is not None  # RETURNING always yields the row
+        stored_at = float(self.now())
+        stored = StoredEvent(
+            event_id=str(uuid.uuid4()),
+            stream=event.stream,
+            seq=int(row[0]),
+            name=event.name,
+            payload=dict(event.payload),
+            owner_id=event.owner_id,
+            entity_type=event.entity_type,
+            timestamp=iso_from_epoch(stored_at),
+            stored_at=stored_at,
+        )
+        await self.db.execute(
+            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({placeholders(9)})",
+            (
+                stored.event_id,
+                stored.stream,
+                stored.seq,
+                stored.name,
+                dump_json(dict(stored.payload)),
+                stored.owner_id,
+                stored.entity_type,
+                stored.timestamp,
+                stored.stored_at,
+            ),
+        )
+        return stored
