@@ -1,0 +1,138 @@
+"""`build_app`: Socket.IO and the REST API on one ASGI app, one port (TRN-1).
+
+Backends arrive already chosen (`backends.open_backends` picks them by URL); nothing here
+branches on which store or state it was given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import socketio
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from harness.spec import SOCKETIO_PATH, Limits, Profile
+
+from .config import ServerSettings
+from .domain.clock import Clock, SystemClock
+from .domain.contracts import EventPublisher
+from .metrics import ServerMetrics
+from .realtime.fanout import RedactingManager, SocketPublisher
+from .realtime.gateway import RealtimeGateway
+from .rest import errors, info
+from .rest import records as record_routes
+from .rest.body_limit import BodyLimitMiddleware
+from .rest.context import AppContext
+from .state.base import ClusterState
+from .store.base import RecordStore
+from .transport_ports import Records, Redaction
+
+__all__ = ["IMPLEMENTED_PROFILES", "RecordsFactory", "ServerApp", "build_app"]
+
+# Only what this server really implements is advertised (INF-1, INF-2).
+IMPLEMENTED_PROFILES: tuple[Profile, ...] = (Profile.CORE, Profile.METRICS)
+
+RecordsFactory = Callable[[RecordStore, ClusterState, EventPublisher, Limits, Clock], Records]
+
+# Engine.IO refuses whole HTTP bodies/frames above this; keep it well above maxPayloadBytes so
+# the spec's own check answers PAYLOAD_TOO_LARGE (LIM-4) instead of a dropped connection.
+_MIN_TRANSPORT_BUFFER = 1_000_000
+
+
+def _default_records(
+    store: RecordStore, state: ClusterState, publisher: EventPublisher, limits: Limits, clock: Clock
+) -> Records:
+    from .domain.records import RecordService
+
+    service: Records = RecordService(store, state, publisher, limits, clock)
+    return service
+
+
+def _default_redaction() -> Redaction:
+    from .redaction_adapter import DomainRedaction
+
+    return DomainRedaction()
+
+
+class ServerApp:
+    """The ASGI app plus handles tests and the cluster work reach for."""
+
+    def __init__(self, asgi: socketio.ASGIApp, sio: socketio.AsyncServer, ctx: AppContext,
+                 gateway: RealtimeGateway, publisher: SocketPublisher) -> None:  # fmt: skip
+        self.asgi = asgi
+        self.sio = sio
+        self.ctx = ctx
+        self.gateway = gateway
+        self.publisher = publisher
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.asgi(scope, receive, send)
+
+
+def build_app(
+    settings: ServerSettings,
+    store: RecordStore,
+    state: ClusterState,
+    *,
+    manager: RedactingManager | None = None,
+    records_factory: RecordsFactory = _default_records,
+    redaction: Redaction | None = None,
+    clock: Clock | None = None,
+) -> ServerApp:
+    """`manager` lets the cluster work pass a pub/sub RedactingManager (e.g. on Redis)."""
+    clock = clock or SystemClock()
+    redaction = redaction or _default_redaction()
+    metrics = ServerMetrics()
+    manager = manager or RedactingManager()
+    limits = settings.limits
+    sio = socketio.AsyncServer(
+        async_mode="asgi",
+        client_manager=manager,
+        cors_allowed_origins="*",
+        ping_interval=settings.heartbeat.pingInterval / 1000,  # engineio takes seconds (TRN-3)
+        ping_timeout=settings.heartbeat.pingTimeout / 1000,
+        max_http_buffer_size=max(_MIN_TRANSPORT_BUFFER, 4 * limits.maxPayloadBytes),
+        logger=False,
+        engineio_logger=False,
+    )
+    publisher = SocketPublisher(
+        sio, redact=lambda event: redaction.event_for(None, event), on_emit=metrics.emitted
+    )
+    service: list[Records] = []
+
+    def records() -> Records:
+        if not service:
+            service.append(records_factory(store, state, publisher, limits, clock))
+        return service[0]
+
+    ctx = AppContext(settings, store, state, records, redaction, metrics, clock,
+                     IMPLEMENTED_PROFILES)  # fmt: skip
+    gateway = RealtimeGateway(sio, manager, settings, store, state, records, redaction, metrics,
+                              clock)  # fmt: skip
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await store.open()
+        try:
+            await state.open()
+            try:
+                records()  # fail at startup, not on the first request, if the domain is missing
+                yield
+            finally:
+                await state.close()
+        finally:
+            await store.close()
+
+    api = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    api.state.ctx = ctx
+    errors.install_error_handlers(api)
+    api.include_router(info.router)
+    api.include_router(record_routes.router)
+    api.add_middleware(BodyLimitMiddleware, max_bytes=limits.maxPayloadBytes)
+    api.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"],
+                       allow_headers=["*"], expose_headers=["Idempotent-Replayed"])  # fmt: skip
+    asgi = socketio.ASGIApp(sio, other_asgi_app=api, socketio_path=SOCKETIO_PATH.strip("/"))
+    return ServerApp(asgi, sio, ctx, gateway, publisher)

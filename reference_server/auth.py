@@ -1,0 +1,114 @@
+"""Token verification (AUTH-1, AUTH-2, §15), shared by the socket handshake and REST.
+
+Checks run in the spec's order: presence, signature and algorithm, `exp` (no leeway),
+`nbf`, claims. PyJWT validates exp/nbf in its own order, so those two are checked here.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from harness.spec import AUTH_MESSAGES, ErrorCode
+
+from .domain.contracts import Actor
+
+__all__ = [
+    "ALGORITHM",
+    "AuthError",
+    "VerifiedToken",
+    "token_from_handshake",
+    "token_from_header",
+    "verify_token",
+]
+
+ALGORITHM = "HS256"
+_BEARER = "bearer "
+_IDENTITY_CLAIMS = ("sub", "teamId", "brokerId")
+
+
+class AuthError(Exception):
+    """A refused token; `message` is the AUTH-2 wording for its code."""
+
+    def __init__(self, code: ErrorCode) -> None:
+        self.code = code
+        self.message = AUTH_MESSAGES.get(code, "Invalid token")
+        super().__init__(self.message)
+
+    def connect_error(self) -> tuple[str, dict[str, str]]:
+        """The CONNECT_ERROR arguments: `{"message", "data": {"code"}}` (AUTH-2)."""
+        return self.message, {"code": self.code.value}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code.value, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    actor: Actor
+    exp: float
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def verify_token(token: str | None, secret: str, now: float) -> VerifiedToken:
+    if token is None or token == "":
+        raise AuthError(ErrorCode.AUTH_REQUIRED)
+    if not isinstance(token, str):
+        raise AuthError(ErrorCode.AUTH_INVALID)
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            options={"verify_exp": False, "verify_nbf": False, "verify_iat": False,
+                     "verify_aud": False, "verify_iss": False},
+        )  # fmt: skip
+    except jwt.PyJWTError:
+        raise AuthError(ErrorCode.AUTH_INVALID) from None
+    if not isinstance(claims, dict):
+        raise AuthError(ErrorCode.AUTH_INVALID)
+    exp = claims.get("exp")
+    if not _is_number(exp):
+        raise AuthError(ErrorCode.AUTH_INVALID)
+    assert isinstance(exp, numbers.Real)
+    if float(exp) <= now:
+        raise AuthError(ErrorCode.AUTH_EXPIRED)
+    nbf = claims.get("nbf")
+    if nbf is not None and (not _is_number(nbf) or float(nbf) > now):
+        raise AuthError(ErrorCode.AUTH_INVALID)
+    for claim in _IDENTITY_CLAIMS:
+        value = claims.get(claim)
+        if not isinstance(value, str) or value == "":
+            raise AuthError(ErrorCode.AUTH_INVALID)
+    name = claims.get("name")
+    display: str = name if isinstance(name, str) and name else claims["sub"]
+    actor = Actor(claims["sub"], claims["teamId"], claims["brokerId"], display)
+    return VerifiedToken(actor, float(exp))
+
+
+def token_from_header(authorization: str | None) -> str | None:
+    """`Authorization: Bearer <jwt>`; any other scheme is AUTH_INVALID (§15)."""
+    if authorization is None:
+        return None
+    if authorization.strip().lower() == _BEARER.strip():
+        return ""
+    if not authorization.lower().startswith(_BEARER):
+        raise AuthError(ErrorCode.AUTH_INVALID)
+    return authorization[len(_BEARER) :].strip()
+
+
+def token_from_handshake(auth: object, environ: Mapping[str, Any]) -> str | None:
+    """`auth.token` wins over the handshake's Authorization header (AUTH-1, §15)."""
+    if isinstance(auth, Mapping) and auth.get("token") is not None:
+        token = auth["token"]
+        if not isinstance(token, str):
+            raise AuthError(ErrorCode.AUTH_INVALID)
+        return token
+    return token_from_header(environ.get("HTTP_AUTHORIZATION"))

@@ -1,0 +1,49 @@
+"""The one place that picks backends from URLs (CONTRIBUTING: factories choose by scheme)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness._exceptions import UsageError
+
+from .config import ServerSettings
+from .realtime.fanout import RedactingManager
+from .state.base import ClusterState
+from .state.memory import MemoryClusterState
+from .store import open_store
+from .store.base import InvalidDatabaseUrl, RecordStore
+
+__all__ = ["REDIS_KEY_PREFIX", "Backends", "choose_backends"]
+
+REDIS_KEY_PREFIX = "crm:"
+
+
+@dataclass(frozen=True, slots=True)
+class Backends:
+    """Chosen but not yet connected: the app's lifespan opens and closes them."""
+
+    store: RecordStore
+    state: ClusterState
+    manager: RedactingManager
+
+
+def choose_backends(settings: ServerSettings) -> Backends:
+    """UsageError (one line) for a URL no backend understands."""
+    try:
+        store = open_store(settings.store_url)
+    except InvalidDatabaseUrl as exc:
+        raise UsageError(str(exc)) from None
+    if settings.redis_url is None:
+        return Backends(store, MemoryClusterState(), RedactingManager())
+    if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise UsageError(
+            f"unsupported Redis URL {settings.redis_url!r}: expected redis://HOST:PORT/DB"
+        )
+    from .realtime.redis_fanout import RedisFanoutManager
+    from .state.redis import RedisClusterState
+
+    state = RedisClusterState(
+        settings.redis_url, prefix=REDIS_KEY_PREFIX, node_id=settings.node_name
+    )
+    manager = RedisFanoutManager(settings.redis_url, prefix=REDIS_KEY_PREFIX)
+    return Backends(store, state, manager)

@@ -1,0 +1,58 @@
+"""Prometheus metrics (MET-1), one registry per app so that several apps share a process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from harness.spec import CLIENT_EVENTS, METRIC_NAMES
+
+__all__ = ["CONTENT_TYPE_LATEST", "ServerMetrics"]
+
+_CONNECTIONS, _EMITTED, _RECEIVED, _RATE_LIMITED, _REPLAYED = METRIC_NAMES
+_UNKNOWN_EVENT_LABEL = "unknown"
+
+
+def _base(name: str) -> str:
+    """prometheus-client appends `_total` to counters itself."""
+    return name.removesuffix("_total")
+
+
+@dataclass(slots=True)
+class ServerMetrics:
+    registry: CollectorRegistry = field(
+        default_factory=lambda: CollectorRegistry(auto_describe=True)
+    )
+    connections: Gauge = field(init=False)
+    events_emitted: Counter = field(init=False)
+    events_received: Counter = field(init=False)
+    rate_limited: Counter = field(init=False)
+    replayed_events: Counter = field(init=False)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.connections = Gauge(_CONNECTIONS, "Connected sockets on this node", registry=r)
+        self.events_emitted = Counter(
+            _base(_EMITTED), "Logical server→client emits", ["event"], registry=r
+        )
+        self.events_received = Counter(
+            _base(_RECEIVED), "Client→server events received", ["event"], registry=r
+        )
+        self.rate_limited = Counter(
+            _base(_RATE_LIMITED), "Client events refused by the rate limit", registry=r
+        )
+        self.replayed_events = Counter(
+            _base(_REPLAYED), "Durable events replayed by sync", registry=r
+        )
+
+    def received(self, event: str) -> None:
+        # Unknown names share one label so a client cannot blow up the label cardinality.
+        self.events_received.labels(event if event in CLIENT_EVENTS else _UNKNOWN_EVENT_LABEL).inc()
+
+    def emitted(self, event: str) -> None:
+        self.events_emitted.labels(event).inc()
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,127 @@
+"""Fan-out of stored events with per-recipient redaction (EVT-1, EVT-2, RED-3).
+
+One logical emit per event goes to the event's stream room. When the owner's copy differs
+from everyone else's, the payload is a *variants marker* — a plain JSON object, so it crosses
+a pub/sub backend unchanged — and `RedactingManager` encodes each variant once and picks one
+per participant by the socket's user. No per-socket Python work beyond choosing a prebuilt
+packet, and a socket in several of the addressed rooms still gets one copy (EVT-2).
+
+The cluster work composes it as `class RedisFanoutManager(socketio.AsyncRedisManager,
+RedactingManager)`: AsyncPubSubManager's `_handle_emit` calls `super().emit`, which the MRO
+resolves to `RedactingManager.emit` on every node, each with its own local sid→user map.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import socketio
+from engineio import packet as eio_packet
+from socketio import packet as sio_packet
+
+from ..store.base import StoredEvent
+
+__all__ = [
+    "VARIANTS_KEY",
+    "EventRedactor",
+    "RedactingManager",
+    "SocketPublisher",
+    "variants_marker",
+]
+
+VARIANTS_KEY = "__variants__"
+
+# The payload everyone but the owner sees: the wire payload with sensitive fields replaced.
+EventRedactor = Callable[[StoredEvent], dict[str, Any]]
+
+
+def variants_marker(owner_id: str, owner: Mapping[str, Any], other: Mapping[str, Any]) -> dict:
+    return {VARIANTS_KEY: {"ownerId": owner_id, "owner": owner, "other": other}}
+
+
+class RedactingManager(socketio.AsyncManager):
+    """An AsyncManager that understands variants markers; everything else passes through."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.socket_users: dict[str, str] = {}  # local sid -> user id
+
+    def bind_user(self, sid: str, user_id: str) -> None:
+        self.socket_users[sid] = user_id
+
+    def unbind_user(self, sid: str) -> None:
+        self.socket_users.pop(sid, None)
+
+    def _encode(self, event: str, data: Any, namespace: str) -> list[eio_packet.Packet]:
+        pkt = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, data])
+        encoded = pkt.encode()
+        if not isinstance(encoded, list):
+            encoded = [encoded]
+        return [eio_packet.Packet(eio_packet.MESSAGE, p) for p in encoded]
+
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        variants = data.get(VARIANTS_KEY) if isinstance(data, dict) else None
+        if variants is None or callback is not None:
+            await super().emit(
+                event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, to=to,
+                **kwargs,
+            )  # fmt: skip
+            return
+        room = to or room
+        namespace = namespace or "/"
+        if namespace not in self.rooms:
+            return
+        skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+        owner_id = variants["ownerId"]
+        owner_packets = self._encode(event, variants["owner"], namespace)
+        other_packets = self._encode(event, variants["other"], namespace)
+        tasks = []
+        for sid, eio_sid in self.get_participants(namespace, room):
+            if sid in skip:
+                continue
+            chosen = owner_packets if self.socket_users.get(sid) == owner_id else other_packets
+            for p in chosen:
+                tasks.append(asyncio.create_task(self.server._send_eio_packet(eio_sid, p)))
+        if tasks:
+            await asyncio.wait(tasks)
+
+
+class SocketPublisher:
+    """The EventPublisher the domain calls after commit (EVT-5): one logical emit per event."""
+
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        redact: EventRedactor,
+        on_emit: Callable[[str], None] | None = None,
+    ) -> None:
+        self._sio = sio
+        self._redact = redact
+        self._on_emit = on_emit
+
+    def payload_for_room(self, event: StoredEvent) -> dict[str, Any]:
+        owner = event.wire()
+        if event.owner_id is None:
+            return owner
+        other = self._redact(event)
+        if other == owner:
+            return owner
+        return variants_marker(event.owner_id, owner, other)
+
+    async def publish(self, events: Sequence[StoredEvent]) -> None:
+        for event in events:
+            await self._sio.emit(event.name, self.payload_for_room(event), room=event.stream)
+            if self._on_emit is not None:
+                self._on_emit(event.name)

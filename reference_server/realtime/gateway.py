@@ -1,0 +1,206 @@
+"""Socket.IO handlers: handshake auth (AUTH-1..3, LIM-3), one gate for every client event
+(LIM-1, LIM-2, LIM-4, LIM-5) and the core events `auth:refresh`, `sync`, `mutate`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import socketio
+
+from harness.spec import AUTH_MESSAGES, ClientEvent, ErrorCode, ServerEvent
+
+from ..auth import AuthError, token_from_handshake, verify_token
+from ..config import ServerSettings
+from ..domain.clock import Clock, iso_from_epoch
+from ..domain.contracts import Actor, DomainError
+from ..metrics import ServerMetrics
+from ..state.base import ClusterState
+from ..store.base import RecordStore, StoredEvent
+from ..transport_ports import Records, Redaction
+from .acks import Ack, ack_error, ack_ok, validation_error
+from .fanout import RedactingManager
+from .limits import payload_size
+from .mutate import change_request_from_mutate, mutate_ack
+from .session import SocketSession
+from .sync import StreamReplayer
+
+__all__ = ["RealtimeGateway"]
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[SocketSession, Any], Awaitable[Ack]]
+
+
+def _number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
+class RealtimeGateway:
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        manager: RedactingManager,
+        settings: ServerSettings,
+        store: RecordStore,
+        state: ClusterState,
+        records: Callable[[], Records],
+        redaction: Redaction,
+        metrics: ServerMetrics,
+        clock: Clock,
+    ) -> None:
+        self._sio = sio
+        self._manager = manager
+        self._settings = settings
+        self._limits = settings.limits
+        self._state = state
+        self._records = records
+        self._redaction = redaction
+        self._metrics = metrics
+        self._clock = clock
+        self._replayer = StreamReplayer(store, settings.limits, clock.now)
+        self.sessions: dict[str, SocketSession] = {}
+        self._handlers: dict[str, EventHandler] = {
+            ClientEvent.AUTH_REFRESH: self._on_auth_refresh,
+            ClientEvent.SYNC: self._on_sync,
+            ClientEvent.MUTATE: self._on_mutate,
+        }
+        sio.on("connect", self._on_connect)
+        sio.on("disconnect", self._on_disconnect)
+        sio.on("*", self._on_any)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def _on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> None:
+        try:
+            verified = verify_token(
+                token_from_handshake(auth, environ), self._settings.jwt_secret, self._clock.now()
+            )
+        except AuthError as exc:
+            raise socketio.exceptions.ConnectionRefusedError(*exc.connect_error()) from None
+        actor = verified.actor
+        count = await self._state.add_connection(
+            actor.user_id, sid, self._limits.maxConnectionsPerUser
+        )
+        if count is None:
+            code = ErrorCode.TOO_MANY_CONNECTIONS
+            raise socketio.exceptions.ConnectionRefusedError(AUTH_MESSAGES[code], {"code": code})
+        for room in actor.streams:
+            await self._sio.enter_room(sid, room)
+        self._manager.bind_user(sid, actor.user_id)
+        session = SocketSession.start(sid, actor, verified.exp, self._limits, self._clock.now())
+        self.sessions[sid] = session
+        self._schedule_expiry(session)
+        self._metrics.connections.inc()
+
+    async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
+        session = self.sessions.pop(sid, None)
+        if session is None:
+            return
+        session.cancel_expiry()
+        self._manager.unbind_user(sid)
+        self._metrics.connections.dec()
+        await self._state.remove_connection(session.actor.user_id, sid)
+
+    def _schedule_expiry(self, session: SocketSession) -> None:
+        session.cancel_expiry()
+        session.expiry_task = asyncio.create_task(self._expire(session.sid, session.exp))
+
+    async def _expire(self, sid: str, exp: float) -> None:
+        """AUTH-3: `session:expired` then disconnect, within 2 s after `exp`."""
+        await asyncio.sleep(max(0.0, exp - self._clock.now()))
+        await self.emit_to(sid, ServerEvent.SESSION_EXPIRED, {"code": ErrorCode.AUTH_EXPIRED.value})
+        await self._sio.disconnect(sid)
+
+    async def emit_to(self, sid: str, event: str, payload: Mapping[str, Any]) -> None:
+        """One socket on this node; `timestamp` added when missing (TRN-4)."""
+        data = dict(payload)
+        data.setdefault("timestamp", iso_from_epoch(self._clock.now()))
+        await self._sio.emit(event, data, to=sid, ignore_queue=True)
+
+    # -- the gate every client event passes ---------------------------------------------------
+    async def _on_any(self, event: str, sid: str, *args: Any) -> Ack:
+        session = self.sessions.get(sid)
+        if session is None:  # a late event from a socket being torn down
+            return ack_error(
+                DomainError(ErrorCode.AUTH_REQUIRED, AUTH_MESSAGES[ErrorCode.AUTH_REQUIRED])
+            )
+        self._metrics.received(event)
+        now = self._clock.now()
+        retry_after_ms = session.bucket.take(now)
+        if retry_after_ms is not None:
+            return await self._refuse_rate(session, now, retry_after_ms)
+        if payload_size(args) > self._limits.maxPayloadBytes:
+            return ack_error(DomainError(
+                ErrorCode.PAYLOAD_TOO_LARGE, "event payload is over maxPayloadBytes",
+                {"maxPayloadBytes": self._limits.maxPayloadBytes},
+            ))  # fmt: skip
+        handler = self._handlers.get(event)
+        if handler is None:
+            return ack_error(
+                DomainError(ErrorCode.UNKNOWN_EVENT, "unknown event", {"event": event})
+            )
+        payload = args[0] if len(args) == 1 else (list(args) if args else None)
+        try:
+            return await handler(session, payload)
+        except DomainError as exc:
+            return ack_error(exc)
+        except Exception:
+            log.exception("%s failed", event)
+            return ack_error(DomainError(ErrorCode.INTERNAL, "internal error"))
+
+    async def _refuse_rate(self, session: SocketSession, now: float, retry_after_ms: int) -> Ack:
+        self._metrics.rate_limited.inc()
+        message = "rate limit exceeded"
+        if now - session.last_server_error_at >= 1.0:
+            session.last_server_error_at = now
+            await self.emit_to(session.sid, ServerEvent.SERVER_ERROR, {
+                "code": ErrorCode.RATE_LIMITED.value, "message": message,
+                "retryAfterMs": retry_after_ms,
+            })  # fmt: skip
+        if session.flood.refuse(now):
+            # LIM-2: after this ack is on its way, drop the socket.
+            asyncio.get_running_loop().call_soon(
+                lambda: asyncio.ensure_future(self._sio.disconnect(session.sid))
+            )
+        return ack_error(
+            DomainError(ErrorCode.RATE_LIMITED, message, {"retryAfterMs": retry_after_ms})
+        )
+
+    # -- core events --------------------------------------------------------------------------
+    async def _on_auth_refresh(self, session: SocketSession, payload: Any) -> Ack:
+        token = payload.get("token") if isinstance(payload, Mapping) else None
+        if not isinstance(token, str):
+            raise validation_error("auth:refresh needs a string token", "token")
+        try:
+            verified = verify_token(token, self._settings.jwt_secret, self._clock.now())
+        except AuthError as exc:
+            raise DomainError(exc.code, exc.message) from None
+        old, new = session.actor, verified.actor
+        if (old.user_id, old.team_id, old.broker_id) != (new.user_id, new.team_id, new.broker_id):
+            raise DomainError(ErrorCode.AUTH_INVALID, AUTH_MESSAGES[ErrorCode.AUTH_INVALID])
+        session.actor = new
+        session.exp = verified.exp
+        self._schedule_expiry(session)
+        return ack_ok(exp=_number(verified.exp))
+
+    async def _on_sync(self, session: SocketSession, payload: Any) -> Ack:
+        viewer = session.actor.user_id
+
+        async def send(event: StoredEvent) -> None:
+            await self._sio.emit(
+                event.name, self._redaction.event_for(viewer, event), to=session.sid,
+                ignore_queue=True,
+            )  # fmt: skip
+
+        ack, replayed = await self._replayer.sync(session.actor, payload, send)
+        if replayed:
+            self._metrics.replayed_events.inc(replayed)
+        return ack
+
+    async def _on_mutate(self, session: SocketSession, payload: Any) -> Ack:
+        actor: Actor = session.actor
+        request = change_request_from_mutate(payload)
+        outcome = await self._records().change(actor, request)
+        return mutate_ack(actor, request, outcome, self._redaction)

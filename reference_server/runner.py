@@ -1,0 +1,113 @@
+"""Run one node in the foreground: `crm-harness serve` and `python -m reference_server`.
+
+Backends are checked before uvicorn starts, so a bad URL or an unreachable database is one
+clear line rather than a startup traceback; the listening socket is bound here for the same
+reason (a port in use) and so that `--port 0` can report the port it got.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+
+from harness._exceptions import TargetError, UsageError
+
+from .app import build_app
+from .backends import Backends, choose_backends
+from .config import ServerSettings
+
+__all__ = ["LISTENING_MESSAGE", "listening_line", "serve_forever"]
+
+LISTENING_MESSAGE = "listening on"
+_GRACEFUL_SHUTDOWN_SECONDS = 3
+
+
+def listening_line(prog: str, host: str, port: int) -> str:
+    return f"{prog}: {LISTENING_MESSAGE} http://{host}:{port}"
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageError(
+                f"cannot listen on {host}:{port}: the port is already in use"
+            ) from None
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+async def _preflight(backends: Backends, settings: ServerSettings) -> None:
+    """Open and close each backend once; TargetError names what failed, in one line."""
+    for what, url, backend in (
+        ("database", settings.store_url, backends.store),
+        ("Redis", settings.redis_url or "in-process", backends.state),
+    ):
+        try:
+            await backend.open()
+        except Exception as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise TargetError(f"cannot open the {what} at {url}: {reason}") from None
+        finally:
+            # Closing a backend that never opened may fail; there is nothing to undo then.
+            with contextlib.suppress(Exception):
+                await backend.close()
+
+
+async def _announce_when_started(server: uvicorn.Server, announce: Callable[[], None]) -> None:
+    while not server.started:
+        if server.should_exit:
+            return
+        await asyncio.sleep(0.05)
+    announce()
+
+
+async def _serve(settings: ServerSettings, prog: str, announce: Callable[[str], None]) -> None:
+    backends = choose_backends(settings)
+    await _preflight(backends, settings)
+    sock = _bind(settings.host, settings.port)
+    port = sock.getsockname()[1]
+    app = build_app(settings, backends.store, backends.state, manager=backends.manager)
+    config = uvicorn.Config(
+        app,
+        log_level=settings.log_level,
+        lifespan="on",
+        timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_SECONDS,
+        access_log=settings.log_level == "debug",
+    )
+    server = uvicorn.Server(config)
+    watcher = asyncio.create_task(
+        _announce_when_started(server, lambda: announce(listening_line(prog, settings.host, port)))
+    )
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        watcher.cancel()
+        sock.close()
+    if not server.started:
+        raise TargetError("the server failed to start (see the log above)")
+
+
+def serve_forever(settings: ServerSettings, prog: str, announce: Callable[[str], None]) -> int:
+    """Blocks until SIGINT/SIGTERM (uvicorn handles both: graceful stop). Exit code 0."""
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    if settings.database_url is None:
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    asyncio.run(_serve(settings, prog, announce))
+    return 0
