@@ -18,6 +18,7 @@ from ..domain.clock import iso_from_epoch
 from .base import IdempotencyEntry, NewEvent, StoredEvent
 
 __all__ = [
+    "PENDING_STATUS",
     "SCHEMA",
     "SqlExecutor",
     "SqlReads",

@@ -1,0 +1,174 @@
+"""The cluster backend: PostgreSQL through an asyncpg pool, shared by every node (CLU-1).
+
+Several nodes write at once, so the transaction itself keeps the invariants: the idempotency
+key is claimed by the FIRST statement (an insert that waits for any concurrent holder of the
+key, MUT-2), the record is read `FOR UPDATE`, and each stream's head row is bumped by an upsert
+whose row lock lasts until commit, so `seq` is gapless per stream across nodes (STR-1). Only a
+committed success leaves its key behind; a rollback frees it. A server that cannot be reached
+raises `StoreUnavailable` within seconds, never hangs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import re
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from contextlib import asynccontextmanager, suppress
+from typing import Any, TypeVar
+
+import asyncpg
+
+from ..domain.clock import Clock, SystemClock
+from ._sql import PENDING_STATUS, SCHEMA, SqlReads, SqlUnitOfWork
+from .base import IdempotencyEntry, InvalidDatabaseUrl, StoreUnavailable, UnitOfWork
+
+__all__ = ["PostgresRecordStore"]
+
+CONNECT_TIMEOUT_SECONDS = 3.0
+ACQUIRE_TIMEOUT_SECONDS = 5.0
+# Long enough for a statement that waits on a concurrent duplicate's row lock.
+COMMAND_TIMEOUT_SECONDS = 15.0
+_SCHEMA_LOCK_KEY = 0x43524D5F  # advisory lock: nodes starting together create the schema once
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+# What "the server is not there" looks like from asyncpg; anything else is a real error.
+_UNREACHABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+)
+
+T = TypeVar("T")
+
+
+@functools.lru_cache(maxsize=256)
+def _numbered(sql: str) -> str:
+    """`?` placeholders (the shared SQL's) to asyncpg's `$1, $2, ...`."""
+    parts = sql.split("?")
+    return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], start=1)) + parts[-1]
+
+
+async def _reachable(operation: Awaitable[T]) -> T:
+    try:
+        return await operation
+    except _UNREACHABLE as exc:
+        raise StoreUnavailable(f"PostgreSQL unavailable: {exc.__class__.__name__}: {exc}") from exc
+
+
+class _Executor:
+    """Runs shared SQL on a connection or on the pool (each read then takes any connection)."""
+
+    def __init__(self, target: asyncpg.Pool | asyncpg.Connection) -> None:
+        self.target = target
+
+    async def fetch_all(self, sql: str, args: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        return list(await _reachable(self.target.fetch(_numbered(sql), *args)))
+
+    async def fetch_one(self, sql: str, args: Sequence[Any] = ()) -> Sequence[Any] | None:
+        row = await _reachable(self.target.fetchrow(_numbered(sql), *args))
+        return None if row is None else tuple(row)
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
+        await _reachable(self.target.execute(_numbered(sql), *args))
+
+
+class _PostgresUnitOfWork(SqlUnitOfWork):
+    async def claim_idempotency_key(self, user_id: str, key: str) -> IdempotencyEntry | None:
+        # Inserting a placeholder waits for any transaction holding the same key; if that one
+        # commits we read its result, if it rolls back our insert wins (MUT-2).
+        await self.db.execute(
+            "INSERT INTO idempotency (user_id, key, fingerprint, status, body, extra, stored_at)"
+            " VALUES (?, ?, '', ?, NULL, '{}', ?) ON CONFLICT (user_id, key) DO NOTHING",
+            (user_id, key, PENDING_STATUS, float(self.now())),
+        )
+        return await self.read_idempotency_key(user_id, key)
+
+
+class PostgresRecordStore(SqlReads):
+    """`RecordStore` on PostgreSQL; tables live in `schema` (created if missing)."""
+
+    def __init__(
+        self,
+        dsn: str,
+        schema: str = "public",
+        *,
+        clock: Clock | None = None,
+        max_connections: int = 10,
+    ) -> None:
+        if _IDENTIFIER.fullmatch(schema) is None:
+            raise InvalidDatabaseUrl(f"schema {schema!r} is not a plain SQL identifier")
+        self.dsn = dsn
+        self.schema = schema
+        self.clock = clock or SystemClock()
+        self.max_connections = max_connections
+        self._pool: asyncpg.Pool | None = None
+
+    def _require_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StoreUnavailable("the PostgreSQL store is not open")
+        return self._pool
+
+    def read_db(self) -> _Executor:
+        return _Executor(self._require_pool())
+
+    async def open(self) -> None:
+        try:
+            pool = await asyncio.wait_for(
+                asyncpg.create_pool(
+                    self.dsn,
+                    min_size=1,
+                    max_size=self.max_connections,
+                    timeout=CONNECT_TIMEOUT_SECONDS,
+                    command_timeout=COMMAND_TIMEOUT_SECONDS,
+                    server_settings={"search_path": f'"{self.schema}"'},
+                ),
+                timeout=CONNECT_TIMEOUT_SECONDS * 2,
+            )
+        except (*_UNREACHABLE, asyncpg.PostgresError) as exc:
+            raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+        try:
+            async with pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK_KEY)
+                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                for statement in SCHEMA:
+                    await conn.execute(statement)
+        except BaseException:
+            await pool.close()
+            raise
+        self._pool = pool
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), timeout=ACQUIRE_TIMEOUT_SECONDS)
+            except TimeoutError:
+                pool.terminate()
+
+    async def ping(self) -> bool:
+        try:
+            return await self.read_db().fetch_one("SELECT 1") is not None
+        except StoreUnavailable:
+            return False
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[UnitOfWork]:
+        pool = self._require_pool()
+        conn = await _reachable(pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS))
+        try:
+            tx = conn.transaction()
+            await _reachable(tx.start())
+            try:
+                yield _PostgresUnitOfWork(_Executor(conn), self.clock.now, lock_rows=True)
+            except BaseException:
+                # A dead connection cannot roll back; the server drops its transaction anyway,
+                # and releasing the connection below resets it.
+                with suppress(*_UNREACHABLE):
+                    await tx.rollback()
+                raise
+            await _reachable(tx.commit())
+        finally:
+            await pool.release(conn)
