@@ -1,0 +1,143 @@
+"""What every report format reads: one run, its summary extended with our figures, a verdict."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from ._figures import LatencyKind, RunFigures, compute_figures
+from ._rundir import RunData, load_summary
+from .gates import Slo, Verdict, evaluate, parse_slo
+
+__all__ = [
+    "DEFAULT_SLO",
+    "ReportContext",
+    "build_context",
+    "extend_summary",
+    "records",
+]
+
+# Without an SLO file the verdict still turns red on broken correctness: a leak or a lost
+# event is a failure whatever the latency (SPEC EVT-1, RED-1, STR-5).
+DEFAULT_SLO = parse_slo(
+    {"loss_final": 0, "duplicates": 0, "isolation_leaks": 0, "redaction_leaks": 0},
+    "default correctness gates",
+)
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN/inf become None, numpy scalars plain numbers."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame as JSON-safe row dicts."""
+    cleaned: list[dict[str, Any]] = _clean(frame.to_dict(orient="records"))
+    return cleaned
+
+
+def _nested_by(table: pd.DataFrame, key: str) -> dict[str, dict[str, dict[str, Any]]]:
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in records(table):
+        name = str(row.pop(key))
+        kind = str(row.pop("latency"))
+        out.setdefault(name, {})[kind] = row
+    return out
+
+
+def extend_summary(summary: dict[str, Any], figures: RunFigures) -> dict[str, Any]:
+    """The load engine's summary plus the breakdowns only the report computes.
+
+    Keys the engine wrote win: this adds, it never overrides a measured figure.
+    """
+    extended = dict(summary)
+    latency = dict(extended.get("latency_ms") or {})
+    for row in records(figures.overall):
+        kind = str(row.pop("latency"))
+        latency.setdefault(kind, {k: v for k, v in row.items() if k != "count"})
+    extended["latency_ms"] = latency
+    extended.setdefault("changes_per_s", figures.changes_per_s)
+    extended.setdefault("deliveries_per_s", figures.deliveries_per_s)
+    extended.setdefault("mb_per_s", figures.mb_per_s)
+    extended["breakdown"] = {
+        "latency_ms_by_event": _nested_by(figures.by_event, "event"),
+        "latency_ms_by_scope": _nested_by(figures.by_scope, "scope"),
+        "bytes_by_event": {str(r.pop("event")): r for r in records(figures.bytes_per_event)},
+        "streams_with_anomalies": records(
+            figures.per_stream[
+                figures.per_stream.drop(columns=["stream", "received"]).sum(axis=1) > 0
+            ]
+        ),
+    }
+    cleaned: dict[str, Any] = _clean(extended)
+    return cleaned
+
+
+@dataclass(frozen=True, slots=True)
+class ReportContext:
+    run: RunData
+    summary: dict[str, Any]  # extended: what summary.json is rewritten to
+    figures: RunFigures
+    slo: Slo
+    verdict: Verdict
+    slo_given: bool  # False: the verdict is DEFAULT_SLO's
+    baseline: ReportContext | None = None  # a refetch_baseline run to compare against
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return f"crm-harness load report: {self.run.name}"
+
+
+def _warnings(summary: dict[str, Any], figures: RunFigures) -> list[str]:
+    notes = []
+    generator = summary.get("generator") or {}
+    if generator.get("saturated"):
+        cpu = generator.get("cpu_percent_max")
+        notes.append(
+            "LOAD GENERATOR SATURATED"
+            + (f" (CPU up to {cpu:.0f}%)" if isinstance(cpu, int | float) else "")
+            + ": latency figures include the generator's own delay and are not trustworthy. "
+            "Use more workers or fewer users."
+        )
+    if figures.deliveries_live == 0:
+        notes.append("No live deliveries were recorded: nothing below measures fan-out.")
+    unmatched = int(figures.live["e2e_ms"].isna().sum()) if len(figures.live) else 0
+    if unmatched:
+        notes.append(
+            f"{unmatched} deliveries match no successful action by (entity_id, version); "
+            "they count in fan-out latency only."
+        )
+    for kind in LatencyKind.ALL:
+        if not (summary.get("latency_ms") or {}).get(kind):
+            notes.append(f"No {kind} latency in the summary.")
+    return notes
+
+
+def build_context(
+    run: RunData, slo: Slo | None = None, baseline: ReportContext | None = None
+) -> ReportContext:
+    figures = compute_figures(run)
+    summary = extend_summary(load_summary(run.path), figures)
+    effective = slo if slo is not None else DEFAULT_SLO
+    return ReportContext(
+        run=run,
+        summary=summary,
+        figures=figures,
+        slo=effective,
+        verdict=evaluate(summary, effective),
+        slo_given=slo is not None,
+        baseline=baseline,
+        warnings=_warnings(summary, figures),
+    )

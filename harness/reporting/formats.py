@@ -1,0 +1,169 @@
+"""Report output formats: each one handler behind the `ReportFormat` interface."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import jinja2
+
+from ._context import ReportContext, records
+from ._figures import PERCENTILES
+from ._plots import report_plots
+from ._tables import fmt_number, key_figures, markdown_table
+from .refetch import update_costs
+
+__all__ = [
+    "HtmlReport",
+    "JsonSummary",
+    "JunitReport",
+    "MarkdownSummary",
+    "ReportFormat",
+    "default_formats",
+]
+
+
+@runtime_checkable
+class ReportFormat(Protocol):
+    """Writes one file for a report context and returns its path."""
+
+    name: str
+
+    def write(self, context: ReportContext, out_dir: Path) -> Path: ...
+
+
+class JsonSummary:
+    """summary.json, refreshed: the engine's figures plus breakdowns and gate outcomes."""
+
+    name = "json"
+    filename = "summary.json"
+
+    def write(self, context: ReportContext, out_dir: Path) -> Path:
+        data = dict(context.summary)
+        data["verdict"] = {
+            "passed": context.verdict.passed,
+            "slo": context.slo.source,
+            "gates": [
+                {"gate": o.gate, "status": o.status.value, "observed": o.observed,
+                 "threshold": o.threshold, "comparison": o.comparison.symbol, "unit": o.unit,
+                 "message": o.message}
+                for o in context.verdict.outcomes
+            ],
+        }  # fmt: skip
+        path = out_dir / self.filename
+        path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        return path
+
+
+def _verdict_line(context: ReportContext) -> str:
+    word = "PASS" if context.verdict.passed else "FAIL"
+    failed = len(context.verdict.failures)
+    total = len(context.verdict.outcomes)
+    return f"{word}: {total - failed}/{total} gates met ({context.slo.source})"
+
+
+class MarkdownSummary:
+    """summary.md: short enough for a GitHub job summary or a PR comment."""
+
+    name = "markdown"
+    filename = "summary.md"
+
+    def write(self, context: ReportContext, out_dir: Path) -> Path:
+        icon = "✅" if context.verdict.passed else "❌"
+        lines = [f"## {icon} {context.title}", "", f"**{_verdict_line(context)}**", ""]
+        lines += [f"> ⚠️ {note}" for note in context.warnings]
+        if context.warnings:
+            lines.append("")
+        gate_rows = [
+            ("✅" if o.passed else "❌", o.gate, o.limit, o.message)
+            for o in context.verdict.outcomes
+        ]
+        lines += [*markdown_table(("", "gate", "limit", "result"), gate_rows), ""]
+        lines += [*markdown_table(("figure", "value"), key_figures(context)), ""]
+        if context.baseline is not None:
+            costs = update_costs(context, context.baseline)
+            lines += ["### Incremental updates vs full refetch", ""]
+            lines += [*markdown_table(costs.headers, costs.rows), ""]
+        path = out_dir / self.filename
+        path.write_text("\n".join(lines), encoding="utf-8")
+        return path
+
+
+class JunitReport:
+    """JUnit XML, one testcase per gate, so CI shows each gate as a test."""
+
+    name = "junit"
+
+    def __init__(self, filename: str | Path = "junit.xml") -> None:
+        self.filename = Path(filename)
+
+    def write(self, context: ReportContext, out_dir: Path) -> Path:
+        outcomes = context.verdict.outcomes
+        suite = ET.Element(
+            "testsuite",
+            name=f"crm-harness slo: {context.run.name}",
+            tests=str(len(outcomes)),
+            failures=str(len(context.verdict.failures)),
+            errors="0",
+        )
+        for outcome in outcomes:
+            case = ET.SubElement(suite, "testcase", classname="crm-harness.slo", name=outcome.gate)
+            if not outcome.passed:
+                failure = ET.SubElement(case, "failure", message=outcome.message,
+                                        type=outcome.status.value)  # fmt: skip
+                failure.text = f"{outcome.title}\n{outcome.message}"
+            else:
+                ET.SubElement(case, "system-out").text = outcome.message
+        path = self.filename if self.filename.is_absolute() else out_dir / self.filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        root = ET.Element("testsuites", name="crm-harness")
+        root.append(suite)
+        ET.indent(root)
+        ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+        return path
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("harness.reporting", "templates"),
+    autoescape=jinja2.select_autoescape(["html", "j2"]),
+    undefined=jinja2.StrictUndefined,
+)
+
+
+_ENV.filters["num"] = fmt_number
+
+
+class HtmlReport:
+    """report.html: one self-contained page, plots embedded as base64 PNG."""
+
+    name = "html"
+    filename = "report.html"
+
+    def write(self, context: ReportContext, out_dir: Path) -> Path:
+        figures = context.figures
+        costs = update_costs(context, context.baseline) if context.baseline is not None else None
+        html = _ENV.get_template("report.html.j2").render(
+            ctx=context,
+            verdict_line=_verdict_line(context),
+            key_figures=key_figures(context),
+            percentiles=[label for label, _ in PERCENTILES],
+            by_event=records(figures.by_event),
+            by_scope=records(figures.by_scope),
+            per_stream=records(figures.per_stream.head(50)),
+            stream_count=len(figures.per_stream),
+            bytes_per_event=records(figures.bytes_per_event),
+            leaks=records(figures.leaks.head(100)),
+            leak_count=len(figures.leaks),
+            generator=records(figures.generator),
+            plots=report_plots(figures, context.run.generator, context.run.started_at),
+            costs=costs,
+        )
+        path = out_dir / self.filename
+        path.write_text(html, encoding="utf-8")
+        return path
+
+
+def default_formats(junit: str | Path | None = None) -> list[ReportFormat]:
+    return [JsonSummary(), MarkdownSummary(), HtmlReport(), JunitReport(junit or "junit.xml")]

@@ -1,0 +1,260 @@
+"""SLO gates: a registry of typed gate definitions and their evaluation against a summary.
+
+An SLO file is flat TOML, one `gate_name = threshold` per line (see `slo.example.toml`). Every
+name must be in `GATES` and every value of the gate's type: a typo that silently passed would
+turn a CI gate into decoration, so both are usage errors naming what is valid.
+
+A gate whose metric the summary lacks FAILS (status `missing`): a run that could not measure
+p99 has not shown that p99 is under 100 ms.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import math
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._exceptions import UsageError
+
+__all__ = [
+    "GATES",
+    "Comparison",
+    "Gate",
+    "GateOutcome",
+    "GateStatus",
+    "Slo",
+    "Verdict",
+    "evaluate",
+    "load_slo",
+    "parse_slo",
+]
+
+Metric = float | bool
+Extractor = Callable[[Mapping[str, Any]], Metric | None]
+
+
+class Comparison(enum.Enum):
+    """How an observed value meets its threshold; `symbol` is how reports print it."""
+
+    AT_MOST = "<="
+    AT_LEAST = ">="
+    IS = "is"
+
+    def holds(self, observed: Metric, threshold: Metric) -> bool:
+        if self is Comparison.AT_MOST:
+            return float(observed) <= float(threshold)
+        if self is Comparison.AT_LEAST:
+            return float(observed) >= float(threshold)
+        return bool(observed) is bool(threshold)
+
+    @property
+    def symbol(self) -> str:
+        return str(self.value)
+
+
+class GateStatus(enum.StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    MISSING = "missing"  # the summary does not hold the metric: counts as a failure
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    name: str
+    description: str
+    unit: str
+    comparison: Comparison
+    value_type: type[float] | type[bool]
+    extract: Extractor
+
+    def check_threshold(self, value: object) -> Metric:
+        """The threshold as the gate's type, or a UsageError naming what was wrong."""
+        if self.value_type is bool:
+            if not isinstance(value, bool):
+                raise UsageError(f"SLO gate {self.name} needs true or false, got {value!r}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise UsageError(f"SLO gate {self.name} needs a number ({self.unit}), got {value!r}")
+        if not math.isfinite(value) or value < 0:
+            raise UsageError(f"SLO gate {self.name} needs a finite number >= 0, got {value!r}")
+        return float(value)
+
+
+def _path(*keys: str) -> Extractor:
+    """An extractor reading a nested number from the summary; None where absent or NaN."""
+
+    def extract(summary: Mapping[str, Any]) -> Metric | None:
+        node: Any = summary
+        for key in keys:
+            if not isinstance(node, Mapping) or key not in node:
+                return None
+            node = node[key]
+        if isinstance(node, bool):
+            return node
+        if isinstance(node, int | float) and math.isfinite(node):
+            return float(node)
+        return None
+
+    return extract
+
+
+def _connect_error_ratio(summary: Mapping[str, Any]) -> Metric | None:
+    # Ratio over users: each simulated user opens at least one socket, and summary.json
+    # carries the user count but not always the socket count.
+    errors, users = _path("connect_errors")(summary), _path("users")(summary)
+    if errors is None or users is None:
+        return None
+    return float(errors) / max(float(users), 1.0)
+
+
+def _registry() -> dict[str, Gate]:
+    gates: list[Gate] = []
+    for kind, label in (("e2e", "end-to-end"), ("fanout", "fan-out")):
+        for pct in ("p50", "p95", "p99", "max"):
+            gates.append(
+                Gate(f"{pct}_{kind}_ms", f"{pct} {label} latency", "ms", Comparison.AT_MOST,
+                     float, _path("latency_ms", kind, pct))
+            )  # fmt: skip
+    counts = (
+        ("loss_live", "events missing during the run", ("loss", "live")),
+        ("loss_final", "events still missing after the closing sync", ("loss", "final")),
+        ("duplicates", "events received twice live", ("duplicates",)),
+        ("out_of_order", "events received out of seq order", ("out_of_order",)),
+        ("isolation_leaks", "events delivered outside their audience", ("isolation_leaks",)),
+        ("redaction_leaks", "sensitive values seen by non-owners", ("redaction_leaks",)),
+        ("connect_errors", "sockets that failed to connect", ("connect_errors",)),
+    )
+    for name, description, keys in counts:
+        gates.append(Gate(name, description, "count", Comparison.AT_MOST, float, _path(*keys)))
+    gates += [
+        Gate("connect_error_ratio", "connect errors per user", "ratio", Comparison.AT_MOST,
+             float, _connect_error_ratio),
+        Gate("bytes_per_update_median", "median wire bytes of an update event", "bytes",
+             Comparison.AT_MOST, float, _path("bytes_per_update", "median")),
+        Gate("min_deliveries_per_s", "delivered events per second", "1/s", Comparison.AT_LEAST,
+             float, _path("deliveries_per_s")),
+        Gate("generator_saturated", "load generator saturated (figures unreliable)", "",
+             Comparison.IS, bool, _path("generator", "saturated")),
+    ]  # fmt: skip
+    return {gate.name: gate for gate in gates}
+
+
+GATES: dict[str, Gate] = _registry()
+
+
+@dataclass(frozen=True, slots=True)
+class Slo:
+    """Parsed SLO: gate name → threshold, in file order."""
+
+    thresholds: dict[str, Metric]
+    source: str = "<inline>"
+
+
+def parse_slo(data: Mapping[str, object], source: str = "<inline>") -> Slo:
+    unknown = [name for name in data if name not in GATES]
+    if unknown:
+        hints = [
+            f"{name} (did you mean {close[0]}?)" if close else name
+            for name in sorted(unknown)
+            for close in [difflib.get_close_matches(name, list(GATES), n=1)]
+        ]
+        raise UsageError(
+            f"{source}: unknown SLO gate(s) {', '.join(hints)}; valid names: {', '.join(GATES)}"
+        )
+    if not data:
+        raise UsageError(f"{source}: no SLO gates defined")
+    return Slo({name: GATES[name].check_threshold(value) for name, value in data.items()}, source)
+
+
+def load_slo(path: Path | str) -> Slo:
+    file = Path(path)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"SLO file {file} does not exist") from None
+    except OSError as exc:
+        raise UsageError(f"SLO file {file} cannot be read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"SLO file {file} is not valid TOML: {exc}") from None
+    return parse_slo(data, str(file))
+
+
+@dataclass(frozen=True, slots=True)
+class GateOutcome:
+    """One gate's result; a failure is this with `status` other than PASS."""
+
+    gate: str
+    status: GateStatus
+    observed: Metric | None
+    threshold: Metric
+    comparison: Comparison
+    unit: str
+    message: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status is GateStatus.PASS
+
+    @property
+    def limit(self) -> str:
+        """The threshold as people read it: `<= 100 ms`, `is false`."""
+        unit = f" {self.unit}" if self.unit and self.unit != "count" else ""
+        return f"{self.comparison.symbol} {_fmt(self.threshold)}{unit}"
+
+    @property
+    def title(self) -> str:
+        return f"{self.gate} {self.limit}"
+
+
+def _fmt(value: Metric | None) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f"{value:g}" if float(value).is_integer() else f"{value:.4g}"
+
+
+def _outcome(gate: Gate, threshold: Metric, summary: Mapping[str, Any]) -> GateOutcome:
+    observed = gate.extract(summary)
+    unit = f" {gate.unit}" if gate.unit and gate.unit != "count" else ""
+    if observed is None:
+        status, message = GateStatus.MISSING, f"{gate.description}: not measured in this run"
+    elif gate.comparison.holds(observed, threshold):
+        status = GateStatus.PASS
+        message = f"{gate.description}: {_fmt(observed)}{unit} (limit {_fmt(threshold)})"
+    else:
+        status = GateStatus.FAIL
+        message = (f"{gate.description}: {_fmt(observed)}{unit}, "
+                   f"needs {gate.comparison.symbol} {_fmt(threshold)}{unit}")  # fmt: skip
+    return GateOutcome(gate.name, status, observed, threshold, gate.comparison, gate.unit, message)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """All gates of one SLO against one run; `passed` when there are no gates at all."""
+
+    outcomes: tuple[GateOutcome, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(o.passed for o in self.outcomes)
+
+    @property
+    def failures(self) -> tuple[GateOutcome, ...]:
+        return tuple(o for o in self.outcomes if not o.passed)
+
+    def describe_failures(self) -> str:
+        return "; ".join(f"{o.gate}: {o.message}" for o in self.failures)
+
+
+def evaluate(summary: Mapping[str, Any], slo: Slo | None) -> Verdict:
+    if slo is None:
+        return Verdict(())
+    return Verdict(
+        tuple(_outcome(GATES[name], limit, summary) for name, limit in slo.thresholds.items())
+    )

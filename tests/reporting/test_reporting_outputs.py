@@ -1,0 +1,103 @@
+"""write_reports: the HTML page, summary.json, summary.md and JUnit XML of one run."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from reporting_synth import standard_spec, write_run
+
+from harness import UsageError
+from harness.reporting import parse_slo, write_reports
+
+PLOT_KEYS = (
+    "latency_cdf",
+    "latency_over_time",
+    "throughput_over_time",
+    "connected_users",
+    "latency_by_scope",
+    "bytes_per_event",
+    "generator_health",
+)
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    return write_run(tmp_path / "run", standard_spec())
+
+
+def test_html_has_verdict_every_plot_and_is_self_contained(run_dir: Path) -> None:
+    """EVT-1, RED-1: leaks turn the default verdict red; every plot is an embedded PNG."""
+    result = write_reports(run_dir)
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert not result.verdict.passed and result.exit_code == 0  # no --slo: page only
+    assert re.search(r'id="verdict" class="verdict fail">\s*FAIL', html)
+    for key in PLOT_KEYS:
+        match = re.search(rf'data-plot="{key}"[^>]*src="data:image/png;base64,([^"]+)"', html)
+        assert match, key
+        assert base64.b64decode(match.group(1)).startswith(PNG_MAGIC)
+    assert not re.search(r'src="(?!data:)', html)  # nothing fetched from elsewhere
+    assert "isolation_leak" in html and "redaction_leak" in html
+
+
+def test_saturated_generator_is_a_loud_warning(tmp_path: Path) -> None:
+    """A saturated generator makes the figures unreliable: say so at the top."""
+    spec = standard_spec()
+    spec.summary = {"generator": {"saturated": True, "cpu_percent_max": 99.0}}
+    run_dir = write_run(tmp_path / "run", spec)
+    write_reports(run_dir)
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert html.index("LOAD GENERATOR SATURATED") < html.index("<h2>Gates")
+    assert "LOAD GENERATOR SATURATED" in (run_dir / "summary.md").read_text(encoding="utf-8")
+
+
+def test_passing_slo_gives_a_green_verdict_and_exit_0(tmp_path: Path) -> None:
+    """Gates that hold: PASS everywhere, exit code 0."""
+    spec = standard_spec()
+    spec.anomalies = []
+    run_dir = write_run(tmp_path / "run", spec)
+    result = write_reports(run_dir, parse_slo({"p99_e2e_ms": 100, "isolation_leaks": 0}))
+    assert result.verdict.passed and result.exit_code == 0
+    assert 'class="verdict pass"' in (run_dir / "report.html").read_text(encoding="utf-8")
+
+
+def test_summary_json_keeps_engine_figures_and_adds_breakdowns(run_dir: Path) -> None:
+    """The engine's numbers stay; breakdowns and gate outcomes are added."""
+    before = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    result = write_reports(run_dir, parse_slo({"p99_e2e_ms": 50}))
+    after = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    assert after["latency_ms"]["e2e"] == before["latency_ms"]["e2e"]
+    assert after["breakdown"]["latency_ms_by_scope"]["team"]["e2e"]["p50"] == pytest.approx(55.0)
+    assert after["breakdown"]["bytes_by_event"]["escrow:updated"]["median"] == 400
+    gate = after["verdict"]["gates"][0]
+    assert (gate["gate"], gate["status"], gate["threshold"]) == ("p99_e2e_ms", "fail", 50.0)
+    assert gate["observed"] == pytest.approx(before["latency_ms"]["e2e"]["p99"])
+    assert result.exit_code == 1
+
+
+def test_markdown_and_junit_have_one_entry_per_gate(run_dir: Path, tmp_path: Path) -> None:
+    """summary.md shows verdict and gates; JUnit has one testcase per gate, failures marked."""
+    junit = tmp_path / "ci" / "slo.xml"
+    slo = parse_slo({"p99_e2e_ms": 250, "duplicates": 0, "loss_final": 0})
+    write_reports(run_dir, slo, junit=junit)
+    markdown = (run_dir / "summary.md").read_text(encoding="utf-8")
+    assert "FAIL: 2/3 gates met" in markdown
+    assert all(f"| {name} |" in markdown for name in slo.thresholds)
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("tests") == "3" and suite.get("failures") == "1"
+    failed = [c.get("name") for c in suite.iter("testcase") if c.find("failure") is not None]
+    assert failed == ["duplicates"]
+
+
+def test_bad_input_writes_nothing(run_dir: Path, tmp_path: Path) -> None:
+    """A bad SLO file is refused before any report file is written."""
+    bad = tmp_path / "slo.toml"
+    bad.write_text("p99 = 1\n", encoding="utf-8")
+    with pytest.raises(UsageError):
+        write_reports(run_dir, bad)
+    assert not (run_dir / "report.html").exists()
