@@ -1,0 +1,42 @@
+# syntax=docker/dockerfile:1
+# One image for every role of the stack: reference-server node (`crm-harness serve`), conformance
+# runner (`crm-harness conform`) and Locust master/worker (`locust -f scenarios/...`).
+
+# Build wheels in a throwaway stage so the runtime image carries no compiler or pip cache.
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY harness ./harness
+COPY reference_server ./reference_server
+COPY scenarios ./scenarios
+RUN pip wheel --wheel-dir /wheels .
+
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    CRM_PORT=8000
+COPY --from=build /wheels /wheels
+RUN pip install --no-index --find-links /wheels crm-realtime-harness && rm -rf /wheels
+
+# Non-root: the server needs no privilege, and /data (the embedded SQLite store when no
+# --database-url is given) is the only place it writes.
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin crm \
+    && mkdir -p /data /app/reports \
+    && chown crm:crm /data /app/reports
+WORKDIR /app
+# Locust loads scenarios by file path, and the SLO example is what the load profile gates on.
+COPY --chown=crm:crm scenarios ./scenarios
+COPY --chown=crm:crm slo.example.toml ./
+USER crm
+VOLUME ["/data"]
+EXPOSE 8000
+
+# Python rather than curl: the slim image has no curl and the probe needs nothing else.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ.get('CRM_PORT', '8000')}/healthz\", timeout=2)"]
+
+ENTRYPOINT ["crm-harness"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "8000", "--data-dir", "/data"]

@@ -1,0 +1,269 @@
+"""The compose stack and the image: CLU-1 (three nodes as one server behind nginx), INF-3 health
+checks, TRN-1/TRN-2 (Socket.IO on /socket.io/ over WebSocket and sticky polling).
+
+No Docker engine runs on these machines, so the files are read and their meaning checked here;
+`docker compose config -q` runs where a compose CLI exists.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from nginx_conf import Directive, parse_nginx
+from ship_support import ROOT, console_script, interpolate, load_yaml, parse_harness_command
+
+from harness import spec
+
+COMPOSE = ROOT / "docker-compose.yml"
+NODES = ("node-1", "node-2", "node-3")
+SERVER_STACK = {"redis", "postgres", *NODES, "nginx"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return load_yaml(COMPOSE)
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, Any]:
+    return dict(compose["services"])
+
+
+@pytest.fixture(scope="module")
+def nginx_conf(services: dict[str, Any]) -> Directive:
+    return parse_nginx(_mounted_file(services["nginx"], "/etc/nginx/nginx.conf").read_text())
+
+
+def _mounted_file(service: dict[str, Any], target: str) -> Path:
+    for volume in service.get("volumes", []):
+        source, _, rest = volume.partition(":")
+        if rest.split(":")[0] == target:
+            return ROOT / source
+    raise AssertionError(f"nothing is mounted at {target}")
+
+
+def _node_args(services: dict[str, Any], node: str) -> Any:
+    command = services[node]["command"]
+    assert command[0] == "serve", f"{node} runs {command[0]!r}, not `crm-harness serve`"
+    return parse_harness_command(command)
+
+
+def test_docker_compose_up_starts_the_server_stack_only(services: dict[str, Any]) -> None:
+    """CLU-1: `docker compose up` is Redis, PostgreSQL, three nodes and nginx; Locust is opt-in."""
+    default = {name for name, svc in services.items() if not svc.get("profiles")}
+    assert default == SERVER_STACK
+    load = {name for name, svc in services.items() if "load" in svc.get("profiles", [])}
+    assert load == {"locust-master", "locust-worker"}
+
+
+@pytest.mark.parametrize("name", sorted(SERVER_STACK))
+def test_every_server_service_has_a_health_check(services: dict[str, Any], name: str) -> None:
+    """INF-3: each node is probed on /healthz; Redis and PostgreSQL on their own pings."""
+    test = services[name]["healthcheck"]["test"]
+    assert test[0] in {"CMD", "CMD-SHELL"} and len(test) > 1
+    probe = " ".join(test[1:])
+    expected = {"redis": "redis-cli ping", "postgres": "pg_isready"}.get(name, spec.HEALTH_PATH)
+    assert expected in probe
+
+
+def test_nodes_wait_for_healthy_redis_and_postgres(services: dict[str, Any]) -> None:
+    """CLU-1: a node starts only when the backends it shares answer their health checks."""
+    for node in NODES:
+        depends = services[node]["depends_on"]
+        assert depends["redis"]["condition"] == "service_healthy"
+        assert depends["postgres"]["condition"] == "service_healthy"
+
+
+def test_the_three_nodes_share_one_redis_and_one_postgresql(services: dict[str, Any]) -> None:
+    """CLU-1: same --redis-url and --database-url on every node, distinct node names."""
+    args = [_node_args(services, node) for node in NODES]
+    assert len({a.redis_url for a in args}) == 1
+    assert len({a.database_url for a in args}) == 1
+    assert sorted(a.node_name for a in args) == sorted(NODES)
+
+    redis_url = urlsplit(args[0].redis_url)
+    assert (redis_url.scheme, redis_url.hostname) == ("redis", "redis")
+    db_url = urlsplit(args[0].database_url)
+    assert db_url.scheme == "postgresql" and db_url.hostname == "postgres"
+    pg_env = services["postgres"]["environment"]
+    assert db_url.username == pg_env["POSTGRES_USER"]
+    assert db_url.password == pg_env["POSTGRES_PASSWORD"]
+    assert db_url.path.lstrip("/") == pg_env["POSTGRES_DB"]
+
+
+def test_nodes_listen_where_nginx_sends_traffic(
+    services: dict[str, Any], nginx_conf: Directive
+) -> None:
+    """TRN-1: REST and Socket.IO of every node are reachable through nginx's upstreams."""
+    ports = {node: _node_args(services, node).port for node in NODES}
+    http = nginx_conf.one("http")
+    for upstream in http.all("upstream"):
+        servers = sorted(d.args[0] for d in upstream.all("server"))
+        assert servers == sorted(f"{node}:{port}" for node, port in ports.items())
+
+
+def _location(nginx_conf: Directive, path: str) -> Directive:
+    return nginx_conf.one("http").one("server").one("location", path)
+
+
+def _upstream_of(nginx_conf: Directive, location: Directive) -> Directive:
+    target = location.one("proxy_pass").args[0]
+    name = urlsplit(target).hostname
+    return nginx_conf.one("http").one("upstream", str(name))
+
+
+def test_nginx_upgrades_websockets_on_the_socketio_path(nginx_conf: Directive) -> None:
+    """TRN-1, TRN-2: /socket.io/ is proxied over HTTP/1.1 with the Upgrade/Connection handshake."""
+    location = _location(nginx_conf, spec.SOCKETIO_PATH)
+    assert location.one("proxy_http_version").args == ["1.1"]
+    headers = {d.args[0].lower(): d.args[1] for d in location.all("proxy_set_header")}
+    assert headers["upgrade"] == "$http_upgrade"
+    connection = headers["connection"]
+    if connection.startswith("$"):
+        # The usual map: "upgrade" when the client asks for it, "close" otherwise.
+        upgrade_map = next(d for d in nginx_conf.one("http").all("map") if d.args[1] == connection)
+        assert upgrade_map.args[0] == "$http_upgrade"
+        assert {d.name: d.args[0] for d in upgrade_map.block}["default"] == "upgrade"
+    else:
+        assert connection.lower() == "upgrade"
+    assert location.one("proxy_buffering").args == ["off"]
+    read_timeout = location.one("proxy_read_timeout").args[0]
+    heartbeat = spec.Heartbeat()
+    assert _seconds(read_timeout) * 1000 > heartbeat.pingInterval + heartbeat.pingTimeout
+
+
+def _seconds(value: str) -> float:
+    match = re.fullmatch(r"(\d+)(ms|s|m|h)?", value)
+    assert match, value
+    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[match.group(2)]
+    return int(match.group(1)) * scale
+
+
+def test_nginx_keeps_polling_sessions_sticky(nginx_conf: Directive) -> None:
+    """TRN-2: every request of a polling session (sid) reaches the node that holds it."""
+    upstream = _upstream_of(nginx_conf, _location(nginx_conf, spec.SOCKETIO_PATH))
+    if upstream.all("ip_hash") or upstream.all("sticky"):
+        return
+    key = upstream.one("hash").args[0]
+    # A computed key: it must be the client address whenever a session id is in play.
+    key_map = next(d for d in nginx_conf.one("http").all("map") if d.args[1] == key)
+    entries = {d.name: d.args[0] for d in key_map.block}
+    assert entries["default"] == "$remote_addr"
+    assert set(key_map.args[0].split(":")) == {"$http_upgrade", "$arg_sid"}
+    for pattern, value in entries.items():
+        if value != "$remote_addr":
+            # Only a WebSocket opened without a session id may go anywhere.
+            assert pattern.startswith("~") and pattern.endswith(":$"), pattern
+            assert "websocket" in pattern.lower()
+
+
+def test_nginx_is_published_on_its_listen_port(
+    services: dict[str, Any], nginx_conf: Directive
+) -> None:
+    """TRN-1: the host reaches the cluster through nginx's published port."""
+    listen = nginx_conf.one("http").one("server").one("listen").args[0]
+    published = {p.split(":")[-1] for p in services["nginx"]["ports"]}
+    assert listen.split(":")[-1] in published
+
+
+def _locust_options(argv: list[str]) -> dict[str, Any]:
+    # Locust patches the standard library with gevent when imported: parse in a child process.
+    code = (
+        "import json, sys\n"
+        "from locust.argument_parser import get_parser\n"
+        "opts, unknown = get_parser(default_config_files=[]).parse_known_args(sys.argv[1:])\n"
+        "print(json.dumps({'options': vars(opts), 'unknown': unknown}, default=str))\n"
+    )
+    argv = [interpolate(arg, {}) for arg in argv]  # compose's ${VAR:-default}
+    done = subprocess.run(
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, f"locust {' '.join(argv)}: {done.stderr.strip()}"
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_locust_services_run_our_scenarios_against_nginx(services: dict[str, Any]) -> None:
+    """CLU-1 under load: Locust master + workers drive a scenario of scenarios/ through nginx."""
+    master, worker = services["locust-master"], services["locust-worker"]
+    assert master["entrypoint"] == worker["entrypoint"] == ["locust"]
+    master_opts = _locust_options(master["command"])
+    worker_opts = _locust_options(worker["command"])
+    assert master_opts["unknown"] == worker_opts["unknown"] == []
+    m, w = master_opts["options"], worker_opts["options"]
+    assert m["master"] and w["worker"] and w["master_host"] == "locust-master"
+    assert m["locustfile"] == w["locustfile"]
+    for locustfile in str(m["locustfile"]).split(","):
+        path = Path(locustfile)
+        assert path.parts[0] == "scenarios", path
+        if not (ROOT / path).exists():
+            pytest.skip(f"{path} has not landed yet")
+    host = urlsplit(m["host"])
+    assert host.hostname == "nginx"
+    assert str(host.port) in {p.split(":")[-1] for p in services["nginx"]["ports"]}
+
+
+def _dockerfile_instruction(name: str) -> str:
+    lines = (ROOT / "Dockerfile").read_text().replace("\\\n", " ").splitlines()
+    found = [line.split(None, 1)[1] for line in lines if line.upper().startswith(name + " ")]
+    assert found, f"no {name} in the Dockerfile"
+    return found[-1]
+
+
+def test_dockerfile_entrypoint_is_the_console_script_of_pyproject() -> None:
+    """INF-3: the image runs `crm-harness`, by default `serve`, probed on /healthz."""
+    assert json.loads(_dockerfile_instruction("ENTRYPOINT")) == [console_script()]
+    args = parse_harness_command(json.loads(_dockerfile_instruction("CMD")))
+    assert args.host == "0.0.0.0"
+    assert str(args.port) in _dockerfile_instruction("EXPOSE").split()
+    assert spec.HEALTH_PATH in _dockerfile_instruction("HEALTHCHECK")
+    assert _dockerfile_instruction("FROM").startswith("python:3.11-slim")
+    assert _dockerfile_instruction("USER") not in {"root", "0"}
+
+
+def test_everything_the_dockerfile_copies_is_in_the_build_context() -> None:
+    """The image builds from a clean clone: no COPY source missing or excluded by .dockerignore."""
+    ignored = {
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    text = (ROOT / "Dockerfile").read_text()
+    for sources in re.findall(r"^COPY (?!--from)(?:--\S+ )*(.+) \S+$", text, flags=re.M):
+        for source in sources.split():
+            if not (ROOT / source).exists():
+                pytest.skip(f"{source} has not landed yet")
+            assert source not in ignored, f"{source} is copied but excluded by .dockerignore"
+
+
+def _compose_cli() -> list[str] | None:
+    for candidate in (["docker", "compose"], ["docker-compose"]):
+        if shutil.which(candidate[0]) is None:
+            continue
+        probe = subprocess.run([*candidate, "version"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return candidate
+    return None
+
+
+def test_docker_compose_accepts_the_file() -> None:
+    """CLU-1: the compose CLI validates the file (config needs no engine, only the CLI)."""
+    cli = _compose_cli()
+    if cli is None:
+        pytest.skip("no `docker compose` / `docker-compose` CLI on this machine")
+    for profile in ([], ["--profile", "load"]):
+        done = subprocess.run(
+            [*cli, "-f", str(COMPOSE), *profile, "config", "-q"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
