@@ -1,0 +1,124 @@
+"""PostgreSQL as a cluster store: two pools act as two nodes on one database (CLU-1)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from reference_server.store import IdempotencyEntry, NewEvent, StoreUnavailable, open_store
+from reference_server.store.postgres import PostgresRecordStore
+
+NODES = 2
+EVENTS_PER_NODE = 25
+
+
+@pytest.fixture
+async def two_nodes(postgres_url: str) -> AsyncIterator[tuple[PostgresRecordStore, ...]]:
+    nodes = tuple(PostgresRecordStore(postgres_url, max_connections=4) for _ in range(NODES))
+    await asyncio.gather(*(node.open() for node in nodes))  # concurrent schema creation is safe
+    try:
+        yield nodes
+    finally:
+        await asyncio.gather(*(node.close() for node in nodes))
+
+
+async def _append(node: PostgresRecordStore, stream: str, n: int) -> int:
+    async with node.transaction() as uow:
+        return (await uow.append_event(NewEvent(stream, "lead:updated", {"n": n}))).seq
+
+
+async def test_two_nodes_append_to_one_stream_without_gaps(
+    two_nodes: tuple[PostgresRecordStore, ...],
+) -> None:
+    """STR-1, CLU-1: concurrent writers on two nodes give seq 1..N, no gap, no duplicate."""
+    jobs = [
+        _append(node, "team:shared", i * NODES + k)
+        for i in range(EVENTS_PER_NODE)
+        for k, node in enumerate(two_nodes)
+    ]
+    seqs = await asyncio.gather(*jobs)
+    total = NODES * EVENTS_PER_NODE
+    assert sorted(seqs) == list(range(1, total + 1))
+    stored = await two_nodes[1].read_stream("team:shared", 0)
+    assert [e.seq for e in stored] == list(range(1, total + 1))
+    assert sorted(e.payload["n"] for e in stored) == list(range(total))
+
+
+async def _hold_key_then(
+    node: PostgresRecordStore, claimed: asyncio.Event, finish: asyncio.Event, *, commit: bool
+) -> None:
+    class Abandon(Exception):
+        pass
+
+    try:
+        async with node.transaction() as uow:
+            assert await uow.claim_idempotency_key("u-1", "key") is None
+            await uow.remember_idempotency_key(
+                "u-1", "key", IdempotencyEntry("fp", 201, {"id": "r"}, time.time())
+            )
+            claimed.set()
+            await finish.wait()
+            if not commit:
+                raise Abandon
+    except Abandon:
+        pass
+
+
+@pytest.mark.parametrize("first_commits", [True, False])
+async def test_a_claimed_key_makes_the_other_node_wait(
+    two_nodes: tuple[PostgresRecordStore, ...], first_commits: bool
+) -> None:
+    """MUT-2, CLU-1: a concurrent claim of one key waits for the holder; sees its result if it
+    committed, and gets the key itself if the holder rolled back (refusals don't use keys)."""
+    claimed, finish = asyncio.Event(), asyncio.Event()
+    holder = asyncio.create_task(
+        _hold_key_then(two_nodes[0], claimed, finish, commit=first_commits)
+    )
+    await claimed.wait()
+
+    async def claim_on_second_node() -> IdempotencyEntry | None:
+        async with two_nodes[1].transaction() as uow:
+            return await uow.claim_idempotency_key("u-1", "key")
+
+    waiter = asyncio.create_task(claim_on_second_node())
+    await asyncio.sleep(0.3)
+    assert not waiter.done(), "the second claim must wait for the first transaction"
+    finish.set()
+    await holder
+    seen = await asyncio.wait_for(waiter, timeout=5)
+    if first_commits:
+        assert seen is not None and seen.fingerprint == "fp" and seen.status == 201
+    else:
+        assert seen is None
+
+
+async def test_schema_parameter_isolates_stores(postgres_url: str) -> None:
+    """CLU-1: `?schema=` puts a store's tables in its own schema of the same database."""
+    one = open_store(f"{postgres_url}?schema=node_a")
+    other = open_store(f"{postgres_url}?schema=node_b")
+    await one.open()
+    await other.open()
+    try:
+        async with one.transaction() as uow:
+            await uow.append_event(NewEvent("team:t", "lead:created", {}))
+        assert await one.stream_heads(["team:t"]) == {"team:t": 1}
+        assert await other.stream_heads(["team:t"]) == {"team:t": 0}
+    finally:
+        await one.close()
+        await other.close()
+
+
+async def test_unreachable_server_fails_fast() -> None:
+    """INF-3: no PostgreSQL at the address → StoreUnavailable within seconds, no hang."""
+    store = open_store("postgresql://postgres@127.0.0.1:1/postgres")
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable):
+        await store.open()
+    assert time.monotonic() - started < 10
+    assert not await store.ping()
+    with pytest.raises(StoreUnavailable):
+        async with store.transaction():
+            pass
