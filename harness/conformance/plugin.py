@@ -1,1 +1,73 @@
-"""pytest plugin of the conformance suite (filled in by the conformance-suite work)."""
+"""pytest plugin of the conformance suite (entry point `pytest11`).
+
+It only adds `--crm-*` options and the `req` marker unless `--crm-url` is given, so it does
+not affect unrelated test runs. With `--crm-url`, it registers the session plugin that reads
+the target, filters checks by profile and requirement id, and turns outcomes into verdicts
+and reports.
+
+    pytest --pyargs harness.conformance --crm-url http://127.0.0.1:8000 --crm-jwt-secret S
+"""
+
+from __future__ import annotations
+
+import pytest
+
+__all__ = ["pytest_addoption", "pytest_configure"]
+
+SESSION_PLUGIN_NAME = "crm-conformance-session"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("crm", "CRM realtime conformance")
+    group.addoption(
+        "--crm-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="base URL of the server under test; repeat for the nodes of one cluster",
+    )
+    group.addoption("--crm-jwt-secret", default=None, metavar="S", help="HS256 JWT secret")
+    group.addoption(
+        "--crm-profile",
+        default=None,
+        metavar="P,P",
+        help="profiles to check (default: those the target declares)",
+    )
+    group.addoption(
+        "--crm-req",
+        default=None,
+        metavar="ID,ID",
+        help="check only these requirement ids (e.g. EVT-1,RED-1)",
+    )
+    group.addoption(
+        "--crm-restart-cmd",
+        default=None,
+        metavar="CMD",
+        help="shell command that restarts the target (enables CLU-2)",
+    )
+    group.addoption("--crm-report", default=None, metavar="DIR", help="write report.json/html")
+    group.addoption("--crm-junit", default=None, metavar="FILE", help="JUnit XML by requirement")
+    group.addoption(
+        "--crm-quiet",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how long negative checks listen for what must not arrive (default 0.4)",
+    )
+    group.addoption(
+        "--crm-max-wait",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="timing checks needing longer waits report not-run (default 25)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "req(*ids): the spec requirement ids a conformance check verifies"
+    )
+    if config.getoption("--crm-url", default=None):
+        from ._session import ConformanceSession
+
+        config.pluginmanager.register(ConformanceSession(config), SESSION_PLUGIN_NAME)

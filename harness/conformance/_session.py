@@ -1,0 +1,234 @@
+"""The active half of the plugin: target, selection, outcomes → verdicts → reports."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Generator, Iterable
+from typing import Any
+
+import pytest
+
+from harness._exceptions import HarnessError
+from harness.spec import REQUIREMENTS, Profile
+
+from ._model import ConformanceResult, Outcome, TestRecord
+from ._target import DEFAULT_MAX_WAIT_S, DEFAULT_QUIET_S, Target, load_target
+from .failures import CheckFailure, FailureRecord
+from .outcomes import NOT_RUN_PREFIX, NOTE_PROPERTY
+
+__all__ = ["RESULT_KEY", "TARGET_KEY", "ConformanceSession", "requirement_ids_of"]
+
+TARGET_KEY = pytest.StashKey[Target]()
+RESULT_KEY = pytest.StashKey[ConformanceResult]()
+_FAILURE_ATTR = "crm_failure"
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def requirement_ids_of(item: pytest.Item) -> tuple[str, ...]:
+    ids: list[str] = []
+    for marker in item.iter_markers("req"):
+        ids.extend(str(a) for a in marker.args)
+    return tuple(dict.fromkeys(ids))
+
+
+class ConformanceSession:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.urls: list[str] = list(config.getoption("--crm-url"))
+        self.secret: str | None = config.getoption("--crm-jwt-secret")
+        self.wanted_ids = set(_split(config.getoption("--crm-req")))
+        self.profile_option = _split(config.getoption("--crm-profile"))
+        self.records: list[TestRecord] = []
+        self.not_run_reasons: dict[str, str] = {}
+        self.started = time.monotonic()
+        self.target: Target | None = None
+        self.selected_profiles: list[str] = []
+        self._ids_by_nodeid: dict[str, tuple[str, ...]] = {}
+        self._pending: dict[str, dict[str, Any]] = {}
+
+    # setup ----------------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if not self.secret:
+            raise pytest.UsageError("--crm-jwt-secret is required with --crm-url")
+        unknown = sorted(self.wanted_ids - set(REQUIREMENTS))
+        if unknown:
+            raise pytest.UsageError(f"--crm-req: unknown requirement id(s) {', '.join(unknown)}")
+        bad = [p for p in self.profile_option if p not in {x.value for x in Profile}]
+        if bad:
+            raise pytest.UsageError(f"--crm-profile: unknown profile(s) {', '.join(bad)}")
+        quiet = self.config.getoption("--crm-quiet")
+        max_wait = self.config.getoption("--crm-max-wait")
+        try:
+            probe = load_target(self.urls, self.secret)
+        except HarnessError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        self.selected_profiles = self.profile_option or sorted(
+            p.value for p in Profile if probe.declares(p)
+        )
+        if Profile.CORE.value not in self.selected_profiles and not self.profile_option:
+            self.selected_profiles.append(Profile.CORE.value)
+        self.target = Target(
+            urls=probe.urls,
+            secret=self.secret,
+            info=probe.info,
+            node_infos=probe.node_infos,
+            restart_cmd=self.config.getoption("--crm-restart-cmd"),
+            quiet_s=DEFAULT_QUIET_S if quiet is None else quiet,
+            max_wait_s=DEFAULT_MAX_WAIT_S if max_wait is None else max_wait,
+            selected_profiles=frozenset(self.selected_profiles),
+        )
+        self.config.stash[TARGET_KEY] = self.target
+        self.started = time.monotonic()
+
+    def selected_ids(self) -> list[str]:
+        profiles = set(self.selected_profiles)
+        ids = [rid for rid, r in REQUIREMENTS.items() if r.profile.value in profiles]
+        if self.wanted_ids:
+            ids = [rid for rid in ids if rid in self.wanted_ids]
+        return ids
+
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        selected = set(self.selected_ids())
+        keep: list[pytest.Item] = []
+        dropped: list[pytest.Item] = []
+        for item in items:
+            ids = requirement_ids_of(item)
+            if not ids:
+                if item.nodeid.find("conformance/checks") >= 0:
+                    raise pytest.UsageError(f"{item.nodeid}: a check must declare @pytest.mark.req")
+                keep.append(item)
+                continue
+            unknown = [rid for rid in ids if rid not in REQUIREMENTS]
+            if unknown:
+                raise pytest.UsageError(f"{item.nodeid}: unknown requirement id(s) {unknown}")
+            if not selected.intersection(ids):
+                dropped.append(item)
+                continue
+            keep.append(item)
+            reason = self._undeclared_reason(ids)
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=NOT_RUN_PREFIX + reason))
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+    def _undeclared_reason(self, ids: Iterable[str]) -> str:
+        """Why none of these ids can be checked on this target, or "" when some can."""
+        assert self.target is not None
+        reasons = []
+        for rid in ids:
+            profile = REQUIREMENTS[rid].profile
+            if self.target.declares(profile):
+                return ""
+            reasons.append(_undeclared(profile))
+        return reasons[0] if reasons else ""
+
+    # outcomes -------------------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if call.excinfo is not None and isinstance(call.excinfo.value, CheckFailure):
+            setattr(report, _FAILURE_ATTR, call.excinfo.value.record())
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        ids = [rid for rid in self._ids_by_nodeid.get(report.nodeid, ())]
+        if not ids:
+            return
+        state = self._pending.setdefault(report.nodeid, {"duration": 0.0})
+        state["duration"] += report.duration
+        if report.failed or (report.skipped and "outcome" not in state):
+            state["outcome"] = report
+        if report.when == "teardown":
+            self._finish(report.nodeid, ids, state)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._ids_by_nodeid = {item.nodeid: requirement_ids_of(item) for item in session.items}
+
+    def _finish(self, nodeid: str, ids: Iterable[str], state: dict[str, Any]) -> None:
+        report: pytest.TestReport | None = state.get("outcome")
+        duration = float(state["duration"])
+        name = nodeid.split("::", 1)[-1]
+        notes = self._notes(report) if report is not None else {}
+        for rid in ids:
+            outcome, message, failure = Outcome.PASSED, "", None
+            if report is not None and report.skipped:
+                outcome, message = Outcome.NOT_RUN, _skip_reason(report)
+            elif report is not None and report.failed:
+                failure = getattr(report, _FAILURE_ATTR, None) or _plain_failure(report)
+                if failure.requirement not in (None, rid):
+                    outcome = Outcome.NOT_RUN
+                    message = f"not reached: the check failed on {failure.requirement} first"
+                    failure = None
+                else:
+                    outcome, message = Outcome.FAILED, f"{failure.title}: {failure.message}"
+            if outcome is Outcome.PASSED and rid in notes:
+                outcome, message = notes[rid]
+            self.records.append(TestRecord(name, rid, outcome, message, duration, failure))
+
+    @staticmethod
+    def _notes(report: pytest.TestReport) -> dict[str, tuple[Outcome, str]]:
+        found: dict[str, tuple[Outcome, str]] = {}
+        for key, value in report.user_properties:
+            if key == NOTE_PROPERTY:
+                data = json.loads(str(value))
+                found[data["requirement"]] = (Outcome(data["outcome"]), data["message"])
+        return found
+
+    # results --------------------------------------------------------------------------------
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.target is None:
+            return
+        for rid in self.selected_ids():
+            profile = REQUIREMENTS[rid].profile
+            if not self.target.declares(profile):
+                self.not_run_reasons[rid] = _undeclared(profile)
+        result = ConformanceResult.build(
+            self.target.info,
+            self.selected_ids(),
+            self.records,
+            not_run_reasons=self.not_run_reasons,
+            urls=self.target.urls,
+            duration_s=time.monotonic() - self.started,
+        )
+        self.config.stash[RESULT_KEY] = result
+        from .report import write_reports
+
+        write_reports(
+            result,
+            report_dir=self.config.getoption("--crm-report"),
+            junit_path=self.config.getoption("--crm-junit"),
+        )
+
+
+def _undeclared(profile: Profile) -> str:
+    if profile is Profile.CLUSTER:
+        return "needs at least 2 --crm-url nodes of one cluster"
+    return f"the target does not declare profile {profile.value!r}"
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    reason = reason.removeprefix("Skipped: ")
+    return reason.removeprefix(NOT_RUN_PREFIX)
+
+
+def _plain_failure(report: pytest.TestReport) -> FailureRecord:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = crash.message if crash is not None else str(report.longrepr)[-800:]
+    title = "error in setup or teardown" if report.when != "call" else "check failed"
+    return FailureRecord(title, message)

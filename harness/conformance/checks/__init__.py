@@ -1,0 +1,1 @@
+"""The conformance checks, one module per spec section; fixtures in `conftest.py`."""

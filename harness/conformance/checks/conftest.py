@@ -1,0 +1,30 @@
+"""Fixtures of the checks: the target (read once) and a fresh `Crm` per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+from .._session import TARGET_KEY
+from .._target import Target
+from ..kit import Crm
+from ..outcomes import not_run
+
+
+@pytest.fixture(scope="session")
+def crm_target(pytestconfig: pytest.Config) -> Target:
+    target = pytestconfig.stash.get(TARGET_KEY, None)
+    if target is None:
+        not_run("no target: run with --crm-url URL --crm-jwt-secret S")
+    return target
+
+
+@pytest_asyncio.fixture
+async def crm(crm_target: Target, request: pytest.FixtureRequest) -> AsyncIterator[Crm]:
+    helper = Crm(crm_target, request.node)
+    try:
+        yield helper
+    finally:
+        await helper.aclose()

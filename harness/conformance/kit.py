@@ -1,0 +1,207 @@
+"""What a check works with: `Crm`, one per test — a fresh synthetic org, clients on the right
+nodes, sample records, the quiet period, and the non-strict/info/not-run outcomes.
+
+A check (in `checks/`, or added by a later profile) looks like:
+
+    @pytest.mark.req("EVT-1")
+    async def test_team_audience(crm: Crm) -> None:
+        actor, mate = crm.org.team_of(2)
+        receiver = await crm.client(mate, node=1)        # another node when there are several
+        record = await crm.create(crm.rest(actor), "escrow")
+        ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from harness.client import Agent, Org, RealtimeClient, RestClient, RestResponse, TokenFactory
+from harness.spec import Limits, data_event_name
+
+from ._model import Outcome
+from ._target import Target
+from .failures import expect
+from .outcomes import not_run, note
+
+__all__ = ["Crm", "expect_created", "is_wire_timestamp", "sample_record"]
+
+_WIRE_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+
+
+def is_wire_timestamp(value: object) -> bool:
+    """TRN-4: ISO-8601 UTC with milliseconds, `2026-11-26T12:00:00.123Z`."""
+    return isinstance(value, str) and _WIRE_TIMESTAMP.fullmatch(value) is not None
+
+
+_SAMPLES: dict[str, dict[str, Any]] = {
+    "escrow": {
+        "address": "12 Harbor Lane",
+        "purchasePrice": 650000,
+        "status": "open",
+        "myCommission": 9750.25,
+        "grossCommission": 19500.5,
+    },
+    "listing": {"address": "8 Elm Court", "listPrice": 420000, "listingCommission": 12600.75},
+    "client": {"name": "Dana Client", "email": "dana@example.test", "ssnLast4": "4821"},
+    "appointment": {"title": "Walkthrough", "startsAt": "2026-12-01T15:30:00.000Z"},
+    "lead": {"name": "Lee Lead", "source": "web", "score": 40},
+}
+
+
+def sample_record(entity_type: str, **overrides: Any) -> dict[str, Any]:
+    """A valid create body for `entity_type` (sensitive fields set where the type has them)."""
+    body = dict(_SAMPLES[entity_type])
+    body.update(overrides)
+    return body
+
+
+@dataclass
+class Crm:
+    """Per-test helper; closes every client it opened when the test ends."""
+
+    target: Target
+    item: pytest.Item
+    org: Org = field(default_factory=Org)
+    _clients: list[RealtimeClient] = field(default_factory=list)
+    _rests: list[RestClient] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.tokens = TokenFactory(self.target.secret)
+
+    # settings -------------------------------------------------------------------------------
+
+    @property
+    def limits(self) -> Limits:
+        return self.target.limits
+
+    @property
+    def quiet(self) -> float:
+        """How long a negative check listens for something that must not arrive."""
+        return self.target.quiet_s
+
+    def url(self, node: int = 0) -> str:
+        return self.target.node(node)
+
+    @property
+    def nodes(self) -> int:
+        return len(self.target.urls)
+
+    def sensitive(self, entity_type: str) -> tuple[str, ...]:
+        return self.target.sensitive_fields.get(entity_type, ())
+
+    # outcomes -------------------------------------------------------------------------------
+
+    def non_strict(self, requirement: str, message: str) -> None:
+        """A SHOULD missed: the check goes on; the id's verdict becomes non-strict."""
+        note(self.item, requirement, Outcome.NON_STRICT, message)
+
+    def info(self, requirement: str, message: str) -> None:
+        note(self.item, requirement, Outcome.INFO, message)
+
+    def not_run(self, reason: str) -> None:
+        not_run(reason)
+
+    def require_wait(self, seconds: float, what: str) -> None:
+        """not-run when a timing check would wait longer than the run allows."""
+        if seconds > self.target.max_wait_s:
+            not_run(
+                f"{what} needs a {seconds:.0f} s wait under the advertised settings, over the "
+                f"{self.target.max_wait_s:.0f} s allowed (--crm-max-wait)"
+            )
+
+    # clients --------------------------------------------------------------------------------
+
+    def token(self, agent: Agent, **kwargs: Any) -> str:
+        return self.tokens.mint(agent, **kwargs)
+
+    def rest(self, agent: Agent | None, *, node: int = 0, token: str | None = None) -> RestClient:
+        if token is None and agent is not None:
+            token = self.token(agent)
+        client = RestClient(self.url(node), token)
+        self._rests.append(client)
+        return client
+
+    def realtime(
+        self, agent: Agent | None, *, node: int = 0, token: str | None = None, **kwargs: Any
+    ) -> RealtimeClient:
+        """An unconnected client (for refusal checks); closed at the end of the test."""
+        if token is None and agent is not None:
+            token = self.token(agent)
+        label = agent.user_id if agent else ""
+        client = RealtimeClient(self.url(node), token, label=label, **kwargs)
+        self._clients.append(client)
+        return client
+
+    async def client(
+        self,
+        agent: Agent,
+        *,
+        node: int = 0,
+        token: str | None = None,
+        from_heads: bool = True,
+        **kwargs: Any,
+    ) -> RealtimeClient:
+        """A connected client; by default it holds its streams from their current heads."""
+        client = self.realtime(agent, node=node, token=token, **kwargs)
+        failure = await client.try_connect()
+        expect(
+            failure is None,
+            "connection refused",
+            f"a valid token for {agent.user_id} could not connect",
+            expected="connected",
+            observed=failure.message if failure else None,
+        )
+        if from_heads:
+            ack = await client.start_from_heads()
+            expect(ack.ok, "sync {} refused", "sync with no cursors must ack ok", observed=ack.raw)
+        return client
+
+    async def clients(self, agents: list[Agent], *, node: int = 1) -> list[RealtimeClient]:
+        """Connect several receivers at once (on node `node`, the actor being on 0)."""
+        return list(await asyncio.gather(*(self.client(a, node=node) for a in agents)))
+
+    # records --------------------------------------------------------------------------------
+
+    async def create(
+        self, rest: RestClient, entity_type: str = "escrow", **fields: Any
+    ) -> dict[str, Any]:
+        body = sample_record(entity_type, **fields)
+        response = await rest.create(entity_type, body)
+        expect_created(response, entity_type)
+        return response.record
+
+    async def wait_data_event(
+        self,
+        client: RealtimeClient,
+        entity_type: str,
+        action: str,
+        entity_id: str,
+        *,
+        timeout: float = 5.0,  # noqa: ASYNC109
+        since: int = 0,
+    ) -> Mapping[str, Any] | None:
+        name = data_event_name(entity_type, action)
+        event = await client.wait_for(
+            lambda e: e.name == name and e.get("entityId") == entity_id, timeout, since=since
+        )
+        return event.payload if event is not None else None
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(c.disconnect() for c in self._clients), return_exceptions=True)
+        await asyncio.gather(*(r.aclose() for r in self._rests), return_exceptions=True)
+
+
+def expect_created(response: RestResponse, entity_type: str) -> None:
+    expect(
+        response.status == 201 and bool(response.record.get("id")),
+        f"creating a {entity_type} failed",
+        "POST of a valid body must answer 201 {data: record}",
+        expected={"status": 201},
+        observed={"status": response.status, "body": response.body},
+    )

@@ -1,0 +1,32 @@
+"""Outcomes a check can report besides pass and fail: not-run, non-strict, info.
+
+`not_run(reason)` ends the check (a pytest skip the plugin reads as `not-run`); `note(...)`
+records a `non-strict` or `info` outcome for one id and lets the check go on.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import NoReturn
+
+import pytest
+
+from ._model import Outcome
+
+__all__ = ["NOTE_PROPERTY", "NOT_RUN_PREFIX", "not_run", "note"]
+
+NOT_RUN_PREFIX = "not-run: "
+NOTE_PROPERTY = "crm-note"
+
+
+def not_run(reason: str) -> NoReturn:
+    """This check cannot run against this target or with these settings; say why."""
+    pytest.skip(NOT_RUN_PREFIX + reason)
+
+
+def note(item: pytest.Item, requirement: str, outcome: Outcome, message: str) -> None:
+    """Attach a non-strict/info outcome for `requirement` to the running test."""
+    if outcome not in (Outcome.NON_STRICT, Outcome.INFO):
+        raise ValueError(f"a note is non-strict or info, not {outcome}")
+    payload = {"requirement": requirement, "outcome": outcome.value, "message": message}
+    item.user_properties.append((NOTE_PROPERTY, json.dumps(payload)))
