@@ -1,0 +1,125 @@
+"""`crm-harness load`: simulate agents against a server; per-recipient latency, loss, leaks.
+
+Without --url it starts the bundled reference server for the run and stops it after. Exit 0
+when the run is clean, 1 when it is red (a leak, a duplicate or a final loss), 2 on bad
+options or an unreachable server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_parser", "parse_duration"]
+
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
+
+
+def parse_duration(text: str) -> float:
+    """`90`, `90s`, `2m`, `1m30s`, `1h` → seconds; UsageError otherwise."""
+    from harness import UsageError
+
+    match = _DURATION.match(text.strip())
+    if not text.strip() or match is None or not any(match.groups()):
+        raise UsageError(f"--duration: cannot read {text!r} (try 60s, 2m, 1m30s)")
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def add_parser(subparsers: Any) -> None:
+    from harness.load.workload import SCENARIOS
+
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "load", help="run a load scenario (Locust)", description=__doc__
+    )
+    p.add_argument("--url", help="server base URL (default: start the bundled reference server)")
+    p.add_argument("--jwt-secret", help="the server's JWT_SECRET (HS256) to mint users' tokens")
+    p.add_argument("--users", type=int, default=20, help="simulated users (default 20)")
+    p.add_argument("--spawn-rate", type=float, default=10.0, help="users started per second")
+    p.add_argument("--duration", default="60s", help="run time, e.g. 60s, 2m (default 60s)")
+    p.add_argument("--scenario", default="team_sync", choices=SCENARIOS, metavar="NAME",
+                   help=f"one of: {', '.join(SCENARIOS)} (default team_sync)")  # fmt: skip
+    p.add_argument("--workers", type=int, default=0,
+                   help="local Locust worker processes (default 0: one process)")  # fmt: skip
+    p.add_argument("--remote-workers", type=int, default=0,
+                   help="also wait for this many workers started on other machines")  # fmt: skip
+    p.add_argument("--master-bind-host", default="127.0.0.1",
+                   help="where the master listens for workers (0.0.0.0: remote)")  # fmt: skip
+    p.add_argument("--master-bind-port", type=int, default=5557)
+    p.add_argument("--report", type=Path, help="run directory (default reports/load-<time>)")
+    p.add_argument("--workload", type=Path, help="workload file (.toml, .yaml, .json)")
+    p.add_argument("--think-time", type=float, help="mean seconds between a user's actions")
+    p.add_argument("--users-per-team", type=int, help="team size (default 10)")
+    p.add_argument("--web", action="store_true", help="open Locust's web UI instead of headless")
+    p.add_argument("--web-port", type=int, default=8089)
+    p.set_defaults(run=run)
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from harness.load import DEFAULT_JWT_SECRET, LoadConfig, Workload, load_workload_file
+
+    workload = load_workload_file(args.workload) if args.workload else Workload()
+    overrides: dict[str, Any] = {}
+    if args.think_time is not None:
+        overrides["think_time_s"] = args.think_time
+    if args.users_per_team is not None:
+        overrides["users_per_team"] = args.users_per_team
+    if overrides:
+        workload = workload.with_overrides(**overrides)
+    if args.url and not args.jwt_secret:
+        from harness import UsageError
+
+        raise UsageError("--jwt-secret is required with --url (users need signed tokens)")
+    return LoadConfig(
+        users=args.users,
+        spawn_rate=args.spawn_rate,
+        duration_s=parse_duration(args.duration),
+        url=args.url.rstrip("/") if args.url else None,
+        jwt_secret=args.jwt_secret or DEFAULT_JWT_SECRET,
+        scenario=args.scenario,
+        workers=args.workers,
+        remote_workers=args.remote_workers,
+        master_bind_host=args.master_bind_host,
+        master_bind_port=args.master_bind_port,
+        report_dir=args.report,
+        workload=workload,
+        web=args.web,
+        web_port=args.web_port,
+    )
+
+
+def _print_summary(run_dir: Path, s: dict[str, Any]) -> None:
+    e2e, fan = s["latency_ms"]["e2e"], s["latency_ms"]["fanout"]
+    d = s["deliveries"]
+    lines = [
+        f"run directory: {run_dir}",
+        f"users {s['users']} | changes {s['changes']['ok']} ({s['changes_per_s']}/s)"
+        f" | deliveries {d['received']}/{d['expected']} ({s['deliveries_per_s']}/s)",
+        f"loss live {s['loss']['live']} final {s['loss']['final']} | duplicates"
+        f" {s['duplicates']} | out of order {s['out_of_order']} | isolation leaks"
+        f" {s['isolation_leaks']} | redaction leaks {s['redaction_leaks']}",
+        f"e2e ms p50 {e2e['p50']} p95 {e2e['p95']} p99 {e2e['p99']} max {e2e['max']}"
+        f" | fan-out ms p50 {fan['p50']} p99 {fan['p99']}",
+        f"bytes per update (median) {s['bytes_per_update']['median']} | connect errors"
+        f" {s['connect_errors']} | generator cpu max {s['generator']['cpu_percent_max']}%",
+    ]
+    lines += [f"note: {n}" for n in s["notes"]]
+    print("\n".join(lines))
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.load import run_load
+
+    config = _config(args)
+    run_dir = run_load(config)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    _print_summary(run_dir, summary)
+    if not summary["passed"]:
+        print("crm-harness load: RED: leaks, duplicates or final loss (see anomalies.csv)",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    return 0

@@ -1,0 +1,25 @@
+"""The load engine behind `crm-harness load`: workloads, Locust scenarios' agents, analysis.
+
+Public API (importable without gevent): `run_load`, `LoadConfig`, `Workload`,
+`load_workload_file`, `summarize`. The agents (`agent`, `wire`, `locust_user`) run inside
+Locust processes only.
+"""
+
+from __future__ import annotations
+
+from .analysis import summarize
+from .config import DEFAULT_JWT_SECRET, LoadConfig
+from .runner import fetch_info, run_load
+from .workload import ACTION_OPS, SCENARIOS, Workload, load_workload_file
+
+__all__ = [
+    "ACTION_OPS",
+    "DEFAULT_JWT_SECRET",
+    "SCENARIOS",
+    "LoadConfig",
+    "Workload",
+    "fetch_info",
+    "load_workload_file",
+    "run_load",
+    "summarize",
+]

@@ -1,0 +1,262 @@
+"""One simulated CRM user: its sockets (one, sometimes two tabs) and what it does.
+
+Runs inside a gevent greenlet (a Locust user); each socket adds one reader greenlet. Every
+measurement leaves through `MEASUREMENTS` (see `measure.py`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+
+from harness.spec import ClientEvent, ErrorCode
+
+from .changes import ChangeRunner
+from .context import LoadContext
+from .measure import MEASUREMENTS, ActionRecord, UserRecord
+from .payloads import KnownRecord, scope_of_visibility
+from .tracker import SocketTracker
+from .wire import LeanSocket, WireError
+
+__all__ = ["AgentSocket", "LoadAgent"]
+
+_ACTION_TO_KNOWN = {"archived": True, "restored": False}
+
+
+class AgentSocket:
+    """A LeanSocket with its tracker; survives reconnects (the tracker keeps its cursors)."""
+
+    __slots__ = ("agent", "sock", "tracker")
+
+    def __init__(self, agent: LoadAgent, socket_id: str) -> None:
+        self.agent = agent
+        ctx = agent.ctx
+        self.tracker = SocketTracker(
+            agent.identity.user_id, socket_id, agent.identity.streams, ctx.owners, ctx.worker
+        )
+        self.sock: LeanSocket | None = None
+
+    def _on_event(self, name: str, payload: Any, t_recv: float, nbytes: int) -> None:
+        record = self.tracker.on_event(name, payload, t_recv, nbytes)
+        if record is not None and record.entity_id:
+            self.agent.learn(payload, record.replayed == 1)
+
+    def open(self) -> None:
+        self.sock = LeanSocket(self.agent.ctx.url, self._on_event)
+        self.sock.connect(self.agent.token(), timeout=self.agent.ctx.workload.ack_timeout_s)
+
+    def sync(self, cursors: dict[str, int]) -> dict[str, Any]:
+        """STR-2 sync; events arriving before the ack are replays. Returns the `streams` map."""
+        if self.sock is None or not self.sock.connected:
+            raise WireError("not connected")
+        self.tracker.replaying = bool(cursors)
+        try:
+            ack, _ = self.sock.call(
+                ClientEvent.SYNC,
+                {"cursors": cursors},
+                timeout=self.agent.ctx.workload.final_sync_timeout_s,
+            )
+        finally:
+            self.tracker.replaying = False
+        if not isinstance(ack, dict) or not ack.get("ok"):
+            raise WireError(f"sync refused: {ack!r}")
+        streams = ack.get("streams")
+        return streams if isinstance(streams, dict) else {}
+
+    def join(self) -> None:
+        """Open and learn the heads: the socket owes everything after them."""
+        self.open()
+        heads = self.sync({})
+        self.tracker.start_at(
+            {k: v.get("head", 0) for k, v in heads.items() if isinstance(v, dict)}
+        )
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+
+
+class LoadAgent:
+    def __init__(self, ctx: LoadContext, index: int | None = None) -> None:
+        self.ctx = ctx
+        self.index = ctx.claim_index() if index is None else index
+        self.identity = ctx.agent_for(self.index)
+        self.sockets: list[AgentSocket] = []
+        self.known: dict[str, KnownRecord] = {}
+        self.on_data_event: Callable[[dict[str, Any]], None] | None = None
+        self._token: str | None = None
+        self._token_exp = 0.0
+        self.changes = ChangeRunner(self)
+        self.final_done = False
+
+    def token(self) -> str:
+        now = time.time()
+        if self._token is None or now > self._token_exp - 60:
+            self._token = self.ctx.tokens.mint(self.identity, ttl_seconds=4 * 3600)
+            self._token_exp = now + 4 * 3600
+        return self._token
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        tabs = 2 if self.ctx.second_tab(self.index) else 1
+        errors = 0
+        for n in range(tabs):
+            agent_socket = AgentSocket(self, f"{self.identity.user_id}#{n + 1}")
+            try:
+                agent_socket.join()
+            except WireError:
+                errors += 1
+                agent_socket.close()
+                continue
+            self.sockets.append(agent_socket)
+        if self.sockets:
+            self.ctx.counters.connected_users += 1
+        ident = self.identity
+        MEASUREMENTS.fire(
+            UserRecord(
+                ident.user_id,
+                ident.team_id,
+                ident.broker_id,
+                len(self.sockets),
+                time.time(),
+                errors,
+                self.ctx.worker,
+            )
+        )
+
+    def stop(self) -> None:
+        if self.sockets:
+            self.ctx.counters.connected_users -= 1
+        for agent_socket in self.sockets:
+            agent_socket.close()
+
+    def final_sync(self) -> None:
+        """Closing sync with the cursors held: what it cannot bring back is final loss."""
+        if self.final_done:
+            return
+        self.final_done = True
+        for agent_socket in self.sockets:
+            try:
+                if agent_socket.sock is None or not agent_socket.sock.connected:
+                    agent_socket.open()
+                heads = agent_socket.sync(agent_socket.tracker.cursors())
+            except WireError:
+                heads = {}  # nothing replayed: whatever is missing stays missing
+            agent_socket.tracker.close_out(heads)
+        self.ctx.counters.final_synced += 1
+
+    def reconnect(self, offline_s: float) -> None:
+        """Drop every socket, stay away, come back and sync with the cursors held (STR-5)."""
+        for agent_socket in self.sockets:
+            agent_socket.close()
+        gevent.sleep(offline_s)
+        for agent_socket in self.sockets:
+            t_send = time.time()
+            ok, code = 1, ""
+            try:
+                agent_socket.open()
+                agent_socket.sync(agent_socket.tracker.cursors())
+            except WireError as exc:
+                ok, code = 0, type(exc).__name__
+            self._record("reconnect", "socket", "", "", 0, "", t_send, ok, code, 0)
+
+    # -- knowledge of records ------------------------------------------------------------------
+
+    def learn(self, payload: dict[str, Any], replayed: bool) -> None:
+        """Data events teach the agent which records it may change, and their versions."""
+        entity_id = payload.get("entityId")
+        if not isinstance(entity_id, str) or payload.get("action") is None:
+            return
+        action = payload["action"]
+        if action == "deleted":
+            self.known.pop(entity_id, None)
+        else:
+            record = self.known.get(entity_id)
+            version = int(payload.get("version") or 0)
+            if record is None:
+                if len(self.known) >= 64:
+                    self.known.pop(next(iter(self.known)))
+                stream = str(payload.get("stream", "team:"))
+                record = KnownRecord(str(payload.get("entityType")), version, stream.split(":")[0])
+                self.known[entity_id] = record
+            record.version = max(record.version, version)
+            record.archived = _ACTION_TO_KNOWN.get(action, record.archived)
+        if self.on_data_event is not None and not replayed:
+            self.on_data_event(payload)
+
+    def remember(self, data: Any, visibility: str | None = None) -> tuple[str, int, str]:
+        """Record a change's result; (entity id, version, scope)."""
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            return "", 0, ""
+        entity_id = data["id"]
+        version = int(data.get("version") or 0)
+        scope = scope_of_visibility(str(visibility or data.get("visibility") or "team"))
+        if isinstance(data.get("ownerId"), str):
+            self.ctx.owners.setdefault(entity_id, data["ownerId"])
+        record = self.known.get(entity_id)
+        if record is None:
+            record = KnownRecord(str(data.get("entityType", "")), version, scope)
+            self.known[entity_id] = record
+        record.version = max(record.version, version)
+        record.archived = bool(data.get("archived", record.archived))
+        return entity_id, version, record.scope
+
+    # -- actions -------------------------------------------------------------------------------
+
+    @property
+    def socket(self) -> LeanSocket | None:
+        for agent_socket in self.sockets:
+            if agent_socket.sock is not None and agent_socket.sock.connected:
+                return agent_socket.sock
+        return None
+
+    def act(self) -> None:
+        self.changes.run(self.ctx.pick_op())
+
+    def new_key(self) -> str:
+        return uuid.uuid4().hex
+
+    def _record(
+        self,
+        op: str,
+        transport: str,
+        entity_type: str,
+        entity_id: str,
+        version: int,
+        scope: str,
+        t_send: float,
+        ok: int,
+        error_code: str,
+        bytes_sent: int,
+        bytes_received: int = 0,
+    ) -> None:
+        MEASUREMENTS.fire(
+            ActionRecord(
+                actor=self.identity.user_id,
+                op=op,
+                transport=transport,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                version=version,
+                scope=scope,
+                t_send=t_send,
+                t_ack=time.time(),
+                ok=ok,
+                error_code=error_code,
+                bytes_sent=bytes_sent,
+                worker=self.ctx.worker,
+                bytes_received=bytes_received,
+            )
+        )
+
+    def ack_error(self, ack: Any) -> str:
+        if isinstance(ack, dict) and ack.get("ok"):
+            return ""
+        if isinstance(ack, dict) and isinstance(ack.get("error"), dict):
+            return str(ack["error"].get("code", ErrorCode.INTERNAL.value))
+        return ErrorCode.INTERNAL.value

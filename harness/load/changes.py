@@ -1,0 +1,272 @@
+"""The actions an agent takes: changes over REST or `mutate`, views, typing, AI tasks, refetches.
+
+Each action ends in exactly one `ActionRecord`, success or not: a refused or timed-out action
+is a finding, never an exception that kills the simulated user.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import gevent
+
+from harness.spec import API_PREFIX, COLLECTIONS, ClientEvent, ErrorCode, Op
+
+from .payloads import create_body, update_body
+from .wire import WireError
+
+if TYPE_CHECKING:
+    from .agent import LoadAgent
+
+__all__ = ["ChangeRunner"]
+
+_REST_ROUTE = {  # op → (method, path suffix after /{collection}/{id})
+    Op.UPDATE.value: ("PATCH", ""),
+    Op.ARCHIVE.value: ("POST", "/archive"),
+    Op.RESTORE.value: ("POST", "/restore"),
+    Op.DELETE.value: ("DELETE", ""),
+}
+_AI_TASKS_PATH = f"{API_PREFIX}/ai/tasks"
+
+
+class ChangeRunner:
+    def __init__(self, agent: LoadAgent) -> None:
+        self.agent = agent
+
+    def run(self, op: str) -> None:
+        handler = {
+            "view": self._view,
+            "typing": self._typing,
+            "ai_task": self._ai_task,
+            "refetch": self._refetch_any,
+        }.get(op)
+        if handler is not None:
+            handler()
+        else:
+            self.change(op)
+
+    # -- changes -------------------------------------------------------------------------------
+
+    def _target(self, op: str) -> tuple[str, str] | None:
+        """A known record this op makes sense for: (entity id, entity type)."""
+        want_archived = op == Op.RESTORE.value
+        candidates = [
+            (eid, rec.entity_type)
+            for eid, rec in self.agent.known.items()
+            if op in (Op.UPDATE.value, Op.DELETE.value) or rec.archived == want_archived
+        ]
+        if not candidates:
+            return None
+        return self.agent.ctx.rng.choice(candidates)
+
+    def change(self, op: str) -> None:
+        ctx = self.agent.ctx
+        rng = ctx.rng
+        target = None if op == Op.CREATE.value else self._target(op)
+        if target is None:
+            op = Op.CREATE.value
+            entity_type = rng.choice(ctx.workload.entity_types)
+            entity_id = ""
+        else:
+            entity_id, entity_type = target
+        sensitive = rng.random() < ctx.workload.sensitive_share
+        visibility = None
+        if op == Op.CREATE.value:
+            vis = ctx.workload.visibility_mix
+            visibility = rng.choices(list(vis), weights=list(vis.values()))[0]
+            changes: dict[str, Any] | None = create_body(entity_type, visibility, rng, sensitive)
+        elif op == Op.UPDATE.value:
+            changes = update_body(entity_type, rng, sensitive)
+        else:
+            changes = None
+        use_socket = rng.random() < ctx.workload.socket_share and self.agent.socket is not None
+        if use_socket:
+            self._mutate(op, entity_type, entity_id, changes, visibility)
+        else:
+            self._rest_change(op, entity_type, entity_id, changes, visibility)
+
+    def _finish(
+        self,
+        op: str,
+        transport: str,
+        entity_type: str,
+        entity_id: str,
+        data: Any,
+        visibility: str | None,
+        t_send: float,
+        error: str,
+        sent: int,
+    ) -> None:
+        agent = self.agent
+        if error:
+            known = agent.known.get(entity_id)
+            scope = known.scope if known else ""
+            agent._record(op, transport, entity_type, entity_id, 0, scope, t_send, 0, error, sent)
+            if error == ErrorCode.NOT_FOUND.value:
+                agent.known.pop(entity_id, None)
+            return
+        if op == Op.DELETE.value:
+            known = agent.known.pop(entity_id, None)
+            # A deleted event's version is the last version + 1 (§15).
+            version, scope = ((known.version + 1), known.scope) if known else (0, "")
+        else:
+            entity_id, version, scope = agent.remember(data, visibility)
+            if entity_type and entity_id in agent.known:
+                agent.known[entity_id].entity_type = entity_type
+        agent._record(op, transport, entity_type, entity_id, version, scope, t_send, 1, "", sent)
+
+    def _mutate(
+        self,
+        op: str,
+        entity_type: str,
+        entity_id: str,
+        changes: dict[str, Any] | None,
+        visibility: str | None,
+    ) -> None:
+        sock = self.agent.socket
+        payload: dict[str, Any] = {"mutationId": self.agent.new_key(), "op": op}
+        payload["entityType"] = entity_type
+        if entity_id:
+            payload["id"] = entity_id
+        if changes is not None:
+            payload["changes"] = changes
+        t_send = time.time()
+        data, error, sent = None, "", 0
+        try:
+            assert sock is not None
+            ack, sent = sock.call(
+                ClientEvent.MUTATE, payload, self.agent.ctx.workload.ack_timeout_s
+            )
+            error = self.agent.ack_error(ack)
+            data = ack.get("data") if isinstance(ack, dict) else None
+        except WireError:
+            error = "TIMEOUT"
+        self._finish(op, "socket", entity_type, entity_id, data, visibility, t_send, error, sent)
+
+    def _rest_change(
+        self,
+        op: str,
+        entity_type: str,
+        entity_id: str,
+        changes: dict[str, Any] | None,
+        visibility: str | None,
+    ) -> None:
+        base = f"{API_PREFIX}/{COLLECTIONS[entity_type]}"
+        if op == Op.CREATE.value:
+            method, path = "POST", base
+        else:
+            method, suffix = _REST_ROUTE[op]
+            path = f"{base}/{entity_id}{suffix}"
+        t_send = time.time()
+        data, error, sent = None, "", 0
+        try:
+            result = self.agent.ctx.rest.call(method, path, self.agent.token(), changes)
+            sent = result.bytes_sent
+            error = result.error_code
+            if isinstance(result.body, dict):
+                data = result.body.get("data")
+        except (OSError, gevent.Timeout):
+            error = "TIMEOUT"
+        self._finish(op, "rest", entity_type, entity_id, data, visibility, t_send, error, sent)
+
+    # -- other actions -------------------------------------------------------------------------
+
+    def _socket_action(self, op: str, event: str, payload: dict[str, Any], entity_id: str) -> None:
+        sock = self.agent.socket
+        if sock is None:
+            return
+        known = self.agent.known.get(entity_id)
+        t_send = time.time()
+        error, sent = "", 0
+        try:
+            ack, sent = sock.call(event, payload, self.agent.ctx.workload.ack_timeout_s)
+            error = self.agent.ack_error(ack)
+        except WireError:
+            error = "TIMEOUT"
+        self.agent._record(
+            op,
+            "socket",
+            str(payload.get("entityType", "")),
+            entity_id,
+            known.version if known else 0,
+            known.scope if known else "",
+            t_send,
+            0 if error else 1,
+            error,
+            sent,
+        )
+
+    def _pick_known(self) -> tuple[str, str] | None:
+        if not self.agent.known:
+            return None
+        entity_id = self.agent.ctx.rng.choice(list(self.agent.known))
+        return entity_id, self.agent.known[entity_id].entity_type
+
+    def _view(self) -> None:
+        picked = self._pick_known()
+        if picked is None:
+            return self.change(Op.CREATE.value)
+        entity_id, entity_type = picked
+        body = {"entityType": entity_type, "entityId": entity_id}
+        self._socket_action("view", ClientEvent.RECORD_VIEW, body, entity_id)
+
+    def _typing(self) -> None:
+        picked = self._pick_known()
+        if picked is None:
+            return self.change(Op.CREATE.value)
+        entity_id, entity_type = picked
+        body = {"entityType": entity_type, "entityId": entity_id, "state": "start"}
+        self._socket_action("typing", ClientEvent.TYPING, body, entity_id)
+
+    def _ai_task(self) -> None:
+        rng = self.agent.ctx.rng
+        body = {
+            "type": "create_escrow",
+            "params": {
+                "address": f"{rng.randrange(1, 9999)} AI Way",
+                "purchasePrice": rng.randrange(100_000, 900_000),
+                "stepDelayMs": 300,
+            },
+        }
+        t_send = time.time()
+        error, sent, task_id = "", 0, ""
+        try:
+            result = self.agent.ctx.rest.call("POST", _AI_TASKS_PATH, self.agent.token(), body)
+            sent, error = result.bytes_sent, result.error_code
+            if isinstance(result.body, dict) and isinstance(result.body.get("data"), dict):
+                task_id = str(result.body["data"].get("taskId", ""))
+        except (OSError, gevent.Timeout):
+            error = "TIMEOUT"
+        self.agent._record(
+            "ai_task", "rest", "escrow", task_id, 0, "user", t_send, 0 if error else 1, error, sent
+        )
+
+    def refetch(self, entity_type: str, entity_id: str, version: int, scope: str) -> None:
+        """What a CRM without incremental updates does on every event: fetch the whole list."""
+        limit = self.agent.ctx.workload.refetch_limit
+        path = f"{API_PREFIX}/{COLLECTIONS.get(entity_type, 'escrows')}?limit={limit}"
+        t_send = time.time()
+        error, sent, received = "", 0, 0
+        try:
+            result = self.agent.ctx.rest.call("GET", path, self.agent.token())
+            sent, received, error = result.bytes_sent, result.bytes_received, result.error_code
+        except (OSError, gevent.Timeout):
+            error = "TIMEOUT"
+        self.agent._record(
+            "refetch",
+            "rest",
+            entity_type,
+            entity_id,
+            version,
+            scope,
+            t_send,
+            0 if error else 1,
+            error,
+            sent,
+            received,
+        )
+
+    def _refetch_any(self) -> None:
+        entity_type = self.agent.ctx.rng.choice(self.agent.ctx.workload.entity_types)
+        self.refetch(entity_type, "", 0, "")

@@ -1,0 +1,60 @@
+"""`LoadConfig`: one load run, as `crm-harness load`, sweep and capacity describe it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import UsageError
+
+from .workload import SCENARIOS, Workload
+
+__all__ = ["DEFAULT_JWT_SECRET", "LoadConfig"]
+
+# What the bundled reference server is started with when no --url is given.
+DEFAULT_JWT_SECRET = "crm-harness-load-secret"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadConfig:
+    """`url=None` starts the bundled reference server for the run and stops it after."""
+
+    users: int
+    spawn_rate: float
+    duration_s: float
+    url: str | None = None
+    jwt_secret: str = DEFAULT_JWT_SECRET
+    scenario: str = "team_sync"
+    workers: int = 0  # local Locust worker processes; 0 = one standalone process
+    remote_workers: int = 0  # workers started elsewhere with --worker --master-host
+    master_bind_host: str = "127.0.0.1"
+    master_bind_port: int = 5557
+    report_dir: Path | None = None
+    workload: Workload = field(default_factory=Workload)
+    web: bool = False
+    web_port: int = 8089
+    quiet: bool = False  # no live progress (tests)
+
+    def __post_init__(self) -> None:
+        if self.users < 1:
+            raise UsageError(f"--users must be ≥ 1, got {self.users}")
+        if not self.spawn_rate > 0:
+            raise UsageError(f"--spawn-rate must be > 0, got {self.spawn_rate}")
+        if not self.duration_s > 0:
+            raise UsageError(f"--duration must be > 0, got {self.duration_s}")
+        if self.scenario not in SCENARIOS:
+            raise UsageError(f"unknown scenario {self.scenario!r} (one of: {', '.join(SCENARIOS)})")
+        if self.workers < 0 or self.remote_workers < 0:
+            raise UsageError("--workers must be ≥ 0")
+        if not self.jwt_secret:
+            raise UsageError("--jwt-secret must not be empty")
+        if self.url is not None and not self.url.startswith("http://"):
+            raise UsageError(f"--url must be an http:// URL, got {self.url!r}")
+
+    @property
+    def generator_processes(self) -> int:
+        return max(self.workers + self.remote_workers, 1)
+
+    @property
+    def distributed(self) -> bool:
+        return self.workers + self.remote_workers > 0

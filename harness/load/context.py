@@ -1,0 +1,86 @@
+"""What every agent of one generator process shares: target, tokens, workload, counters."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.client import Agent, TokenFactory
+
+from .payloads import KnownRecord
+from .recorder import Counters
+from .workload import Workload
+
+__all__ = ["COLLAB_OPS", "LoadContext", "effective_mix"]
+
+# Actions that need a profile beyond `core` (SPEC §0).
+COLLAB_OPS = frozenset({"view", "typing"})
+AI_OPS = frozenset({"ai_task"})
+
+
+def effective_mix(mix: dict[str, float], profiles: list[str]) -> tuple[dict[str, float], list[str]]:
+    """The action mix a server can serve, and a note for each op dropped for a missing profile."""
+    dropped: list[str] = []
+    out = dict(mix)
+    for ops, profile in ((COLLAB_OPS, "collab"), (AI_OPS, "ai")):
+        if profile in profiles:
+            continue
+        for op in ops & {k for k, v in out.items() if v > 0}:
+            dropped.append(f"{op} skipped: the server does not declare the `{profile}` profile")
+            del out[op]
+    if not any(v > 0 for v in out.values()):
+        out = {"update": 1.0}
+    return out, dropped
+
+
+@dataclass(slots=True)
+class LoadContext:
+    url: str
+    tokens: TokenFactory
+    workload: Workload
+    run_id: str
+    scenario: str
+    worker: int
+    workers: int
+    profiles: list[str]
+    rest: Any  # RestPool; Any so that this module imports without gevent
+    counters: Counters = field(default_factory=Counters)
+    owners: dict[str, str] = field(default_factory=dict)
+    deadline: float | None = None  # epoch s at which actions stop; set when the test starts
+    next_local_index: int = 0
+    rng: random.Random = field(default_factory=random.Random)
+    mix: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.workload.seed is not None:
+            self.rng.seed(self.workload.seed * 1000 + self.worker)
+        if not self.mix:
+            self.mix, _ = effective_mix(self.workload.action_mix, self.profiles)
+
+    def claim_index(self) -> int:
+        """A run-wide unique user index: workers interleave, so teams span workers."""
+        index = self.next_local_index * max(self.workers, 1) + self.worker
+        self.next_local_index += 1
+        return index
+
+    def agent_for(self, index: int) -> Agent:
+        team, broker = self.workload.layout(index)
+        return Agent(
+            user_id=f"u-{self.run_id}-{index}",
+            team_id=f"t-{self.run_id}-{team}",
+            broker_id=f"b-{self.run_id}-{broker}",
+            name=f"Agent {index}",
+        )
+
+    def second_tab(self, index: int) -> bool:
+        # Deterministic per index so that a rerun with the same run id opens the same tabs.
+        share = self.workload.second_tab_share
+        return share > 0 and random.Random(f"{self.run_id}:{index}").random() < share
+
+    def pick_op(self) -> str:
+        ops = list(self.mix)
+        return self.rng.choices(ops, weights=[self.mix[o] for o in ops])[0]
+
+
+KnownRecords = dict[str, KnownRecord]

@@ -1,0 +1,170 @@
+"""Wiring the load engine into Locust: one process's context, the clock, progress and stop.
+
+Imported by the scenario files (inside Locust processes only: it imports gevent and locust).
+Standalone or master/worker alike: every generator process (standalone or worker) records
+its parts; the master (or the standalone process) owns the deadline, prints live progress
+every few seconds from the workers' reports, and quits once every user has done its closing
+sync (or the sync timeout passed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import gevent
+import psutil
+from locust import events
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from harness.client import TokenFactory
+
+from .context import LoadContext
+from .measure import MEASUREMENTS, GeneratorSample
+from .progress import Progress
+from .recorder import CsvRecorder
+from .rest import RestPool
+from .workload import Workload
+
+__all__ = ["CONFIG_ENV", "STATE", "ProcessState", "current_context"]
+
+CONFIG_ENV = "CRM_LOAD_CONFIG"
+_DEADLINE_MESSAGE = "crm_deadline"
+_REPORT_KEY = "crm_load"
+SAMPLE_INTERVAL_S = 1.0
+SATURATION_CPU = 90.0
+SATURATION_LAG_MS = 50.0
+
+
+class ProcessState:
+    def __init__(self) -> None:
+        self.config: dict[str, Any] = {}
+        self.ctx: LoadContext | None = None
+        self.recorder: CsvRecorder | None = None
+        self.progress: Progress | None = None
+        self.environment: Environment | None = None
+
+
+STATE = ProcessState()
+
+
+def current_context() -> LoadContext:
+    if STATE.ctx is None:
+        raise RuntimeError(f"no load context: run through `crm-harness load` (set {CONFIG_ENV})")
+    return STATE.ctx
+
+
+def _read_config() -> dict[str, Any]:
+    path = os.environ.get(CONFIG_ENV)
+    if not path:
+        raise RuntimeError(f"{CONFIG_ENV} is not set: run scenarios through `crm-harness load`")
+    data: dict[str, Any] = json.loads(Path(path).read_text())
+    return data
+
+
+def _set_deadline(deadline: float) -> None:
+    if STATE.ctx is not None:
+        STATE.ctx.deadline = deadline
+
+
+def _sampler(ctx: LoadContext) -> None:
+    """Generator health every second; a late wake-up is event-loop lag (the figures lie)."""
+    proc = psutil.Process()
+    proc.cpu_percent(None)
+    hot_streak = 0
+    while True:
+        before = time.monotonic()
+        gevent.sleep(SAMPLE_INTERVAL_S)
+        lag_ms = max(0.0, (time.monotonic() - before - SAMPLE_INTERVAL_S) * 1000)
+        cpu = proc.cpu_percent(None)
+        c = ctx.counters
+        MEASUREMENTS.fire(
+            GeneratorSample(
+                t=time.time(),
+                worker=ctx.worker,
+                cpu_percent=cpu,
+                loop_lag_ms=round(lag_ms, 2),
+                connected_users=c.connected_users,
+                rss_mb=round(proc.memory_info().rss / 2**20, 1),
+                changes_sent=c.changes_sent,
+                deliveries=c.deliveries,
+            )
+        )
+        hot = cpu > SATURATION_CPU or lag_ms > SATURATION_LAG_MS
+        hot_streak = hot_streak + 1 if hot else 0
+        if hot_streak == 3:
+            print(
+                f"!!! GENERATOR SATURATED (worker {ctx.worker}: cpu {cpu:.0f}%, loop lag "
+                f"{lag_ms:.0f} ms): latency figures from now on include generator delay; "
+                "add --workers or lower --users",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+@events.init.add_listener
+def _on_init(environment: Environment, **_: Any) -> None:
+    config = _read_config()
+    STATE.config = config
+    STATE.environment = environment
+    runner = environment.runner
+    if not isinstance(runner, MasterRunner):
+        worker = runner.worker_index if isinstance(runner, WorkerRunner) else 0
+        workload = Workload.from_json(config["workload"])
+        ctx = LoadContext(
+            url=config["url"],
+            tokens=TokenFactory(config["jwt_secret"]),
+            workload=workload,
+            run_id=config["run_id"],
+            scenario=config["scenario"],
+            worker=max(worker, 0),
+            workers=max(int(config["workers"]), 1),
+            profiles=list(config.get("profiles", ["core"])),
+            rest=RestPool(config["url"], timeout=workload.ack_timeout_s),
+            mix=dict(config.get("mix") or {}),
+        )
+        STATE.ctx = ctx
+        STATE.recorder = CsvRecorder(Path(config["run_dir"]), ctx.worker)
+        MEASUREMENTS.add_listener(STATE.recorder)
+        MEASUREMENTS.add_listener(ctx.counters)
+        gevent.spawn(_sampler, ctx)
+    if isinstance(runner, WorkerRunner):
+        runner.register_message(_DEADLINE_MESSAGE, lambda msg, **_: _set_deadline(msg.data["deadline"]))
+    else:
+        STATE.progress = Progress(config, environment)
+
+
+@events.test_start.add_listener
+def _on_test_start(environment: Environment, **_: Any) -> None:
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        return
+    deadline = time.time() + float(STATE.config["duration_s"])
+    _set_deadline(deadline)
+    if isinstance(runner, MasterRunner):
+        runner.send_message(_DEADLINE_MESSAGE, {"deadline": deadline})
+    if STATE.progress is not None:
+        STATE.progress.start(deadline)
+
+
+@events.report_to_master.add_listener
+def _on_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
+    if STATE.ctx is not None:
+        data[_REPORT_KEY] = STATE.ctx.counters.snapshot()
+
+
+@events.worker_report.add_listener
+def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
+    if STATE.progress is not None and _REPORT_KEY in data:
+        STATE.progress.update(client_id, data[_REPORT_KEY])
+
+
+@events.quitting.add_listener
+def _on_quitting(environment: Environment, **_: Any) -> None:
+    if STATE.recorder is not None:
+        STATE.recorder.close()

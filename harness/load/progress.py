@@ -1,0 +1,118 @@
+"""Live progress on the controlling process, and the decision to end the run.
+
+Every few seconds: connected users, changes/s, deliveries/s, e2e p99 of the last window and
+loss so far. After the deadline plus the drain, the run ends as soon as every user has done
+its closing sync, or when the sync timeout passes.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import gevent
+from locust.env import Environment
+
+__all__ = ["PRINT_INTERVAL_S", "Progress", "p99"]
+
+PRINT_INTERVAL_S = 5.0
+
+
+def p99(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+
+class Progress:
+    def __init__(self, config: dict[str, Any], environment: Environment) -> None:
+        self.config = config
+        self.environment = environment
+        self.reports: dict[str, dict[str, Any]] = {}
+        self.deadline = 0.0
+        self._last: dict[str, float] = {}
+
+    def update(self, client_id: str, snapshot: dict[str, Any]) -> None:
+        self.reports[client_id] = snapshot
+
+    def _snapshots(self) -> list[dict[str, Any]]:
+        from .locust_glue import STATE  # the standalone process reads its own counters
+
+        if STATE.ctx is not None:
+            return [STATE.ctx.counters.snapshot()]
+        return list(self.reports.values())
+
+    def start(self, deadline: float) -> None:
+        self.deadline = deadline
+        gevent.spawn(self._loop)
+
+    def _totals(self) -> dict[str, Any]:
+        snaps = self._snapshots()
+        totals: dict[str, Any] = {
+            key: sum(int(s.get(key, 0)) for s in snaps)
+            for key in (
+                "deliveries",
+                "changes_sent",
+                "gaps",
+                "leaks",
+                "duplicates",
+                "connected_users",
+                "connect_errors",
+                "final_synced",
+                "final_missing",
+            )
+        }
+        totals["e2e"] = [v for s in snaps for v in s.get("recent_e2e_ms", [])]
+        return totals
+
+    def _print(self, totals: dict[str, Any], now: float) -> None:
+        elapsed = now - self._last.get("t", now - PRINT_INTERVAL_S)
+        rate_changes = (totals["changes_sent"] - self._last.get("changes", 0)) / max(elapsed, 1e-9)
+        rate_deliv = (totals["deliveries"] - self._last.get("deliveries", 0)) / max(elapsed, 1e-9)
+        self._last = {
+            "t": now,
+            "changes": totals["changes_sent"],
+            "deliveries": totals["deliveries"],
+        }
+        tail = p99(totals["e2e"])
+        left = self.deadline - now
+        phase = f"{left:4.0f}s left" if left > 0 else "closing sync"
+        print(
+            f"[load] {phase} | users {totals['connected_users']}/{self.config['users']}"
+            f" | changes/s {rate_changes:6.1f} | deliveries/s {rate_deliv:7.1f}"
+            f" | e2e p99 {'-' if tail is None else f'{tail:.1f} ms'}"
+            f" | gaps {totals['gaps']} dup {totals['duplicates']} leaks {totals['leaks']}"
+            f" | connect errors {totals['connect_errors']}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def _loop(self) -> None:
+        drain = float(self.config["workload"].get("drain_s", 2.0))
+        sync_timeout = float(self.config["workload"].get("final_sync_timeout_s", 30.0))
+        give_up = self.deadline + drain + sync_timeout + 5.0
+        next_print = time.time() + PRINT_INTERVAL_S
+        while True:
+            gevent.sleep(0.5)
+            now = time.time()
+            totals = self._totals()
+            if now >= next_print:
+                next_print = now + PRINT_INTERVAL_S
+                self._print(totals, now)
+            runner = self.environment.runner
+            assert runner is not None
+            users = runner.user_count
+            done = now > self.deadline + drain and users > 0 and totals["final_synced"] >= users
+            if done or now > give_up:
+                if not done:
+                    print(
+                        f"[load] closing sync incomplete: {totals['final_synced']}/{users} users"
+                        " synced before the timeout",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                self._print(totals, now)
+                runner.quit()
+                return

@@ -1,0 +1,149 @@
+"""Listeners on the measurement hook: CSV part files per worker, and running counters.
+
+Each worker process writes `parts/<file>.w<worker>.csv` in the run directory; `merge_parts`
+joins them into the contract's `<file>.csv` once every process has finished. Workers on
+other machines need the run directory on a shared path (or their parts copied in) before
+merging.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections import deque
+from dataclasses import astuple, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from .measure import (
+    RECORD_TYPES,
+    ActionRecord,
+    AnomalyRecord,
+    DeliveryRecord,
+    Record,
+    StreamRecord,
+    UserRecord,
+    columns,
+)
+
+__all__ = ["Counters", "CsvRecorder", "merge_parts"]
+
+PARTS_DIR = "parts"
+
+
+class CsvRecorder:
+    """Appends every record to its part file; flushes on `close` (and every ~2 s)."""
+
+    def __init__(self, run_dir: Path, worker: int) -> None:
+        self.parts = run_dir / PARTS_DIR
+        self.parts.mkdir(parents=True, exist_ok=True)
+        self.worker = worker
+        self._files: dict[str, tuple[IO[str], Any]] = {}
+        self._last_flush = time.monotonic()
+
+    def _writer(self, record: Record) -> Any:
+        name = record.file
+        entry = self._files.get(name)
+        if entry is None:
+            handle = open(self.parts / f"{name}.w{self.worker}.csv", "w", newline="")  # noqa: SIM115
+            writer = csv.writer(handle)
+            writer.writerow(columns(type(record)))
+            entry = (handle, writer)
+            self._files[name] = entry
+        return entry[1]
+
+    def __call__(self, record: Record) -> None:
+        self._writer(record).writerow(astuple(record))
+        now = time.monotonic()
+        if now - self._last_flush > 2.0:
+            self._last_flush = now
+            for handle, _ in self._files.values():
+                handle.flush()
+
+    def close(self) -> None:
+        for handle, _ in self._files.values():
+            handle.close()
+        self._files.clear()
+
+
+@dataclass(slots=True)
+class Counters:
+    """What live progress and generator samples need, kept as the records go by."""
+
+    deliveries: int = 0
+    changes_sent: int = 0
+    changes_ok: int = 0
+    gaps: int = 0
+    leaks: int = 0
+    duplicates: int = 0
+    connected_users: int = 0
+    connect_errors: int = 0
+    final_synced: int = 0
+    final_missing: int = 0
+    recent_e2e_ms: deque[float] = field(default_factory=lambda: deque(maxlen=2000))
+    # (entity_id, version) -> t_send of this process's own changes, for live e2e estimates
+    sent_at: dict[tuple[str, int], float] = field(default_factory=dict)
+
+    def __call__(self, record: Record) -> None:
+        if isinstance(record, DeliveryRecord):
+            self.deliveries += 1
+            if not record.replayed:
+                t_send = self.sent_at.get((record.entity_id, record.version))
+                if t_send is not None:
+                    self.recent_e2e_ms.append((record.t_recv - t_send) * 1000)
+        elif isinstance(record, ActionRecord):
+            if record.op in _CHANGE_OPS:
+                self.changes_sent += 1
+                if record.ok:
+                    self.changes_ok += 1
+                    self.sent_at[(record.entity_id, record.version)] = record.t_send
+        elif isinstance(record, AnomalyRecord):
+            if record.kind == "gap":
+                self.gaps += 1
+            elif record.kind == "duplicate":
+                self.duplicates += 1
+            elif record.kind.endswith("_leak"):
+                self.leaks += 1
+        elif isinstance(record, UserRecord):
+            self.connect_errors += record.connect_errors
+        elif isinstance(record, StreamRecord):
+            self.final_missing += record.missing_final
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "deliveries": self.deliveries,
+            "changes_sent": self.changes_sent,
+            "changes_ok": self.changes_ok,
+            "gaps": self.gaps,
+            "leaks": self.leaks,
+            "duplicates": self.duplicates,
+            "connected_users": self.connected_users,
+            "connect_errors": self.connect_errors,
+            "final_synced": self.final_synced,
+            "final_missing": self.final_missing,
+            "recent_e2e_ms": list(self.recent_e2e_ms)[-300:],
+        }
+
+
+_CHANGE_OPS = frozenset({"create", "update", "archive", "restore", "delete"})
+
+
+def merge_parts(run_dir: Path) -> dict[str, int]:
+    """Concatenate every worker's part files into `<file>.csv`; rows written per file."""
+    parts = run_dir / PARTS_DIR
+    written: dict[str, int] = {}
+    for record_type in RECORD_TYPES:
+        name: str = record_type.file  # type: ignore[attr-defined]
+        rows = 0
+        with open(run_dir / f"{name}.csv", "w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(columns(record_type))
+            for part in sorted(parts.glob(f"{name}.w*.csv")) if parts.exists() else []:
+                with open(part, newline="") as handle:
+                    reader = csv.reader(handle)
+                    next(reader, None)
+                    for row in reader:
+                        writer.writerow(row)
+                        rows += 1
+        written[name] = rows
+    return written

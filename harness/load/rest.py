@@ -1,0 +1,78 @@
+"""A lean REST caller for agents: one geventhttpclient pool per process, shared by all users.
+
+Per-user HTTP sessions would cost a connection and a buffer per user; the users of one
+process share `concurrency` keep-alive connections instead, which is what a CRM's browser
+fleet looks like to the server anyway (many short requests, few at a time per user).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from geventhttpclient import HTTPClient
+
+from .wire import split_url
+
+__all__ = ["RestPool", "RestResult"]
+
+
+@dataclass(frozen=True, slots=True)
+class RestResult:
+    status: int
+    body: Any  # parsed JSON, or None for an empty or non-JSON body
+    bytes_sent: int
+    bytes_received: int
+
+    @property
+    def error_code(self) -> str:
+        if isinstance(self.body, dict) and isinstance(self.body.get("error"), dict):
+            return str(self.body["error"].get("code", ""))
+        return "" if self.status < 400 else f"HTTP_{self.status}"
+
+
+class RestPool:
+    def __init__(self, url: str, concurrency: int = 64, timeout: float = 10.0) -> None:
+        host, port, base = split_url(url)
+        self._base = base
+        self._client = HTTPClient(
+            host,
+            port,
+            concurrency=concurrency,
+            connection_timeout=timeout,
+            network_timeout=timeout,
+        )
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        token: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> RestResult:
+        """One request; raises OSError/gevent.Timeout on transport failure."""
+        data = b"" if body is None else json.dumps(body).encode()
+        sent_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
+        if body is not None:
+            sent_headers["Content-Type"] = "application/json"
+        response = self._client.request(method, self._base + path, data, sent_headers)
+        try:
+            raw = response.read()
+        finally:
+            response.release()
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = None
+        header_bytes = sum(len(k) + len(v) + 4 for k, v in sent_headers.items())
+        return RestResult(
+            response.status_code,
+            parsed,
+            len(data) + header_bytes + len(method) + len(path) + 12,
+            len(raw),
+        )
+
+    def close(self) -> None:
+        self._client.close()

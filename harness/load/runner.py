@@ -1,0 +1,206 @@
+"""`run_load`: one load run from config to run directory.
+
+The controlling process stays free of gevent: it starts the reference server if asked, reads
+the info document, then runs Locust as subprocesses (one standalone process, or a master and
+`workers` worker processes), merges their part files and writes `run.json` and
+`summary.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from harness import TargetError, UsageError
+from harness.spec import INFO_PATH
+
+from .analysis import summarize
+from .config import LoadConfig
+from .context import effective_mix
+from .recorder import merge_parts
+
+__all__ = ["SCENARIO_DIR", "fetch_info", "raise_nofile", "run_load", "scenario_mix"]
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios"
+_FDS_PER_SOCKET = 1
+_FD_HEADROOM = 200  # REST pool, Locust's own sockets, files
+_LOCUST_GRACE_S = 60.0
+
+
+def fetch_info(url: str) -> dict[str, Any]:
+    """The info document (INF-1); TargetError in one line when the server is not there."""
+    try:
+        response = httpx.get(url.rstrip("/") + INFO_PATH, timeout=5.0)
+    except httpx.HTTPError as exc:
+        raise TargetError(f"cannot reach {url}: {exc or type(exc).__name__}") from None
+    if response.status_code != 200:
+        raise TargetError(f"{url}{INFO_PATH} answered {response.status_code}, expected 200")
+    try:
+        info = response.json()
+    except ValueError:
+        raise TargetError(f"{url}{INFO_PATH} is not JSON: not a CRM realtime server?") from None
+    if not isinstance(info, dict) or "specVersion" not in info:
+        raise TargetError(f"{url}{INFO_PATH} has no specVersion: not a CRM realtime server?")
+    return info
+
+
+def raise_nofile(users_per_process: int, second_tab_share: float) -> tuple[int, int]:
+    """Raise the soft RLIMIT_NOFILE as far as the hard limit allows; UsageError if too low."""
+    need = int(users_per_process * (1 + second_tab_share) * _FDS_PER_SOCKET) + _FD_HEADROOM
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, need)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    if soft < need:
+        raise UsageError(
+            f"open-file limit {soft} (hard {hard}) is too low for {users_per_process} users per "
+            f"process (~{need} sockets); raise it (ulimit -n) or add --workers"
+        )
+    return soft, need
+
+
+def scenario_mix(config: LoadConfig, profiles: list[str]) -> tuple[dict[str, float], list[str]]:
+    """The action mix the scenario asks for, minus what the server's profiles cannot serve."""
+    mix = dict(config.workload.action_mix)
+    notes: list[str] = []
+    if config.scenario == "ai_tasks":
+        mix.setdefault("ai_task", 0.3)
+        if "ai" not in profiles:
+            notes.append(
+                "ai_tasks: the server does not declare the `ai` profile (SPEC §11); "
+                "this run measures data events only, no AI task actions"
+            )
+    out, dropped = effective_mix(mix, profiles)
+    return out, notes + dropped
+
+
+@dataclass(slots=True)
+class _Plan:
+    config: LoadConfig
+    run_dir: Path
+    config_path: Path
+    scenario_file: Path
+
+
+def _locust_commands(plan: _Plan) -> list[list[str]]:
+    c = plan.config
+    base = [sys.executable, "-m", "locust", "-f", str(plan.scenario_file)]
+    base += ["--loglevel", "WARNING", "--only-summary", "--stop-timeout", "0", "-H", str(c.url)]
+    ui = ["--web-port", str(c.web_port)] if c.web else ["--headless"]
+    counts = ["-u", str(c.users), "-r", str(c.spawn_rate)]
+    if not c.distributed:
+        return [base + ui + counts]
+    master = base + ui + counts + ["--master", "--master-bind-host", c.master_bind_host]
+    master += ["--master-bind-port", str(c.master_bind_port)]
+    master += ["--expect-workers", str(c.workers + c.remote_workers)]
+    worker = [*base, "--worker", "--master-host", "127.0.0.1"]
+    worker += ["--master-port", str(c.master_bind_port)]
+    return [master] + [worker] * c.workers
+
+
+def _run_locust(plan: _Plan) -> int:
+    c = plan.config
+    env = {**os.environ, "CRM_LOAD_CONFIG": str(plan.config_path), "PYTHONUNBUFFERED": "1"}
+    ramp = c.users / c.spawn_rate
+    w = c.workload
+    budget = c.duration_s + ramp + w.drain_s + w.final_sync_timeout_s + _LOCUST_GRACE_S
+    if c.web:
+        budget = float("inf")  # the user drives the UI
+    out = subprocess.DEVNULL if c.quiet else None
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=out, stderr=out) for cmd in _locust_commands(plan)
+    ]
+    master = procs[0]
+    try:
+        master.wait(timeout=None if budget == float("inf") else budget)
+    except subprocess.TimeoutExpired:
+        print("crm-harness load: Locust overran its time budget; stopping it", file=sys.stderr)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+    return master.returncode if master.returncode is not None else -1
+
+
+def _default_run_dir() -> Path:
+    return Path("reports") / time.strftime("load-%Y%m%d-%H%M%S")
+
+
+def run_load(config: LoadConfig) -> Path:
+    """Run one load test; returns the run directory (run.json, CSVs, summary.json)."""
+    with ExitStack() as stack:
+        url = config.url
+        if url is None:
+            from reference_server.launcher import start_server
+
+            server = start_server(jwt_secret=config.jwt_secret)
+            stack.callback(server.close)
+            url = server.url
+        info = fetch_info(url)
+        profiles = [str(p) for p in info.get("profiles", ["core"])]
+        per_process = -(-config.users // config.generator_processes)
+        raise_nofile(per_process, config.workload.second_tab_share)
+        mix, notes = scenario_mix(config, profiles)
+        for note in notes:
+            print(f"crm-harness load: NOTE {note}", file=sys.stderr)
+        run_dir = (config.report_dir or _default_run_dir()).resolve()
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for stale in (run_dir / "parts").glob("*.csv"):
+            stale.unlink()
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="crm-load-")))
+        process_config = {
+            "url": url,
+            "jwt_secret": config.jwt_secret,
+            "run_id": uuid.uuid4().hex[:8],
+            "scenario": config.scenario,
+            "workers": config.generator_processes,
+            "users": config.users,
+            "duration_s": config.duration_s,
+            "run_dir": str(run_dir),
+            "workload": config.workload.to_json(),
+            "profiles": profiles,
+            "mix": mix,
+        }
+        config_path = tmp / "load-config.json"
+        config_path.write_text(json.dumps(process_config))
+        scenario_file = SCENARIO_DIR / f"{config.scenario}.py"
+        started_at = time.time()
+        code = _run_locust(_Plan(config, run_dir, config_path, scenario_file))
+        ended_at = time.time()
+        merge_parts(run_dir)
+        run_info = {
+            "scenario": config.scenario,
+            "url": url,
+            "users": config.users,
+            "spawn_rate": config.spawn_rate,
+            "duration_s": config.duration_s,
+            "workers": config.generator_processes,
+            "started_at": started_at,
+            "ended_at": ended_at,
+            "server_info": info,
+            "config": {**{k: v for k, v in process_config.items() if k != "jwt_secret"}},
+            "notes": notes,
+            "locust_exit_code": code,
+        }
+        (run_dir / "run.json").write_text(json.dumps(run_info, indent=2))
+        summary = summarize(run_dir)
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        return run_dir
+    raise AssertionError("unreachable")  # ExitStack does not swallow exceptions

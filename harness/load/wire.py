@@ -1,0 +1,341 @@
+"""A lean Socket.IO v5 / Engine.IO v4 client over a raw WebSocket, one greenlet per socket.
+
+Why not python-socketio's client: each of its clients runs reader, writer and ping threads
+(greenlets under gevent) plus a websocket-client object; at 10,000 users that is most of a
+generator core spent idle. Here a socket is a TCP connection, a receive buffer and ONE reader
+greenlet that answers pings, resolves acks and hands each event to a callback together with
+its receive time and wire size. Only what the spec needs: default namespace, text frames,
+acks, no polling transport and no binary attachments.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import itertools
+import json
+import os
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import gevent
+from gevent import socket as gsocket
+from gevent.event import AsyncResult
+from gevent.lock import Semaphore
+
+from harness.spec import SOCKETIO_PATH
+
+__all__ = ["ConnectRefused", "EventCallback", "LeanSocket", "WireError", "split_url"]
+
+# Engine.IO v4 packet types (first character of a text frame).
+_EIO_OPEN, _EIO_CLOSE, _EIO_PING, _EIO_PONG, _EIO_MESSAGE = "0", "1", "2", "3", "4"
+# Socket.IO v5 packet types (first character after the Engine.IO `4`).
+_SIO_CONNECT, _SIO_DISCONNECT, _SIO_EVENT, _SIO_ACK, _SIO_CONNECT_ERROR = "0", "1", "2", "3", "4"
+_OP_TEXT, _OP_CLOSE, _OP_PING, _OP_PONG = 0x1, 0x8, 0x9, 0xA
+
+# event name, payload, receive time (epoch s), wire bytes of the frame
+EventCallback = Callable[[str, Any, float, int], None]
+
+
+class WireError(Exception):
+    """The connection failed or broke (network, protocol or timeout)."""
+
+
+class ConnectRefused(WireError):
+    """The server answered CONNECT with CONNECT_ERROR (AUTH-2, LIM-3)."""
+
+    def __init__(self, message: str, code: str | None) -> None:
+        super().__init__(f"{message} ({code})")
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    host: str
+    port: int
+    base_path: str
+
+
+def split_url(url: str) -> tuple[str, int, str]:
+    """(host, port, base path) of an http:// URL; ValueError for anything else."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise ValueError(f"expected an http://host:port URL, got {url!r}")
+    return parts.hostname, parts.port or 80, parts.path.rstrip("/")
+
+
+def _mask(payload: bytes, key: bytes) -> bytes:
+    # XOR with the repeated 4-byte key in one big-int operation: far cheaper than a byte loop.
+    n = len(payload)
+    if n == 0:
+        return payload
+    repeated = (key * (n // 4 + 1))[:n]
+    masked = int.from_bytes(payload, "big") ^ int.from_bytes(repeated, "big")
+    return masked.to_bytes(n, "big")
+
+
+def _frame(opcode: int, payload: bytes) -> bytes:
+    n = len(payload)
+    if n < 126:
+        header = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
+    elif n < 65536:
+        header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+    else:
+        header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
+    key = os.urandom(4)
+    return header + key + _mask(payload, key)
+
+
+class LeanSocket:
+    """One Socket.IO connection. `connect()` blocks until CONNECT is answered."""
+
+    __slots__ = (
+        "_acks",
+        "_buf",
+        "_ids",
+        "_reader",
+        "_sock",
+        "_target",
+        "_write_lock",
+        "closed_reason",
+        "connected",
+        "on_close",
+        "on_event",
+        "sid",
+    )
+
+    def __init__(self, url: str, on_event: EventCallback) -> None:
+        host, port, base = split_url(url)
+        self._target = _Target(host, port, base)
+        self.on_event = on_event
+        self.on_close: Callable[[str], None] | None = None
+        self._sock: gsocket.socket | None = None
+        self._buf = bytearray()
+        self._acks: dict[int, AsyncResult] = {}
+        self._ids = itertools.count(1)
+        self._write_lock = Semaphore()
+        self._reader: gevent.Greenlet | None = None
+        self.connected = False
+        self.sid: str | None = None
+        self.closed_reason: str | None = None
+
+    # -- connection -------------------------------------------------------------------------
+
+    def connect(self, token: str, timeout: float = 10.0) -> None:
+        t = self._target
+        try:
+            with gevent.Timeout(timeout, WireError(f"connect timed out after {timeout}s")):
+                sock = gsocket.create_connection((t.host, t.port))
+                sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
+                self._sock = sock
+                self._handshake()
+                opened = self._read_text()
+                if not opened.startswith(_EIO_OPEN):
+                    raise WireError(f"expected Engine.IO OPEN, got {opened[:40]!r}")
+                self._send_text(_EIO_MESSAGE + _SIO_CONNECT + json.dumps({"token": token}))
+                while True:
+                    text = self._read_text()
+                    if text == _EIO_PING:
+                        self._send_text(_EIO_PONG)
+                        continue
+                    break
+        except OSError as exc:
+            self._drop()
+            raise WireError(str(exc) or type(exc).__name__) from exc
+        except WireError:
+            self._drop()
+            raise
+        kind = text[1:2] if text.startswith(_EIO_MESSAGE) else ""
+        if kind == _SIO_CONNECT_ERROR:
+            self._drop()
+            body = json.loads(text[2:] or "{}")
+            data = body.get("data") or {}
+            raise ConnectRefused(str(body.get("message")), data.get("code"))
+        if kind != _SIO_CONNECT:
+            self._drop()
+            raise WireError(f"expected CONNECT answer, got {text[:40]!r}")
+        self.sid = json.loads(text[2:] or "{}").get("sid")
+        self.connected = True
+        self._reader = gevent.spawn(self._read_loop)
+
+    def _handshake(self) -> None:
+        assert self._sock is not None
+        t = self._target
+        key = base64.b64encode(os.urandom(16)).decode()
+        request = (
+            f"GET {t.base_path}{SOCKETIO_PATH}?EIO=4&transport=websocket HTTP/1.1\r\n"
+            f"Host: {t.host}:{t.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        self._sock.sendall(request.encode())
+        while b"\r\n\r\n" not in self._buf:
+            self._fill()
+        head, _, rest = bytes(self._buf).partition(b"\r\n\r\n")
+        self._buf = bytearray(rest)
+        status = head.split(b"\r\n", 1)[0]
+        if b" 101 " not in status + b" ":
+            raise WireError(f"WebSocket upgrade refused: {status.decode(errors='replace')}")
+
+    def _fill(self) -> None:
+        assert self._sock is not None
+        chunk = self._sock.recv(65536)
+        if not chunk:
+            raise WireError("connection closed by server")
+        self._buf += chunk
+
+    def _read_frame(self) -> tuple[int, bytes, int]:
+        """(opcode, payload, wire bytes); continuation frames are joined."""
+        parts: list[bytes] = []
+        total = 0
+        opcode = -1
+        while True:
+            while len(self._buf) < 2:
+                self._fill()
+            b0, b1 = self._buf[0], self._buf[1]
+            n = b1 & 0x7F
+            offset = 2
+            if n == 126:
+                while len(self._buf) < 4:
+                    self._fill()
+                n = struct.unpack_from("!H", self._buf, 2)[0]
+                offset = 4
+            elif n == 127:
+                while len(self._buf) < 10:
+                    self._fill()
+                n = struct.unpack_from("!Q", self._buf, 2)[0]
+                offset = 10
+            while len(self._buf) < offset + n:
+                self._fill()
+            parts.append(bytes(self._buf[offset : offset + n]))
+            del self._buf[: offset + n]
+            total += offset + n
+            if opcode < 0:  # continuation frames carry opcode 0; the first one decides
+                opcode = b0 & 0x0F
+            if b0 & 0x80:
+                return opcode, b"".join(parts), total
+
+    def _read_text(self) -> str:
+        while True:
+            opcode, payload, _ = self._read_frame()
+            if opcode == _OP_TEXT:
+                return payload.decode()
+            if opcode == _OP_CLOSE:
+                raise WireError("server closed the WebSocket")
+            if opcode == _OP_PING:
+                self._send_raw(_frame(_OP_PONG, payload))
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _read_loop(self) -> None:
+        reason = "closed"
+        try:
+            while True:
+                opcode, payload, nbytes = self._read_frame()
+                t_recv = time.time()
+                if opcode == _OP_TEXT:
+                    if not self._dispatch(payload.decode(), t_recv, nbytes):
+                        reason = "server disconnect"
+                        break
+                elif opcode == _OP_CLOSE:
+                    reason = "server closed the WebSocket"
+                    break
+                elif opcode == _OP_PING:
+                    self._send_raw(_frame(_OP_PONG, payload))
+        except (OSError, WireError) as exc:
+            reason = str(exc) or type(exc).__name__
+        except gevent.GreenletExit:
+            reason = "closed by client"
+        self._finish(reason)
+
+    def _dispatch(self, text: str, t_recv: float, nbytes: int) -> bool:
+        """Handle one Engine.IO packet; False when the server ended the session."""
+        kind = text[:1]
+        if kind == _EIO_PING:
+            self._send_text(_EIO_PONG)
+            return True
+        if kind == _EIO_CLOSE:
+            return False
+        if kind != _EIO_MESSAGE:
+            return True
+        sio = text[1:2]
+        if sio == _SIO_EVENT:
+            body = text[2:]
+            start = body.find("[")
+            args = json.loads(body[start:])
+            self.on_event(args[0], args[1] if len(args) > 1 else None, t_recv, nbytes)
+        elif sio == _SIO_ACK:
+            body = text[2:]
+            start = body.find("[")
+            waiter = self._acks.pop(int(body[:start]), None)
+            if waiter is not None:
+                args = json.loads(body[start:])
+                waiter.set(args[0] if args else None)
+        elif sio == _SIO_DISCONNECT:
+            return False
+        return True
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def _send_raw(self, data: bytes) -> None:
+        if self._sock is None:
+            raise WireError("not connected")
+        with self._write_lock:
+            self._sock.sendall(data)
+
+    def _send_text(self, text: str) -> int:
+        data = _frame(_OP_TEXT, text.encode())
+        self._send_raw(data)
+        return len(data)
+
+    def emit(self, event: str, payload: Any) -> int:
+        """Fire-and-forget event; returns the wire bytes sent."""
+        return self._send_text(_EIO_MESSAGE + _SIO_EVENT + json.dumps([event, payload]))
+
+    def call(self, event: str, payload: Any, timeout: float = 10.0) -> tuple[Any, int]:
+        """Emit with an ack (TRN-5); (ack payload, wire bytes sent). WireError on timeout."""
+        ack_id = next(self._ids)
+        waiter: AsyncResult = AsyncResult()
+        self._acks[ack_id] = waiter
+        try:
+            sent = self._send_text(
+                _EIO_MESSAGE + _SIO_EVENT + str(ack_id) + json.dumps([event, payload])
+            )
+            return waiter.get(timeout=timeout), sent
+        except gevent.Timeout as exc:
+            raise WireError(f"no ack for {event} within {timeout}s") from exc
+        except OSError as exc:
+            raise WireError(str(exc)) from exc
+        finally:
+            self._acks.pop(ack_id, None)
+
+    # -- closing ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._sock is not None and self.connected:
+            with contextlib.suppress(OSError, WireError):
+                self._send_text(_EIO_MESSAGE + _SIO_DISCONNECT)
+        if self._reader is not None and gevent.getcurrent() is not self._reader:
+            self._reader.kill(block=False)
+        self._finish("closed by client")
+
+    def _drop(self) -> None:
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.close()
+            self._sock = None
+
+    def _finish(self, reason: str) -> None:
+        was_connected = self.connected
+        self.connected = False
+        self._drop()
+        for waiter in self._acks.values():
+            waiter.set_exception(WireError(f"disconnected: {reason}"))
+        self._acks.clear()
+        if was_connected:
+            self.closed_reason = reason
+            if self.on_close is not None:
+                self.on_close(reason)
