@@ -153,7 +153,8 @@ def _object(spec: FieldSpec, value: Any) -> Any:
     if not isinstance(value, dict):
         raise validation_error(f"{spec.name} must be an object", spec.name)
     try:
-        size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        size = len(text.encode())
     except (TypeError, ValueError):
         raise validation_error(f"{spec.name} must be plain JSON", spec.name) from None
     if size > MAX_CUSTOM_FIELDS_BYTES:
