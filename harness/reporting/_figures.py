@@ -20,7 +20,6 @@ __all__ = [
     "LatencyKind",
     "RunFigures",
     "compute_figures",
-    "latency_samples",
     "percentile_row",
 ]
 
@@ -60,13 +59,6 @@ def live_latencies(run: RunData) -> pd.DataFrame:
     live["e2e_ms"] = (live["t_recv"] - live["t_send"]) * 1000.0
     live["fanout_ms"] = (live["t_recv"] - live["server_ts"]) * 1000.0
     return live
-
-
-def latency_samples(run: RunData, kind: str) -> np.ndarray:
-    """Raw live latency samples in ms, for CDFs and the bootstrap in `compare`."""
-    column = f"{kind}_ms"
-    values = live_latencies(run)[column].to_numpy(dtype=float)
-    return values[~np.isnan(values)]
 
 
 def _percentile_table(live: pd.DataFrame, by: str) -> pd.DataFrame:

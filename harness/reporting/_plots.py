@@ -25,6 +25,7 @@ from ._figures import LatencyKind, RunFigures
 
 __all__ = [
     "Plot",
+    "bars_draw",
     "cdf_plot",
     "render_png",
     "report_plots",
@@ -104,7 +105,7 @@ def _lines(frame: pd.DataFrame, x: str, ys: Sequence[tuple[str, str]], ylabel: s
     return draw
 
 
-def _bars(labels: Sequence[str], groups: Sequence[tuple[str, Sequence[float]]], ylabel: str,
+def bars_draw(labels: Sequence[str], groups: Sequence[tuple[str, Sequence[float]]], ylabel: str,
           what: str) -> Callable[[Axes], None]:  # fmt: skip
     def draw(ax: Axes) -> None:
         if not labels:
@@ -164,12 +165,12 @@ def report_plots(figures: RunFigures, generator: pd.DataFrame, start: float) -> 
         ("connected_users", "Connected users over time", _lines(
             figures.connected, "second", [("connected_users", "connected users")], "users",
             "generator samples")),
-        ("latency_by_scope", "p99 latency per audience scope", _bars(
+        ("latency_by_scope", "p99 latency per audience scope", bars_draw(
             [str(s) for s in scope_p99.index],
             [(kind, [float(v) for v in scope_p99.get(kind, pd.Series(dtype=float))])
              for kind in LatencyKind.ALL if kind in scope_p99.columns], "p99 ms",
             "deliveries")),
-        ("bytes_per_event", "Wire bytes per event (median)", _bars(
+        ("bytes_per_event", "Wire bytes per event (median)", bars_draw(
             [str(e) for e in bytes_table["event"]],
             [("median", [float(v) for v in bytes_table["median"]])], "bytes", "deliveries")),
         ("generator_health", "Load generator health", _generator_draw(generator, start)),

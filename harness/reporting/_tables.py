@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._context import ReportContext
 
-__all__ = ["fmt_number", "key_figures", "lookup", "markdown_table"]
+__all__ = ["fmt_number", "key_figures", "lookup", "markdown_table", "text_table"]
 
 
 def fmt_number(value: object, digits: int = 1) -> str:
@@ -77,3 +77,13 @@ def key_figures(context: ReportContext) -> list[tuple[str, str]]:
         ("connect errors", fmt_number(lookup(s, "connect_errors"))),
         ("generator saturated", fmt_number(lookup(s, "generator", "saturated"))),
     ]  # fmt: skip
+
+
+def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A plain aligned table for the terminal."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]  # fmt: skip
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    out = [line, "-" * len(line)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return out

@@ -22,6 +22,7 @@ __all__ = [
     "MarkdownSummary",
     "ReportFormat",
     "default_formats",
+    "render_template",
 ]
 
 
@@ -135,6 +136,10 @@ _ENV = jinja2.Environment(
 _ENV.filters["num"] = fmt_number
 
 
+def render_template(name: str, **values: object) -> str:
+    return _ENV.get_template(name).render(**values)
+
+
 class HtmlReport:
     """report.html: one self-contained page, plots embedded as base64 PNG."""
 
@@ -144,7 +149,8 @@ class HtmlReport:
     def write(self, context: ReportContext, out_dir: Path) -> Path:
         figures = context.figures
         costs = update_costs(context, context.baseline) if context.baseline is not None else None
-        html = _ENV.get_template("report.html.j2").render(
+        html = render_template(
+            "report.html.j2",
             ctx=context,
             verdict_line=_verdict_line(context),
             key_figures=key_figures(context),

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .._exceptions import UsageError
+from ._tables import lookup
 
 __all__ = [
     "GATES",
@@ -89,11 +90,7 @@ def _path(*keys: str) -> Extractor:
     """An extractor reading a nested number from the summary; None where absent or NaN."""
 
     def extract(summary: Mapping[str, Any]) -> Metric | None:
-        node: Any = summary
-        for key in keys:
-            if not isinstance(node, Mapping) or key not in node:
-                return None
-            node = node[key]
+        node = lookup(summary, *keys)
         if isinstance(node, bool):
             return node
         if isinstance(node, int | float) and math.isfinite(node):
