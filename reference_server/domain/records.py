@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -22,6 +21,7 @@ from ..store.base import NewEvent, RecordStore, StoredEvent, UnitOfWork
 from .clock import Clock, SystemClock, iso_from_epoch
 from .contracts import Actor, ChangeOutcome, ChangeRequest, DomainError, EventPublisher
 from .idempotency import check_key, entry_for, fingerprint, replay_outcome, reused_key_error
+from .ids import TimeOrderedIds
 from .validation import validate_create, validate_entity_type, validate_update, validation_error
 from .visibility import can_see, lock_key, not_found, stream_for
 
@@ -61,7 +61,7 @@ class RecordService:
         self.publisher = publisher
         self.limits = limits or Limits()
         self.clock = clock or SystemClock()
-        self._new_id = new_id or (lambda: str(uuid.uuid4()))
+        self._new_id = new_id or TimeOrderedIds(self.clock)
 
     # -- reads -------------------------------------------------------------------------------
     async def get(self, actor: Actor, entity_type: str, record_id: str) -> dict[str, Any]:

@@ -169,7 +169,7 @@ class SqlReads:
         )
         rows = await self.read_db().fetch_all(
             f"SELECT data FROM records WHERE {where}"
-            " ORDER BY created_at DESC, id ASC LIMIT ? OFFSET ?",
+            " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
             [*args, int(limit), int(offset)],
         )
         total = int(total_row[0]) if total_row is not None else 0

@@ -130,7 +130,8 @@ class RecordStore(Protocol):
         offset: int,
         include_archived: bool,
     ) -> tuple[list[dict[str, Any]], int]:
-        """Records visible to the user (REC-1), newest `createdAt` first, ties by `id` (§15)."""
+        """Records visible to the user (REC-1), newest `createdAt` first, ties by `id` (§15),
+        descending: record ids grow with time, so a tie is newest first too."""
 
     async def read_stream(
         self, stream: str, after_seq: int, limit: int | None = None

@@ -175,7 +175,8 @@ async def test_idempotency_entries_are_remembered(store: RecordStore) -> None:
 
 
 async def test_list_records_scopes_orders_pages(store: RecordStore) -> None:
-    """REC-1, REC-3: visible records only, newest createdAt first, ties by id, archived opt-in."""
+    """REC-1, REC-3: visible records only, newest createdAt first, ties by id descending,
+    archived opt-in."""
     rows = [
         record("r-b", createdAt="2026-11-26T12:00:02.000Z"),
         record("r-a", createdAt="2026-11-26T12:00:02.000Z", visibility="broker", teamId="t-2"),
@@ -195,10 +196,10 @@ async def test_list_records_scopes_orders_pages(store: RecordStore) -> None:
         found, total = await store.list_records("escrow", **args)
         return [r["id"] for r in found], total
 
-    assert await ids("u-1") == (["r-a", "r-b", "r-d"], 3)
-    assert await ids("u-1", include_archived=True) == (["r-c", "r-a", "r-b", "r-d"], 4)
-    assert await ids("u-1", limit=2, offset=1) == (["r-b", "r-d"], 3)
-    assert await ids("u-2") == (["r-a", "r-b"], 2)
+    assert await ids("u-1") == (["r-b", "r-a", "r-d"], 3)
+    assert await ids("u-1", include_archived=True) == (["r-c", "r-b", "r-a", "r-d"], 4)
+    assert await ids("u-1", limit=2, offset=1) == (["r-a", "r-d"], 3)
+    assert await ids("u-2") == (["r-b", "r-a"], 2)
     assert await ids("u-9", team_id="t-9", broker_id="b-9") == (["r-e"], 1)  # own private one
     assert await ids("u-8", team_id="t-9", broker_id="b-9") == ([], 0)
 
