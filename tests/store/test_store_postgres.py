@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 
 from reference_server.store import IdempotencyEntry, NewEvent, StoreUnavailable, open_store
@@ -122,3 +123,33 @@ async def test_unreachable_server_fails_fast() -> None:
     with pytest.raises(StoreUnavailable):
         async with store.transaction():
             pass
+
+
+async def test_store_recovers_after_its_connections_are_killed(postgres_url: str) -> None:
+    """INF-3, CLU-2: severed connections surface as StoreUnavailable (or succeed on a fresh
+    connection), never hang, and the store serves again without a restart."""
+    store = PostgresRecordStore(postgres_url, max_connections=2)
+    await store.open()
+    try:
+        async with store.transaction() as uow:
+            await uow.append_event(NewEvent("team:t", "lead:created", {}))
+        admin = await asyncpg.connect(postgres_url)
+        try:
+            killed = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await admin.close()
+        assert killed >= 1
+        outcomes: list[dict[str, int] | None] = []
+        for _ in range(3):
+            try:
+                outcomes.append(await asyncio.wait_for(store.stream_heads(["team:t"]), 10))
+            except StoreUnavailable:
+                outcomes.append(None)
+        assert outcomes[-1] == {"team:t": 1}
+        async with store.transaction() as uow:
+            assert (await uow.append_event(NewEvent("team:t", "lead:created", {}))).seq == 2
+    finally:
+        await store.close()
