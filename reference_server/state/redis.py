@@ -142,9 +142,10 @@ class RedisClusterState:
 
     async def close(self) -> None:
         if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
+            # Re-cancel until done: a cancel landing as a Redis reply arrives can be swallowed.
+            while not self._heartbeat.done():
+                self._heartbeat.cancel()
+                await asyncio.wait({self._heartbeat}, timeout=0.5)
             self._heartbeat = None
         if self._redis is not None:
             with contextlib.suppress(RedisError, OSError, ClusterStateUnavailable):
@@ -162,7 +163,8 @@ class RedisClusterState:
 
     async def _call(self, command: Callable[[aioredis.Redis], Awaitable[_T]]) -> _T:
         try:
-            return await asyncio.wait_for(command(self.redis), self.timeouts.command_seconds * 2)
+            async with asyncio.timeout(self.timeouts.command_seconds * 2):
+                return await command(self.redis)
         except (RedisError, OSError, TimeoutError) as exc:
             raise ClusterStateUnavailable(
                 f"cluster state backend (Redis) unavailable: {exc}"

@@ -20,6 +20,7 @@ from reference_server.state.redis import (
     RedisClusterState,
     RedisTimeouts,
 )
+from cluster_faults import TcpProxy
 from tests.conftest import RedisNamespace
 
 FAST = RedisTimeouts(heartbeat_seconds=0.1, node_ttl_seconds=0.4)
@@ -157,3 +158,34 @@ async def test_unreachable_redis_fails_fast_and_clearly() -> None:
     finally:
         await state.close()
     assert time.monotonic() - started < 10
+
+
+async def test_partitioned_redis_refused_quickly_then_recovers(
+    redis_namespace: RedisNamespace,
+) -> None:
+    """INF-3, CLU-1: Redis black-holed behind a proxy → errors within the timeouts, not a hang;
+    traffic restored → the same node works again by itself."""
+    host_port = redis_namespace.url.split("//", 1)[1].split("/", 1)[0]
+    host, port = host_port.rsplit(":", 1)
+    with TcpProxy(host, int(port)) as proxy:
+        url = f"redis://127.0.0.1:{proxy.port}/0"
+        quick = RedisTimeouts(connect_seconds=0.5, command_seconds=0.5)
+        state = RedisClusterState(url, prefix=redis_namespace.prefix, timeouts=quick)
+        await state.open()
+        try:
+            assert await state.add_connection("u1", "a", 5) == 1
+            proxy.cut()
+            started = time.monotonic()
+            assert await state.ping() is False
+            with pytest.raises(ClusterStateUnavailable):
+                await state.add_connection("u1", "b", 5)
+            assert time.monotonic() - started < 5
+            proxy.restore()
+
+            async def healthy() -> bool:
+                return await state.ping()
+
+            await _wait_for(healthy, within=5)
+            assert await state.add_connection("u1", "b", 5) == 2
+        finally:
+            await state.close()
