@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from harness.spec import CLIENT_EVENTS, METRIC_NAMES
+from harness.spec import CLIENT_EVENTS, DATA_EVENTS, METRIC_NAMES, ServerEvent
 
 __all__ = ["CONTENT_TYPE_LATEST", "ServerMetrics"]
 
@@ -46,6 +46,11 @@ class ServerMetrics:
         self.replayed_events = Counter(
             _base(_REPLAYED), "Durable events replayed by sync", registry=r
         )
+        # Samples at 0 from the start, so a scrape of a fresh node already lists every metric.
+        for event in (*DATA_EVENTS, ServerEvent.SESSION_EXPIRED, ServerEvent.SERVER_ERROR):
+            self.events_emitted.labels(event)
+        for event in (*CLIENT_EVENTS, _UNKNOWN_EVENT_LABEL):
+            self.events_received.labels(event)
 
     def received(self, event: str) -> None:
         # Unknown names share one label so a client cannot blow up the label cardinality.

@@ -118,6 +118,7 @@ class RealtimeGateway:
         data = dict(payload)
         data.setdefault("timestamp", iso_from_epoch(self._clock.now()))
         await self._sio.emit(event, data, to=sid, ignore_queue=True)
+        self._metrics.emitted(event)
 
     # -- the gate every client event passes ---------------------------------------------------
     async def _on_any(self, event: str, sid: str, *args: Any) -> Ack:
