@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 import redis.asyncio as aioredis
+from cluster_faults import TcpProxy
 
 from reference_server.state.base import Viewer
 from reference_server.state.redis import (
@@ -20,7 +21,6 @@ from reference_server.state.redis import (
     RedisClusterState,
     RedisTimeouts,
 )
-from cluster_faults import TcpProxy
 from tests.conftest import RedisNamespace
 
 FAST = RedisTimeouts(heartbeat_seconds=0.1, node_ttl_seconds=0.4)
