@@ -43,7 +43,7 @@ def choose_backends(settings: ServerSettings) -> Backends:
     from .state.redis import RedisClusterState
 
     state = RedisClusterState(
-        settings.redis_url, prefix=REDIS_KEY_PREFIX, node_id=settings.node_name
+        settings.redis_url, prefix=settings.redis_prefix, node_id=settings.node_name
     )
-    manager = RedisFanoutManager(settings.redis_url, prefix=REDIS_KEY_PREFIX)
+    manager = RedisFanoutManager(settings.redis_url, prefix=settings.redis_prefix)
     return Backends(store, state, manager)

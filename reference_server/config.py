@@ -49,6 +49,7 @@ class ServerSettings:
     data_dir: str = DEFAULT_DATA_DIR
     database_url: str | None = None  # None: SQLite file inside data_dir
     redis_url: str | None = None  # None: in-process cluster state (one node)
+    redis_prefix: str = "crm:"  # Redis keys and channel of this cluster: clusters may share one
     heartbeat: Heartbeat = field(default_factory=Heartbeat)
     limits: Limits = field(default_factory=Limits)
     log_level: str = "warning"
@@ -75,7 +76,7 @@ class ServerSettings:
         if self.database_url:
             args += ["--database-url", self.database_url]
         if self.redis_url:
-            args += ["--redis-url", self.redis_url]
+            args += ["--redis-url", self.redis_url, "--redis-prefix", self.redis_prefix]
         for f in fields(Limits):
             args += [_limit_option(f.name), str(getattr(self.limits, f.name))]
         return args
@@ -108,6 +109,9 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--redis-url", help="cluster state backend (env CRM_REDIS_URL; none = one node)"
+    )
+    parser.add_argument(
+        "--redis-prefix", help="Redis key and channel prefix (env CRM_REDIS_PREFIX, default crm:)"
     )
     parser.add_argument(
         "--ping-interval", type=int, help="Engine.IO pingInterval in ms (default 10000)"
@@ -173,6 +177,9 @@ def settings_from_args(
         data_dir=args.data_dir or env.get("CRM_DATA_DIR") or defaults.data_dir,
         database_url=args.database_url or env.get("CRM_DATABASE_URL") or None,
         redis_url=args.redis_url or env.get("CRM_REDIS_URL") or None,
+        redis_prefix=getattr(args, "redis_prefix", None)
+        or env.get("CRM_REDIS_PREFIX")
+        or defaults.redis_prefix,
         heartbeat=heartbeat,
         limits=replace(defaults.limits, **limit_values),
         log_level=log_level,
