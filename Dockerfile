@@ -21,17 +21,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 COPY --from=build /wheels /wheels
 RUN pip install --no-index --find-links /wheels crm-realtime-harness && rm -rf /wheels
 
-# Non-root: the server needs no privilege, and /data (the embedded SQLite store when no
-# --database-url is given) is the only place it writes.
+# Non-root: nothing here needs privilege. The server writes only /data (the embedded SQLite
+# store when no --database-url is given); load runs write /runs (a volume shared by the Locust
+# master and workers in docker-compose.yml) and reports/.
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin crm \
-    && mkdir -p /data /app/reports \
-    && chown crm:crm /data /app/reports
+    && mkdir -p /data /runs/tmp /app/reports \
+    && chown -R crm:crm /data /runs /app/reports
 WORKDIR /app
-# Locust loads scenarios by file path, and the SLO example is what the load profile gates on.
+# Locust loads scenarios by file path; the worker entry script; the SLO example for load gates.
 COPY --chown=crm:crm scenarios ./scenarios
+COPY --chown=crm:crm deploy/locust ./deploy/locust
 COPY --chown=crm:crm slo.example.toml ./
 USER crm
-VOLUME ["/data"]
+VOLUME ["/data", "/runs"]
 EXPOSE 8000
 
 # Python rather than curl: the slim image has no curl and the probe needs nothing else.

@@ -192,23 +192,31 @@ def _locust_options(argv: list[str]) -> dict[str, Any]:
 
 
 def test_locust_services_run_our_scenarios_against_nginx(services: dict[str, Any]) -> None:
-    """CLU-1 under load: Locust master + workers drive a scenario of scenarios/ through nginx."""
+    """CLU-1 under load: `crm-harness load` as Locust master, workers on a shared run volume."""
     master, worker = services["locust-master"], services["locust-worker"]
-    assert master["entrypoint"] == worker["entrypoint"] == ["locust"]
-    master_opts = _locust_options(master["command"])
-    worker_opts = _locust_options(worker["command"])
-    assert master_opts["unknown"] == worker_opts["unknown"] == []
-    m, w = master_opts["options"], worker_opts["options"]
-    assert m["master"] and w["worker"] and w["master_host"] == "locust-master"
-    assert m["locustfile"] == w["locustfile"]
-    for locustfile in str(m["locustfile"]).split(","):
-        path = Path(locustfile)
-        assert path.parts[0] == "scenarios", path
-        if not (ROOT / path).exists():
-            pytest.skip(f"{path} has not landed yet")
-    host = urlsplit(m["host"])
+    assert master["entrypoint"] == [console_script()]
+    load = parse_harness_command([interpolate(arg, {}) for arg in master["command"]])
+    assert load.command == "load"
+    host = urlsplit(load.url)
     assert host.hostname == "nginx"
     assert str(host.port) in {p.split(":")[-1] for p in services["nginx"]["ports"]}
+    assert load.master_bind_host == "0.0.0.0"
+    assert load.remote_workers == int(interpolate(str(worker["deploy"]["replicas"]), {}))
+    assert (ROOT / "scenarios" / f"{load.scenario}.py").is_file()
+
+    assert worker["entrypoint"][0] == "sh" and (ROOT / worker["entrypoint"][1]).is_file()
+    locust = _locust_options(worker["command"])
+    assert locust["unknown"] == []
+    options = locust["options"]
+    assert options["worker"] and options["master_host"] == "locust-master"
+    assert options["master_port"] == load.master_bind_port
+    assert options["locustfile"] == f"scenarios/{load.scenario}.py"
+
+    # The master's run configuration (under TMPDIR) and run directory reach the workers.
+    assert master["volumes"] == worker["volumes"]
+    mount = master["volumes"][0].split(":")[1]
+    assert master["environment"]["TMPDIR"].startswith(mount + "/")
+    assert str(load.report).startswith(mount + "/")
 
 
 def _dockerfile_instruction(name: str) -> str:

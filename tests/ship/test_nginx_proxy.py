@@ -1,0 +1,173 @@
+"""deploy/nginx/nginx.conf for real: nginx in front of three reference-server processes.
+
+TRN-1/TRN-2: Socket.IO through the proxy over WebSocket, over long-polling (which only works
+when every request of a session reaches the same node: stickiness) and over polling upgraded to
+WebSocket; direct WebSockets spread over the nodes. The nodes here are three independent
+servers, so a polling request sent to the wrong node would fail outright.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+import socketio
+from ship_support import ROOT
+
+from harness import spec
+from harness.client import Org, TokenFactory
+from reference_server.launcher import RunningServer, free_port, start_server
+
+pytestmark = pytest.mark.slow
+
+NGINX = shutil.which("nginx") or next(
+    (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
+)
+SECRET = "ship-nginx-secret"
+CONNECTIONS_GAUGE = re.compile(rf"^{spec.METRIC_NAMES[0]}\s+([0-9.]+)$", re.M)
+
+
+def render_nginx_conf(ports: list[int], listen: int, workdir: Path) -> Path:
+    """The shipped config with the compose hostnames and ports swapped for local ones."""
+    text = (ROOT / "deploy" / "nginx" / "nginx.conf").read_text()
+    for index, port in enumerate(ports, start=1):
+        text = text.replace(f"server node-{index}:8000", f"server 127.0.0.1:{port}")
+    assert "node-" not in re.sub(r"#.*", "", text), "a compose hostname is left in the config"
+    text = re.sub(r"listen \d+;", f"listen 127.0.0.1:{listen};", text)
+    text = text.replace("pid /tmp/nginx.pid;", f"pid {workdir}/nginx.pid;")
+    text = text.replace("error_log /dev/stderr", f"error_log {workdir}/error.log")
+    path = workdir / "nginx.conf"
+    path.write_text(text)
+    return path
+
+
+def _nginx(workdir: Path, conf: Path, *extra: str) -> list[str]:
+    assert NGINX is not None
+    return [NGINX, "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "error.log"), *extra]
+
+
+@pytest.fixture(scope="module")
+def proxied_nodes() -> Iterator[tuple[str, list[RunningServer]]]:
+    if NGINX is None:
+        pytest.skip("nginx is not installed (Debian package nginx-light)")
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ship-nginx-")))
+        nodes = [
+            stack.enter_context(start_server(jwt_secret=SECRET, node_name=f"node-{i}"))
+            for i in (1, 2, 3)
+        ]
+        listen = free_port()
+        conf = render_nginx_conf([int(n.url.rsplit(":", 1)[1]) for n in nodes], listen, workdir)
+        checked = subprocess.run(_nginx(workdir, conf, "-t"), capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stderr
+        proxy = subprocess.Popen(
+            _nginx(workdir, conf, "-g", "daemon off;"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        stack.callback(_stop, proxy)
+        url = f"http://127.0.0.1:{listen}"
+        _wait_healthy(url, proxy)
+        yield url, nodes
+
+
+def _stop(proxy: subprocess.Popen[bytes]) -> None:
+    proxy.terminate()
+    try:
+        proxy.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proxy.kill()
+        proxy.wait()
+
+
+def _wait_healthy(url: str, proxy: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        assert proxy.poll() is None, "nginx exited"
+        try:
+            if httpx.get(url + spec.HEALTH_PATH, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("nginx never proxied /healthz")
+
+
+def _token() -> str:
+    return TokenFactory(SECRET).mint(Org().agent())
+
+
+async def _connect(url: str, transports: list[str]) -> socketio.AsyncClient:
+    client = socketio.AsyncClient(reconnection=False)
+    await client.connect(
+        url, auth={"token": _token()}, transports=transports, socketio_path=spec.SOCKETIO_PATH
+    )
+    return client
+
+
+async def _sync_ok(client: socketio.AsyncClient) -> None:
+    ack = await client.call("sync", {"cursors": {}}, timeout=10)
+    assert ack["ok"] is True, ack
+
+
+async def test_long_polling_sessions_stick_to_one_node(
+    proxied_nodes: tuple[str, list[RunningServer]],
+) -> None:
+    """TRN-2: a polling session's many requests all reach its node (sticky), so it works."""
+    url, _ = proxied_nodes
+    clients = [await _connect(url, ["polling"]) for _ in range(3)]
+    try:
+        for _ in range(3):
+            await asyncio.gather(*(_sync_ok(c) for c in clients))
+        assert {c.transport() for c in clients} == {"polling"}
+    finally:
+        await asyncio.gather(*(c.disconnect() for c in clients))
+
+
+async def test_polling_upgrades_to_websocket_through_the_proxy(
+    proxied_nodes: tuple[str, list[RunningServer]],
+) -> None:
+    """TRN-1, TRN-2: the default client path, polling then upgrade, passes nginx."""
+    url, _ = proxied_nodes
+    client = await _connect(url, ["polling", "websocket"])
+    try:
+        for _ in range(100):  # the upgrade runs in the background; give it up to 5 s
+            if client.transport() == "websocket":
+                break
+            await asyncio.sleep(0.05)
+        assert client.transport() == "websocket"
+        await _sync_ok(client)
+    finally:
+        await client.disconnect()
+
+
+def _connections(node: RunningServer) -> int:
+    text = httpx.get(node.url + spec.METRICS_PATH, timeout=5).text
+    match = CONNECTIONS_GAUGE.search(text)
+    assert match, f"no {spec.METRIC_NAMES[0]} in {node.url}{spec.METRICS_PATH}"
+    return int(float(match.group(1)))
+
+
+async def test_direct_websockets_spread_over_the_nodes(
+    proxied_nodes: tuple[str, list[RunningServer]],
+) -> None:
+    """TRN-1, MET-1: fresh WebSockets from one address are not pinned to one node."""
+    url, nodes = proxied_nodes
+    before = [_connections(n) for n in nodes]
+    clients = await asyncio.gather(*(_connect(url, ["websocket"]) for _ in range(12)))
+    try:
+        await asyncio.gather(*(_sync_ok(c) for c in clients))
+        added = [_connections(n) - b for n, b in zip(nodes, before, strict=True)]
+        assert sum(added) == len(clients)
+        assert sum(1 for a in added if a > 0) >= 2, f"every socket went to one node: {added}"
+    finally:
+        await asyncio.gather(*(c.disconnect() for c in clients))

@@ -1,0 +1,156 @@
+"""The GitHub workflows: they parse, their shell is valid, and every `crm-harness` command in them
+is one the CLI accepts. INF-3 (the CI waits on /healthz), STR-5/EVT-1 via the load gate's SLO.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ship_support import ROOT, harness_invocations, load_yaml, parse_harness_command, shell_lines
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+CI = WORKFLOWS / "ci.yml"
+TEMPLATE = WORKFLOWS / "conform-your-server.yml"
+# Values standing in for the workflows' variables when their commands are parsed.
+SAMPLES = {
+    "JWT_SECRET": "secret",
+    "CRM_JWT_SECRET": "secret",
+    "CRM_URL": "http://crm.example:8000",
+    "CRM_PROFILES": "core,metrics",
+    "CRM_USERS": "100",
+    "CRM_DURATION": "60s",
+    "CRM_SLO": "slo.example.toml",
+}
+
+
+def _triggers(workflow: dict[str, Any]) -> dict[str, Any]:
+    # YAML 1.1 reads the bare key `on` as the boolean true.
+    keys: dict[Any, Any] = workflow
+    triggers = keys.get("on", keys.get(True))
+    assert isinstance(triggers, dict), "`on:` must map triggers to their settings"
+    return triggers
+
+
+def _steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for job in workflow["jobs"].values() for step in job["steps"]]
+
+
+def _scripts(workflow: dict[str, Any]) -> list[str]:
+    return [step["run"] for step in _steps(workflow) if "run" in step]
+
+
+def _commands(workflow: dict[str, Any], subcommand: str) -> list[Any]:
+    argvs = [argv for script in _scripts(workflow) for argv in harness_invocations(script, SAMPLES)]
+    return [parse_harness_command(argv) for argv in argvs if argv[:1] == [subcommand]]
+
+
+@pytest.fixture(params=[CI, TEMPLATE], ids=lambda p: Path(p).name)
+def workflow(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return load_yaml(request.param)
+
+
+def test_every_run_script_is_valid_bash(workflow: dict[str, Any]) -> None:
+    """The shell of every step parses (`bash -n`), as the runner's `bash -e` will run it."""
+    for script in _scripts(workflow):
+        done = subprocess.run(["bash", "-n"], input=script, text=True, capture_output=True)
+        assert done.returncode == 0, f"{done.stderr}\n---\n{script}"
+
+
+def test_actions_are_pinned_to_a_major_version(workflow: dict[str, Any]) -> None:
+    """A moving `@main` would change CI under our feet."""
+    for step in _steps(workflow):
+        if "uses" in step:
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+(\.\d+)*", step["uses"]), step["uses"]
+
+
+def test_conformance_and_load_gate_commands_are_accepted_by_the_cli(
+    workflow: dict[str, Any],
+) -> None:
+    """The conform and load steps name options `crm-harness` really has, and gate on an SLO."""
+    conform = _commands(workflow, "conform")
+    load = _commands(workflow, "load")
+    assert len(conform) == 1 and len(load) == 1
+    assert str(conform[0].report).startswith("reports/")
+    assert str(load[0].report).startswith("reports/")
+    assert load[0].scenario == "team_sync"
+    assert load[0].slo is not None
+
+
+def test_reports_are_uploaded_and_summarised_even_on_failure(workflow: dict[str, Any]) -> None:
+    """A red run still leaves its reports and its summary.md on the run page."""
+    uploads = [
+        s for s in _steps(workflow) if str(s.get("uses", "")).startswith("actions/upload-artifact")
+    ]
+    assert len(uploads) == 1
+    assert uploads[0]["if"] == "always()"
+    assert uploads[0]["with"]["path"].rstrip("/") == "reports"
+    summaries = [s for s in _steps(workflow) if "GITHUB_STEP_SUMMARY" in s.get("run", "")]
+    assert len(summaries) == 1 and summaries[0]["if"] == "always()"
+    assert "summary.md" in summaries[0]["run"]
+
+
+def test_ci_lints_tests_and_gates_the_bundled_server() -> None:
+    """INF-3: CI runs make lint + make test, starts the bundled server, waits for /healthz."""
+    workflow = load_yaml(CI)
+    triggers = _triggers(workflow)
+    assert {"push", "pull_request"} <= set(triggers)
+    lines = [line for script in _scripts(workflow) for line in shell_lines(script)]
+    assert "make lint" in lines
+    assert any(line.startswith("make test") for line in lines)
+    serve = _commands(workflow, "serve")
+    assert len(serve) == 1
+    target = f"http://{serve[0].host}:{serve[0].port}"
+    assert any(f"{target}/healthz" in line for line in lines)
+    assert _commands(workflow, "conform")[0].url == [target]
+    assert _commands(workflow, "load")[0].url == target
+    slo = _commands(workflow, "load")[0].slo
+    assert (ROOT / slo).is_file(), f"the load gate's SLO file {slo} is not in the repo"
+
+
+def test_ci_services_are_the_ones_the_test_fixtures_use() -> None:
+    """The fixtures of tests/conftest.py fall back to PostgreSQL and Redis on 127.0.0.1."""
+    workflow = load_yaml(CI)
+    services = workflow["jobs"]["test"]["services"]
+    assert services["postgres"]["ports"] == ["5432:5432"]
+    assert services["redis"]["ports"] == ["6379:6379"]
+    assert "--health-cmd" in services["postgres"]["options"]
+    assert "--health-cmd" in services["redis"]["options"]
+    env = workflow["env"]
+    assert env["CRM_TEST_POSTGRES"].startswith("postgresql://postgres@127.0.0.1:5432/")
+    assert env["CRM_TEST_REDIS"].startswith("redis://127.0.0.1:6379/")
+    assert services["postgres"]["env"]["POSTGRES_HOST_AUTH_METHOD"] == "trust"
+
+
+def test_template_takes_the_url_as_input_and_the_secret_from_repository_secrets() -> None:
+    """The template is reusable (workflow_call) and runnable by hand (workflow_dispatch)."""
+    workflow = load_yaml(TEMPLATE)
+    triggers = _triggers(workflow)
+    assert triggers["workflow_dispatch"]["inputs"]["url"]["required"] is True
+    assert triggers["workflow_call"]["inputs"]["url"]["required"] is True
+    assert triggers["workflow_call"]["secrets"]["CRM_JWT_SECRET"]["required"] is True
+    declared = set(triggers["workflow_dispatch"]["inputs"])
+    assert declared == set(triggers["workflow_call"]["inputs"])
+    text = TEMPLATE.read_text()
+    for used in re.findall(r"\$\{\{\s*inputs\.(\w+)", text):
+        assert used in declared, f"inputs.{used} is used but not declared"
+    # Inputs and secrets reach scripts through env, never spliced into script text.
+    for script in _scripts(workflow):
+        assert "${{" not in script, script
+    target = _commands(workflow, "conform")[0].url
+    assert target == [SAMPLES["CRM_URL"]]
+    assert _commands(workflow, "load")[0].url == SAMPLES["CRM_URL"]
+
+
+def test_make_targets_named_in_workflows_exist() -> None:
+    """Every `make X` of a workflow is a target the Makefile has."""
+    for path in (CI, TEMPLATE):
+        for script in _scripts(load_yaml(path)):
+            for target in re.findall(r"^make (\S+)", script, flags=re.M):
+                done = subprocess.run(
+                    ["make", "-n", "-C", str(ROOT), target], capture_output=True, text=True
+                )
+                assert done.returncode == 0, f"{path.name}: make {target}: {done.stderr}"
