@@ -135,9 +135,13 @@ class RedisClusterState:
             self._scripts[name] = self._redis.register_script(getattr(scripts, name))
         for name in ("ACQUIRE_LOCK", "RELEASE_LOCK", "REAP_NODE"):
             self._scripts[name] = self._redis.register_script(getattr(scripts, name))
-        # A node may start while Redis is down: it serves 503 until the heartbeat gets through.
-        with contextlib.suppress(ClusterStateUnavailable):
+        try:
             await self._beat()
+        except ClusterStateUnavailable:
+            # Like the store: a node does not start without its backend (one clear line).
+            await self._redis.aclose()
+            self._redis = None
+            raise
         self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name="cluster-heartbeat")
 
     async def close(self) -> None:

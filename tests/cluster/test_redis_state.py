@@ -143,21 +143,18 @@ def _closed_port() -> int:
 
 
 async def test_unreachable_redis_fails_fast_and_clearly() -> None:
-    """INF-3: no Redis → ping is False and changes raise a clear error within seconds."""
+    """INF-3: no Redis → opening fails with a clear error within seconds, not a hang."""
     state = RedisClusterState(
         f"redis://127.0.0.1:{_closed_port()}/0", prefix="crmtest:none:", timeouts=FAST
     )
     started = time.monotonic()
-    await state.open()
-    try:
-        assert await state.ping() is False
-        with pytest.raises(ClusterStateUnavailable, match="unavailable"):
-            await state.add_connection("u1", "a", 5)
-        with pytest.raises(ClusterStateUnavailable):
-            await state.acquire_lock("escrow:e1", "u1", "Ann", 5)
-    finally:
-        await state.close()
-    assert time.monotonic() - started < 10
+    with pytest.raises(ClusterStateUnavailable, match=r"Redis\) unavailable"):
+        await state.open()
+    assert time.monotonic() - started < 5
+    assert await state.ping() is False
+    with pytest.raises(ClusterStateUnavailable):
+        await state.add_connection("u1", "a", 5)
+    await state.close()
 
 
 async def test_partitioned_redis_refused_quickly_then_recovers(
