@@ -76,7 +76,7 @@ def extend_summary(summary: dict[str, Any], figures: RunFigures) -> dict[str, An
         "bytes_by_event": {str(r.pop("event")): r for r in records(figures.bytes_per_event)},
         "streams_with_anomalies": records(
             figures.per_stream[
-                figures.per_stream.drop(columns=["stream", "received"]).sum(axis=1) > 0
+                figures.per_stream.drop(columns=["stream", "received"]).fillna(0).sum(axis=1) > 0
             ]
         ),
     }
@@ -113,7 +113,9 @@ def _warnings(summary: dict[str, Any], figures: RunFigures) -> list[str]:
         )
     if figures.deliveries_live == 0:
         notes.append("No live deliveries were recorded: nothing below measures fan-out.")
-    unmatched = int(figures.live["e2e_ms"].isna().sum()) if len(figures.live) else 0
+    live = figures.live
+    data_events = live[live["entity_id"].astype(str) != ""] if len(live) else live
+    unmatched = int(data_events["e2e_ms"].isna().sum()) if len(data_events) else 0
     if unmatched:
         notes.append(
             f"{unmatched} deliveries match no successful action by (entity_id, version); "

@@ -13,12 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from harness.spec import Action, Op
+
 from ._rundir import CHANGE_OPS, AnomalyKind, RunData
 
 __all__ = [
     "PERCENTILES",
     "LatencyKind",
     "RunFigures",
+    "change_send_times",
     "compute_figures",
     "percentile_row",
 ]
@@ -51,11 +54,29 @@ def _successful_changes(actions: pd.DataFrame) -> pd.DataFrame:
     return changes.drop_duplicates(["entity_id", "version"], keep="first")
 
 
+def change_send_times(frame: pd.DataFrame, actions: pd.DataFrame) -> pd.Series:
+    """For each row of `frame` (entity_id, version, event), the `t_send` of the successful
+    change that made it; NaN where none matches.
+
+    A delete answered by REST 204 carries no record, so its action row may lack the version
+    its `deleted` event has (last + 1, SPEC §15): deletes fall back to matching the entity.
+    """
+    changes = _successful_changes(actions)
+    keyed = changes.set_index(["entity_id", "version"])["t_send"]
+    index = pd.MultiIndex.from_arrays([frame["entity_id"], frame["version"]])
+    sends = pd.Series(keyed.reindex(index).to_numpy(dtype=float), index=frame.index)
+    deletes = changes[changes["op"] == Op.DELETE.value].drop_duplicates("entity_id")
+    by_entity = deletes.set_index("entity_id")["t_send"]
+    deleted_event = frame["event"].astype(str).str.endswith(f":{Action.DELETED.value}")
+    fallback = sends.isna() & deleted_event
+    sends[fallback] = frame.loc[fallback, "entity_id"].map(by_entity).astype(float)
+    return sends
+
+
 def live_latencies(run: RunData) -> pd.DataFrame:
     """Live deliveries with `e2e_ms` (NaN when no matching change) and `fanout_ms` columns."""
     live = run.deliveries[run.deliveries["replayed"] != 1].copy()
-    changes = _successful_changes(run.actions)[["entity_id", "version", "t_send"]]
-    live = live.merge(changes, on=["entity_id", "version"], how="left")
+    live["t_send"] = change_send_times(live, run.actions)
     live["e2e_ms"] = (live["t_recv"] - live["t_send"]) * 1000.0
     live["fanout_ms"] = (live["t_recv"] - live["server_ts"]) * 1000.0
     return live
@@ -76,9 +97,16 @@ def _per_stream(run: RunData) -> pd.DataFrame:
     columns: dict[str, pd.Series] = {"received": run.deliveries.groupby("stream").size()}
     for kind in kinds:
         columns[kind] = anomalies[anomalies["kind"] == kind].groupby("stream").size()
+    if not run.streams.empty:
+        by_stream = run.streams.groupby("stream")
+        columns["lost_live"] = by_stream["missing_live"].sum()
+        columns["lost_final"] = by_stream["missing_final"].sum()
     table = pd.DataFrame(columns).fillna(0).astype(int)
+    for lost in ("lost_live", "lost_final"):
+        if lost not in table.columns:
+            table[lost] = np.nan  # not measured: no streams.csv
     table.index.name = "stream"
-    problems = table[list(kinds)].sum(axis=1)
+    problems = table[[*kinds, "lost_final"]].fillna(0).sum(axis=1)
     ordered = table.assign(_problems=problems).sort_values(
         ["_problems", "received"], ascending=False
     )

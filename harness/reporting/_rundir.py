@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from .._exceptions import UsageError
+from ..spec import Op
 
 __all__ = [
     "ACTIONS_COLUMNS",
@@ -22,6 +23,7 @@ __all__ = [
     "CHANGE_OPS",
     "DELIVERIES_COLUMNS",
     "GENERATOR_COLUMNS",
+    "STREAMS_COLUMNS",
     "USERS_COLUMNS",
     "AnomalyKind",
     "RunData",
@@ -46,9 +48,11 @@ GENERATOR_COLUMNS: tuple[str, ...] = (
     "deliveries",
 )  # fmt: skip
 ANOMALIES_COLUMNS: tuple[str, ...] = ("kind", "receiver", "stream", "seq", "event_id", "detail")
+# streams.csv (the engine's closing-sync findings per socket and stream) is optional.
+STREAMS_COLUMNS: tuple[str, ...] = ("receiver", "socket", "stream", "missing_live", "missing_final")
 
 # Ops in actions.csv that change a record and therefore emit one data event (SPEC §5).
-CHANGE_OPS: frozenset[str] = frozenset({"create", "update", "archive", "restore", "delete"})
+CHANGE_OPS: frozenset[str] = frozenset(op.value for op in Op)
 
 
 class AnomalyKind:
@@ -83,6 +87,7 @@ class RunData:
     users: pd.DataFrame
     generator: pd.DataFrame
     anomalies: pd.DataFrame
+    streams: pd.DataFrame  # empty when the run wrote no streams.csv
 
     @property
     def name(self) -> str:
@@ -164,6 +169,7 @@ def load_run(run_dir: Path | str) -> RunData:
         users=_read_csv(path / "users.csv", USERS_COLUMNS),
         generator=_read_csv(path / "generator.csv", GENERATOR_COLUMNS),
         anomalies=_read_csv(path / "anomalies.csv", ANOMALIES_COLUMNS),
+        streams=_read_csv(path / "streams.csv", STREAMS_COLUMNS),
     )
 
 

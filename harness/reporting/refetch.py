@@ -5,7 +5,7 @@ events against ~100 KB and 2–3 s when every client refetches its whole list. H
 from runs: a `team_sync` run (the event is the update) and a `refetch_baseline` run (each
 event triggers a REST refetch; `op = refetch` rows in actions.csv, carrying the triggering
 event's (entity_id, version), `t_ack` when the list arrived and, when the engine records it,
-the response size in an optional `bytes_recv` column).
+the response size in `bytes_received`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ._figures import percentile_row
-from ._rundir import CHANGE_OPS, RunData
+from ._figures import change_send_times, percentile_row
+from ._rundir import RunData
 
 if TYPE_CHECKING:
     from ._context import ReportContext
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["CostTable", "UpdateCost", "measure_update_cost", "update_costs"]
 
 REFETCH_OP = "refetch"
-RESPONSE_BYTES_COLUMN = "bytes_recv"
+RESPONSE_BYTES_COLUMN = "bytes_received"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,16 +47,9 @@ class CostTable:
     rows: list[tuple[object, ...]]
 
 
-def _change_sends(run: RunData) -> pd.DataFrame:
-    actions = run.actions
-    changes = actions[(actions["ok"] == 1) & actions["op"].isin(CHANGE_OPS)]
-    return changes.drop_duplicates(["entity_id", "version"])[["entity_id", "version", "t_send"]]
-
-
 def _incremental(run: RunData, label: str) -> UpdateCost:
     live = run.deliveries[run.deliveries["replayed"] != 1]
-    joined = live.merge(_change_sends(run), on=["entity_id", "version"], how="inner")
-    latency = percentile_row((joined["t_recv"] - joined["t_send"]) * 1000.0)
+    latency = percentile_row((live["t_recv"] - change_send_times(live, run.actions)) * 1000.0)
     sizes = live["bytes"].to_numpy(dtype=float)
     return UpdateCost(
         label=label,
@@ -72,9 +65,9 @@ def _incremental(run: RunData, label: str) -> UpdateCost:
 def _refetch(run: RunData, label: str) -> UpdateCost:
     actions = run.actions
     refetches = actions[(actions["op"] == REFETCH_OP) & (actions["ok"] == 1)]
-    joined = refetches.merge(_change_sends(run).rename(columns={"t_send": "t_change"}),
-                             on=["entity_id", "version"], how="inner")  # fmt: skip
-    latency = percentile_row((joined["t_ack"] - joined["t_change"]) * 1000.0)
+    # A refetch row carries its triggering event's entity and version, not its event name.
+    triggered = refetches.assign(event="")
+    latency = percentile_row((refetches["t_ack"] - change_send_times(triggered, actions)) * 1000.0)
     live = run.deliveries[run.deliveries["replayed"] != 1]
     event_bytes = float(live["bytes"].median()) if len(live) else 0.0
     if RESPONSE_BYTES_COLUMN in refetches.columns and len(refetches):

@@ -130,7 +130,7 @@ def refetch_spec(refetch_ms: float, response_bytes: int) -> RunSpec:
     for d in list(spec.deliveries):
         t_change = T0 + 0.01 * int(d["entity_id"].split("-")[1])
         refetch = action(d["receiver"], "refetch", d["entity_id"], 2, "team", d["t_recv"],
-                         bytes_recv=response_bytes)  # fmt: skip
+                         bytes_received=response_bytes)  # fmt: skip
         refetch["t_ack"] = t_change + refetch_ms / 1000
         spec.actions.append(refetch)
     return spec
@@ -153,9 +153,9 @@ def test_incremental_vs_refetch_table(tmp_path: Path) -> None:
 
 
 def test_refetch_without_response_sizes_says_so(tmp_path: Path) -> None:
-    """No bytes_recv column: the size is unknown, not zero."""
+    """No bytes_received column: the size is unknown, not zero."""
     spec = refetch_spec(250.0, 1)
     for row in spec.actions:
-        row.pop("bytes_recv", None)
+        row.pop("bytes_received", None)
     cost = measure_update_cost(load_run(write_run(tmp_path / "ref", spec)))
-    assert np.isnan(cost.bytes_median) and "bytes_recv" in cost.note
+    assert np.isnan(cost.bytes_median) and "bytes_received" in cost.note

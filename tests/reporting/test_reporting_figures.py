@@ -9,9 +9,12 @@ import pytest
 from reporting_synth import (
     BROKER_CREATE_LATENCY_MS,
     CREATE_BYTES,
+    T0,
     TEAM_UPDATE_LATENCIES_MS,
     UPDATE_BYTES,
     RunSpec,
+    action,
+    add_change,
     standard_spec,
     write_run,
 )
@@ -88,9 +91,9 @@ def test_bytes_throughput_and_timeline(figures) -> None:  # type: ignore[no-unty
 def test_unmatched_and_failed_actions_do_not_produce_e2e(tmp_path: Path) -> None:
     """A delivery whose change failed or is absent has fan-out latency but no end-to-end."""
     spec = standard_spec()
-    for action in spec.actions:
-        if action["entity_id"] == "l-0":
-            action["ok"] = 0
+    for change in spec.actions:
+        if change["entity_id"] == "l-0":
+            change["ok"] = 0
     figures = compute_figures(load_run(write_run(tmp_path / "run", spec)))
     assert row(figures.by_scope, scope="broker", latency="e2e")["count"] == 15
     assert row(figures.by_scope, scope="broker", latency="fanout")["count"] == 20
@@ -115,3 +118,16 @@ def test_not_a_run_directory_is_a_usage_error(tmp_path: Path) -> None:
     (run / "deliveries.csv").write_text("receiver,socket\nu1,s1\n", encoding="utf-8")
     with pytest.raises(UsageError, match="lacks column"):
         load_run(run)
+
+
+def test_delete_without_version_matches_its_deleted_event(tmp_path: Path) -> None:
+    """EVT-3: a REST delete (204, no record) logs no version; its `deleted` event (version
+    last + 1) still gets its end-to-end latency by entity."""
+    spec = standard_spec()
+    delete = action("u1", "delete", "e-1", 0, "team", T0 + 18.0)
+    add_change(spec, delete, stream="team:t1", seq=11, event="escrow:deleted",
+               receivers=("u1", "u2"), e2e_ms=7.0, fanout_ms=5.0, nbytes=300)  # fmt: skip
+    spec.deliveries[-1]["version"] = spec.deliveries[-2]["version"] = 12
+    figures = compute_figures(load_run(write_run(tmp_path / "run", spec)))
+    deleted = row(figures.by_event, event="escrow:deleted", latency="e2e")
+    assert deleted["count"] == 2 and deleted["p50"] == pytest.approx(7.0, abs=1e-3)
