@@ -1,0 +1,175 @@
+"""Several reference-server nodes as one cluster (CLU-1): Redis state and fan-out, PostgreSQL.
+
+    with start_cluster(3, redis_url, database_url) as cluster:
+        cluster.urls                 # node-1, node-2, node-3 on consecutive ports
+        cluster.nodes[1].kill()      # a crash (CLU-2) …
+        cluster.nodes[1].start()     # … and the same node back, same port and name
+
+Each node is an ordinary `launcher.RunningServer` subprocess; what makes them one server is
+only the backends they share. `serve_cluster` is `crm-harness serve --nodes N`: it runs the
+nodes in the foreground until Ctrl-C or SIGTERM and stops them all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import socket
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any
+
+from harness._exceptions import TargetError, UsageError
+
+from .config import ServerSettings
+from .launcher import RunningServer
+
+__all__ = ["RunningCluster", "check_cluster_settings", "serve_cluster", "start_cluster"]
+
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+_MONITOR_SECONDS = 0.5
+
+
+def check_cluster_settings(nodes: int, redis_url: str | None, database_url: str | None) -> None:
+    """UsageError (one line) for a cluster that could not act as one server."""
+    if nodes < 1:
+        raise UsageError(f"--nodes must be at least 1, got {nodes}")
+    if nodes == 1:
+        return
+    if not redis_url:
+        raise UsageError(f"--nodes {nodes} needs --redis-url: nodes share state through Redis")
+    if not database_url or not database_url.startswith(_POSTGRES_SCHEMES):
+        raise UsageError(
+            f"--nodes {nodes} needs --database-url postgresql://…: nodes share their records"
+        )
+
+
+def _ports_free(host: str, first: int, count: int) -> bool:
+    for port in range(first, first + count):
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                return False
+    return True
+
+
+def _consecutive_free_ports(host: str, count: int) -> int:
+    """The first of `count` consecutive free ports (port 0 asks for any)."""
+    for _ in range(50):
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            first = int(sock.getsockname()[1])
+        if first + count <= 65535 and _ports_free(host, first, count):
+            return first
+    raise TargetError(f"found no {count} consecutive free ports on {host}")
+
+
+class RunningCluster:
+    """The nodes of one cluster; `nodes[i]` is a `RunningServer` (kill/start/restart/stop)."""
+
+    def __init__(self, nodes: list[RunningServer]) -> None:
+        self.nodes = nodes
+
+    @property
+    def urls(self) -> list[str]:
+        return [node.url for node in self.nodes]
+
+    @property
+    def settings(self) -> ServerSettings:
+        return self.nodes[0].settings
+
+    def stop(self) -> None:
+        """Stop every node (SIGTERM, then SIGKILL) and remove their scratch directories."""
+        with ThreadPoolExecutor(max_workers=max(1, len(self.nodes))) as pool:
+            list(pool.map(lambda node: node.close(), self.nodes))
+
+    def __enter__(self) -> RunningCluster:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def start_cluster(
+    nodes: int,
+    redis_url: str,
+    database_url: str,
+    *,
+    settings: ServerSettings | None = None,
+    **changes: Any,
+) -> RunningCluster:
+    """Start `nodes` nodes named node-1…node-N on consecutive ports from `settings.port`.
+
+    `changes` override fields of `settings` (`limits=`, `jwt_secret=`, `redis_prefix=`, …);
+    port 0 (the default) picks a free block. Each node gets a scratch directory for its log.
+    """
+    check_cluster_settings(nodes, redis_url, database_url)
+    base = dataclasses.replace(
+        settings or ServerSettings(port=0),
+        redis_url=redis_url,
+        database_url=database_url,
+        **changes,
+    )
+    first_port = base.port or _consecutive_free_ports(base.host, nodes)
+    servers: list[RunningServer] = []
+    for index in range(nodes):
+        scratch = Path(tempfile.mkdtemp(prefix=f"crm-cluster-node-{index + 1}-"))
+        node_settings = dataclasses.replace(
+            base, port=first_port + index, node_name=f"node-{index + 1}", data_dir=str(scratch)
+        )
+        servers.append(RunningServer(node_settings, scratch))
+    cluster = RunningCluster(servers)
+    try:
+        # Nodes start together: each waits for its own /healthz, in parallel.
+        with ThreadPoolExecutor(max_workers=nodes) as pool:
+            list(pool.map(lambda server: server.start(), servers))
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def serve_cluster(settings: ServerSettings, nodes: int, announce: Callable[[str], None]) -> int:
+    """`crm-harness serve --nodes N`: blocks until SIGINT/SIGTERM, then stops every node.
+
+    Exit code 0 on a requested stop; 1 when a node dies by itself (the others are stopped too,
+    so that a half cluster never keeps serving unnoticed).
+    """
+    check_cluster_settings(nodes, settings.redis_url, settings.database_url)
+    assert settings.redis_url is not None and settings.database_url is not None
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    cluster: RunningCluster | None = None
+    try:
+        cluster = start_cluster(nodes, settings.redis_url, settings.database_url, settings=settings)
+        for node in cluster.nodes:
+            announce(f"{node.settings.node_name}: listening on {node.url}")
+        announce(f"cluster of {nodes} nodes up; Ctrl-C stops them all")
+        while True:
+            time.sleep(_MONITOR_SECONDS)
+            for node in cluster.nodes:
+                if not node.running:
+                    announce(
+                        f"{node.settings.node_name} exited unexpectedly "
+                        f"({node.log_tail(3)}); stopping the cluster"
+                    )
+                    return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if cluster is not None:
+            cluster.stop()
