@@ -134,7 +134,9 @@ def _on_init(environment: Environment, **_: Any) -> None:
         MEASUREMENTS.add_listener(ctx.counters)
         gevent.spawn(_sampler, ctx)
     if isinstance(runner, WorkerRunner):
-        runner.register_message(_DEADLINE_MESSAGE, lambda msg, **_: _set_deadline(msg.data["deadline"]))
+        runner.register_message(
+            _DEADLINE_MESSAGE, lambda msg, **_: _set_deadline(msg.data["deadline"])
+        )
     else:
         STATE.progress = Progress(config, environment)
 

@@ -1,0 +1,151 @@
+"""summarize() on crafted run directories: known latencies, losses, dupes, leaks → exact figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from harness.load import summarize
+from harness.load.measure import (
+    ActionRecord,
+    AnomalyRecord,
+    DeliveryRecord,
+    GeneratorSample,
+    StreamRecord,
+    UserRecord,
+    columns,
+)
+
+
+def _write(run_dir: Path, record_type: type, rows: list[tuple[object, ...]]) -> None:
+    frame = pd.DataFrame(rows, columns=columns(record_type))
+    frame.to_csv(run_dir / f"{record_type.file}.csv", index=False)  # type: ignore[attr-defined]
+
+
+def _delivery(
+    receiver: str,
+    socket: str,
+    stream: str,
+    seq: int,
+    entity: str,
+    version: int,
+    t_recv: float,
+    *,
+    event: str = "lead:created",
+    server_ts: float = 100.005,
+    nbytes: int = 500,
+    replayed: int = 0,
+) -> tuple[object, ...]:
+    scope = stream.split(":")[0]
+    return (receiver, socket, stream, seq, f"ev-{stream}-{seq}", event, "lead", entity, version,
+            scope, t_recv, server_ts, nbytes, replayed, 0)  # fmt: skip
+
+
+def _update(receiver: str, socket: str, t_recv: float, **extra: int) -> tuple[object, ...]:
+    """The delivery of e1 v2 (team:t1 seq 2), sent at 101.000 and stamped at 101.002."""
+    nbytes, replayed = extra.get("nbytes", 500), extra.get("replayed", 0)
+    return _delivery(receiver, socket, "team:t1", 2, "e1", 2, t_recv, event="lead:updated",
+                     server_ts=101.002, nbytes=nbytes, replayed=replayed)  # fmt: skip
+
+
+def _crafted(run_dir: Path) -> None:
+    run_dir.mkdir()
+    (run_dir / "run.json").write_text(json.dumps({"scenario": "team_sync", "users": 3,
+                                                  "duration_s": 10}))  # fmt: skip
+    _write(run_dir, UserRecord, [
+        ("u1", "t1", "b1", 1, 99.0, 0, 0),
+        ("u2", "t1", "b1", 2, 99.0, 1, 0),
+        ("u3", "t2", "b1", 1, 99.0, 0, 1),
+    ])  # fmt: skip
+    _write(run_dir, ActionRecord, [
+        ("u1", "create", "socket", "lead", "e1", 1, "team", 100.000, 100.010, 1, "", 200, 0, 0),
+        ("u1", "update", "rest", "lead", "e1", 2, "team", 101.000, 101.004, 1, "", 150, 0, 0),
+        ("u2", "update", "rest", "lead", "e7", 0, "team", 101.500, 101.600, 0, "NOT_FOUND", 150,
+         0, 0),
+        ("u1", "view", "socket", "lead", "e1", 2, "team", 102.0, 102.001, 1, "", 50, 0, 0),
+    ])  # fmt: skip
+
+    _write(run_dir, DeliveryRecord, [
+        _delivery("u1", "u1#1", "team:t1", 1, "e1", 1, 100.020),  # e2e 20, fan-out 15
+        _delivery("u2", "u2#1", "team:t1", 1, "e1", 1, 100.030),  # e2e 30, fan-out 25
+        _delivery("u2", "u2#2", "team:t1", 1, "e1", 1, 100.040),  # e2e 40, fan-out 35
+        _update("u1", "u1#1", 101.010, nbytes=300),  # e2e 10
+        _update("u2", "u2#1", 101.010, nbytes=310),  # e2e 10
+        _update("u2", "u2#1", 101.010, nbytes=310),  # duplicate
+        _update("u2", "u2#2", 109.0, replayed=1),  # recovered
+        _delivery("u3", "u3#1", "team:t1", 1, "e9", 1, 100.050),  # isolation leak
+        _delivery("u3", "u3#1", "team:t2", 2, "e5", 2, 102.000),
+        _delivery("u3", "u3#1", "team:t2", 1, "e5", 1, 102.500),  # out of order
+    ])  # fmt: skip
+    _write(run_dir, StreamRecord, [
+        ("u1", "u1#1", "team:t1", 0, 2, 2, 0, 0, 0, 0),
+        ("u2", "u2#1", "team:t1", 0, 2, 2, 0, 0, 0, 0),
+        ("u2", "u2#2", "team:t1", 0, 2, 1, 1, 0, 0, 0),
+        ("u3", "u3#1", "team:t2", 0, 3, 2, 1, 1, 0, 1),
+    ])  # fmt: skip
+    _write(run_dir, AnomalyRecord, [
+        ("redaction_leak", "u2", "team:t1", 3, "ev-x", "myCommission at non-owner", 0),
+        ("isolation_leak", "u3", "team:t1", 1, "ev-team:t1-1", "lead:created delivered", 1),
+    ])  # fmt: skip
+    _write(run_dir, GeneratorSample, [
+        (1.0, 0, 95.0, 1.0, 2, 100.0, 1, 5), (2.0, 0, 96.0, 1.0, 2, 110.0, 2, 6),
+        (3.0, 0, 97.0, 60.0, 2, 120.0, 2, 7), (1.0, 1, 10.0, 0.5, 1, 50.0, 0, 1),
+    ])  # fmt: skip
+
+
+def test_exact_figures_from_crafted_run(tmp_path: Path) -> None:
+    """EVT-1, EVT-2, STR-1, STR-5, RED-1: latencies, losses, duplicates, order and leaks."""
+    run_dir = tmp_path / "run"
+    _crafted(run_dir)
+    s = summarize(run_dir)
+
+    assert s["users"] == 3 and s["duration_s"] == 10 and s["actions"] == 4
+    assert s["changes"] == {"sent": 3, "ok": 2}
+    # e2e: 20, 30, 40, 10, 10, 10 (the duplicate row too); fan-out from server_ts
+    assert s["latency_ms"]["e2e"]["p50"] == 15.0
+    assert s["latency_ms"]["e2e"]["max"] == 40.0
+    assert s["latency_ms"]["fanout"]["max"] == round((102.5 - 100.005) * 1000, 2)
+    assert s["loss"] == {"live": 2, "final": 1}
+    assert s["deliveries"]["expected"] == 2 + 2 + 2 + 3
+    assert s["deliveries"]["received"] == 9 - 1
+    assert s["deliveries"]["replayed"] == 1
+    # audience of the two successful team changes: u1 (1 socket) + u2 (2 sockets), twice
+    assert s["deliveries"]["expected_by_audience"] == 6
+    assert s["duplicates"] == 1
+    assert s["out_of_order"] == 1
+    assert s["isolation_leaks"] == 1
+    assert s["redaction_leaks"] == 1
+    assert s["bytes_per_update"]["median"] == 310.0
+    assert s["connect_errors"] == 1
+    assert s["generator"]["saturated"] is True
+    assert s["generator"]["cpu_percent_max"] == 97.0
+    assert s["generator"]["rss_mb_max"] == 170.0
+    assert s["passed"] is False
+
+
+def test_clean_run_passes(tmp_path: Path) -> None:
+    """STR-5: a run where every socket got every seq once, no leaks, passes."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    _write(run_dir, UserRecord, [("u1", "t1", "b1", 1, 99.0, 0, 0)])
+    _write(run_dir, ActionRecord, [
+        ("u1", "create", "socket", "lead", "e1", 1, "team", 100.0, 100.01, 1, "", 200, 0, 0),
+    ])  # fmt: skip
+    _write(run_dir, DeliveryRecord, [_delivery("u1", "u1#1", "team:t1", 1, "e1", 1, 100.005)])
+    _write(run_dir, StreamRecord, [("u1", "u1#1", "team:t1", 0, 1, 1, 0, 0, 0, 0)])
+    _write(run_dir, AnomalyRecord, [])
+    _write(run_dir, GeneratorSample, [(1.0, 0, 95.0, 1.0, 1, 100.0, 1, 1)])
+    s = summarize(run_dir)
+    assert s["passed"] is True
+    assert s["latency_ms"]["e2e"] == {"p50": 5.0, "p95": 5.0, "p99": 5.0, "max": 5.0}
+    assert s["generator"]["saturated"] is False  # one hot second is not sustained
+    assert s["loss"] == {"live": 0, "final": 0}
+
+
+def test_empty_run_directory(tmp_path: Path) -> None:
+    """A run that produced nothing still summarizes, with no figures rather than a crash."""
+    s = summarize(tmp_path)
+    assert s["latency_ms"]["e2e"]["p50"] is None
+    assert s["deliveries"]["expected"] == 0

@@ -1,0 +1,56 @@
+"""`crm-harness load` usage errors: one line on stderr, exit 2, no traceback, nothing run."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--users", "0"], "--users"),
+        (["--users", "many"], "invalid int"),
+        (["--duration", "soon"], "--duration"),
+        (["--spawn-rate", "0"], "--spawn-rate"),
+        (["--scenario", "nope"], "invalid choice"),
+        (["--url", "http://127.0.0.1:1"], "--jwt-secret"),
+        (["--workload", "/nonexistent/w.toml"], "cannot read"),
+        (["--bogus"], "unrecognized"),
+    ],
+)
+def test_usage_errors_exit_2(
+    argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """CLI: bad options → one line, exit 2, no run directory written."""
+    report = tmp_path / "run"
+    try:
+        code = main(["load", "--report", str(report), *argv])
+    except SystemExit as exc:  # argparse's own refusals
+        code = int(exc.code or 0)
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert fragment in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not report.exists()
+
+
+def test_unreachable_url_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """INF-1: a URL where no server answers → one line naming it, exit 2."""
+    url = f"http://127.0.0.1:{_closed_port()}"
+    report = tmp_path / "run"
+    code = main(["load", "--url", url, "--jwt-secret", "s", "--report", str(report)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert url in err and len(err.splitlines()) == 1
+    assert not report.exists()

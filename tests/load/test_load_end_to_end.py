@@ -1,0 +1,79 @@
+"""Short end-to-end runs against the bundled reference server (started by run_load itself)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.load import LoadConfig, Workload, run_load
+
+pytestmark = pytest.mark.slow
+
+RUN_JSON_KEYS = {"scenario", "url", "users", "spawn_rate", "duration_s", "workers",
+                 "started_at", "ended_at", "server_info", "config"}  # fmt: skip
+CSV_HEADERS = {
+    "deliveries.csv": ["receiver", "socket", "stream", "seq", "event_id", "event", "entity_type",
+                       "entity_id", "version", "scope", "t_recv", "server_ts", "bytes",
+                       "replayed", "worker"],
+    "actions.csv": ["actor", "op", "transport", "entity_type", "entity_id", "version", "scope",
+                    "t_send", "t_ack", "ok", "error_code", "bytes_sent", "worker"],
+    "users.csv": ["user_id", "team_id", "broker_id", "sockets"],
+    "generator.csv": ["t", "worker", "cpu_percent", "loop_lag_ms", "connected_users", "rss_mb",
+                      "changes_sent", "deliveries"],
+    "anomalies.csv": ["kind", "receiver", "stream", "seq", "event_id", "detail"],
+}  # fmt: skip
+
+
+def _workload(**changes: object) -> Workload:
+    base = Workload(
+        users_per_team=5,
+        teams_per_broker=2,
+        think_time_s=1.5,
+        second_tab_share=0.25,
+        drain_s=1.0,
+        final_sync_timeout_s=10.0,
+    )
+    return base.with_overrides(**changes)
+
+
+def test_team_sync_against_reference_server(tmp_path: Path) -> None:
+    """EVT-1, EVT-2, STR-1, STR-5, RED-1, TRN-4: 20 users for a few seconds: the run directory
+    follows the contract, every owed event arrives exactly once, nothing leaks."""
+    config = LoadConfig(users=20, spawn_rate=40, duration_s=6, report_dir=tmp_path / "run",
+                        workload=_workload(), quiet=True)  # fmt: skip
+    run_dir = run_load(config)
+
+    run = json.loads((run_dir / "run.json").read_text())
+    assert set(run) >= RUN_JSON_KEYS
+    assert run["server_info"]["specVersion"] == "1.0"
+    for name, header in CSV_HEADERS.items():
+        with open(run_dir / name, newline="") as handle:
+            assert next(csv.reader(handle))[: len(header)] == header, name
+    with open(run_dir / "users.csv", newline="") as handle:
+        users = list(csv.DictReader(handle))
+    assert len(users) == 20 and all(int(u["sockets"]) >= 1 for u in users)
+    s = json.loads((run_dir / "summary.json").read_text())
+    assert s["changes"]["ok"] > 10
+    assert s["deliveries"]["expected"] > s["changes"]["ok"]
+    assert s["deliveries"]["received"] == s["deliveries"]["expected"]
+    assert s["loss"]["final"] == 0 and s["duplicates"] == 0
+    assert s["isolation_leaks"] == 0 and s["redaction_leaks"] == 0
+    assert s["latency_ms"]["e2e"]["p50"] is not None and s["latency_ms"]["e2e"]["p50"] > 0
+    assert s["bytes_per_update"]["median"] < 2048  # EVT-6
+    assert s["passed"] is True
+
+
+def test_reconnect_storm_replays_what_was_missed(tmp_path: Path) -> None:
+    """STR-2, STR-5: users drop and come back; their syncs replay what they missed and the
+    closing sync leaves nothing lost."""
+    workload = _workload(reconnect_share=1.0, reconnect_interval_s=2.0, offline_s=1.0,
+                         think_time_s=0.7)  # fmt: skip
+    config = LoadConfig(users=10, spawn_rate=40, duration_s=7, scenario="reconnect_storm",
+                        report_dir=tmp_path / "run", workload=workload, quiet=True)  # fmt: skip
+    s = json.loads((run_load(config) / "summary.json").read_text())
+    assert s["reconnects"] > 0
+    assert s["deliveries"]["replayed"] > 0
+    assert s["loss"]["final"] == 0 and s["duplicates"] == 0
