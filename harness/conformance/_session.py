@@ -17,11 +17,12 @@ from ._target import DEFAULT_MAX_WAIT_S, DEFAULT_QUIET_S, Target, load_target
 from .failures import CheckFailure, FailureRecord
 from .outcomes import NOT_RUN_PREFIX, NOTE_PROPERTY
 
-__all__ = ["RESULT_KEY", "TARGET_KEY", "ConformanceSession", "requirement_ids_of"]
+__all__ = ["CHECKS_PACKAGE", "RESULT_KEY", "TARGET_KEY", "ConformanceSession", "requirement_ids_of"]
 
 TARGET_KEY = pytest.StashKey[Target]()
 RESULT_KEY = pytest.StashKey[ConformanceResult]()
 _FAILURE_ATTR = "crm_failure"
+CHECKS_PACKAGE = "harness.conformance.checks"
 
 
 def _split(value: str | None) -> list[str]:
@@ -102,7 +103,8 @@ class ConformanceSession:
         for item in items:
             ids = requirement_ids_of(item)
             if not ids:
-                if item.nodeid.find("conformance/checks") >= 0:
+                module = getattr(item, "module", None)
+                if getattr(module, "__name__", "").startswith(CHECKS_PACKAGE):
                     raise pytest.UsageError(f"{item.nodeid}: a check must declare @pytest.mark.req")
                 keep.append(item)
                 continue

@@ -17,7 +17,7 @@ import asyncio
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -104,7 +104,7 @@ class Crm:
     def info(self, requirement: str, message: str) -> None:
         note(self.item, requirement, Outcome.INFO, message)
 
-    def not_run(self, reason: str) -> None:
+    def not_run(self, reason: str) -> NoReturn:
         not_run(reason)
 
     def require_wait(self, seconds: float, what: str) -> None:

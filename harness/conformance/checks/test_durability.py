@@ -1,0 +1,101 @@
+"""CLU-2: a node that restarts (crash or graceful) loses no stored record and no event in
+the replay window. Runs only with a restart command (`--crm-restart-cmd`)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from harness.client import RestClient
+from harness.spec import HEALTH_PATH
+
+from ..failures import expect, expect_equal
+from ..kit import Crm, sample_record
+
+pytestmark = pytest.mark.asyncio
+
+_RESTART_TIMEOUT_S = 60.0
+
+
+async def _wait_healthy(url: str, timeout: float) -> bool:  # noqa: ASYNC109
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=1.0) as http:
+        while time.monotonic() < deadline:
+            try:
+                if (await http.get(url + HEALTH_PATH)).status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    return False
+
+
+async def _keep_writing(rest: RestClient, stop: asyncio.Event, made: list[str]) -> None:
+    """Create records until told to stop; keep the ids the server acknowledged."""
+    n = 0
+    while not stop.is_set():
+        n += 1
+        try:
+            response = await rest.create("lead", sample_record("lead", name=f"Durable {n}"))
+        except httpx.HTTPError:
+            response = None
+        if response is not None and response.status == 201:
+            made.append(response.record["id"])
+        await asyncio.sleep(0.03)
+
+
+@pytest.mark.req("CLU-2")
+async def test_restart_loses_nothing(crm: Crm) -> None:
+    """CLU-2: while changes stream in, the target restarts; afterwards every acknowledged
+    record exists and a client that reconnects and syncs holds every seq, none twice."""
+    command = crm.target.restart_cmd
+    if not command:
+        crm.not_run("needs --crm-restart-cmd (a command that restarts the target)")
+    writer, reader = crm.org.team_of(2)
+    client = await crm.client(reader, node=0)
+    rest = crm.rest(writer)
+    made: list[str] = []
+    stop = asyncio.Event()
+    writing = asyncio.create_task(_keep_writing(rest, stop, made))
+    await asyncio.sleep(0.5)
+    process = await asyncio.create_subprocess_shell(
+        command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), _RESTART_TIMEOUT_S)
+    expect_equal(process.returncode, 0, "restart command exit status",
+                 stderr.decode(errors="replace")[-300:])  # fmt: skip
+    healthy = await asyncio.gather(*(_wait_healthy(u, _RESTART_TIMEOUT_S)
+                                     for u in crm.target.urls))  # fmt: skip
+    expect(all(healthy), "the target did not come back healthy after the restart")
+    await asyncio.sleep(0.5)
+    stop.set()
+    await writing
+    expect(len(made) >= 2, "too few acknowledged writes around the restart", observed=len(made))
+    check = crm.rest(reader)
+    missing: list[Any] = []
+    for rid in made:
+        if (await check.get("lead", rid)).status != 200:
+            missing.append(rid)
+    expect(not missing, "acknowledged records lost by the restart", observed=missing)
+    if client.connected:
+        await client.wait_disconnected(2.0)
+    ack = None
+    for _ in range(20):
+        try:
+            ack = await client.reconnect()
+            break
+        except Exception:  # the node may still be warming up; try again shortly
+            await asyncio.sleep(0.25)
+    expect(ack is not None and ack.ok, "sync after the restart", observed=ack and ack.raw)
+    team = f"team:{writer.team_id}"
+    head = ((ack.data.get("streams") or {}).get(team) or {}).get("head") if ack else None
+    await client.wait_for_count(lambda e: e.stream == team, len(made), 5.0)
+    expect_equal(client.tracker.gaps(), {}, "seqs missing after restart and sync")
+    held = client.tracker.seqs(team)
+    expect_equal(held[-1] if held else None, head, "highest seq held vs the stream head")
+    expect(len(held) >= len(made), "fewer events than acknowledged writes",
+           observed={"events": len(held), "writes": len(made)})  # fmt: skip
