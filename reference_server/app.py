@@ -19,6 +19,7 @@ from harness.spec import SOCKETIO_PATH, Limits, Profile
 from .config import ServerSettings
 from .domain.clock import Clock, SystemClock
 from .domain.contracts import EventPublisher
+from .domain.redaction import event_variants
 from .metrics import ServerMetrics
 from .realtime.fanout import RedactingManager, SocketPublisher
 from .realtime.gateway import RealtimeGateway
@@ -98,9 +99,7 @@ def build_app(
         logger=False,
         engineio_logger=False,
     )
-    publisher = SocketPublisher(
-        sio, redact=lambda event: redaction.event_for(None, event), on_emit=metrics.emitted
-    )
+    publisher = SocketPublisher(sio, event_variants, on_emit=metrics.emitted)
     service: list[Records] = []
 
     def records() -> Records:

@@ -14,6 +14,7 @@ import logging
 import socket
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 
@@ -27,6 +28,15 @@ __all__ = ["LISTENING_MESSAGE", "listening_line", "serve_forever"]
 
 LISTENING_MESSAGE = "listening on"
 _GRACEFUL_SHUTDOWN_SECONDS = 3
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises a captured SIGTERM/SIGINT after its graceful shutdown, so the process
+    would end "killed by signal"; a requested stop that completed is a clean exit (code 0)."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
 
 
 def listening_line(prog: str, host: str, port: int) -> str:
@@ -89,7 +99,7 @@ async def _serve(settings: ServerSettings, prog: str, announce: Callable[[str], 
         timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_SECONDS,
         access_log=settings.log_level == "debug",
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
     watcher = asyncio.create_task(
         _announce_when_started(server, lambda: announce(listening_line(prog, settings.host, port)))
     )

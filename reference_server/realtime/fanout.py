@@ -25,7 +25,7 @@ from ..store.base import StoredEvent
 
 __all__ = [
     "VARIANTS_KEY",
-    "EventRedactor",
+    "EventVariants",
     "RedactingManager",
     "SocketPublisher",
     "variants_marker",
@@ -33,8 +33,9 @@ __all__ = [
 
 VARIANTS_KEY = "__variants__"
 
-# The payload everyone but the owner sees: the wire payload with sensitive fields replaced.
-EventRedactor = Callable[[StoredEvent], dict[str, Any]]
+# (the owner's wire payload, everyone else's — None when it is the same), e.g.
+# `domain.redaction.event_variants`.
+EventVariants = Callable[[StoredEvent], tuple[dict[str, Any], dict[str, Any] | None]]
 
 
 def variants_marker(owner_id: str, owner: Mapping[str, Any], other: Mapping[str, Any]) -> dict:
@@ -104,19 +105,16 @@ class SocketPublisher:
     def __init__(
         self,
         sio: socketio.AsyncServer,
-        redact: EventRedactor,
+        variants: EventVariants,
         on_emit: Callable[[str], None] | None = None,
     ) -> None:
         self._sio = sio
-        self._redact = redact
+        self._variants = variants
         self._on_emit = on_emit
 
     def payload_for_room(self, event: StoredEvent) -> dict[str, Any]:
-        owner = event.wire()
-        if event.owner_id is None:
-            return owner
-        other = self._redact(event)
-        if other == owner:
+        owner, other = self._variants(event)
+        if other is None or event.owner_id is None:
             return owner
         return variants_marker(event.owner_id, owner, other)
 

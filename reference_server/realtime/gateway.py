@@ -86,8 +86,12 @@ class RealtimeGateway:
         if count is None:
             code = ErrorCode.TOO_MANY_CONNECTIONS
             raise socketio.exceptions.ConnectionRefusedError(AUTH_MESSAGES[code], {"code": code})
-        for room in actor.streams:
-            await self._sio.enter_room(sid, room)
+        try:
+            for room in actor.streams:
+                await self._sio.enter_room(sid, room)
+        except BaseException:
+            await self._state.remove_connection(actor.user_id, sid)  # never leak the slot
+            raise
         self._manager.bind_user(sid, actor.user_id)
         session = SocketSession.start(sid, actor, verified.exp, self._limits, self._clock.now())
         self.sessions[sid] = session
@@ -110,6 +114,10 @@ class RealtimeGateway:
     async def _expire(self, sid: str, exp: float) -> None:
         """AUTH-3: `session:expired` then disconnect, within 2 s after `exp`."""
         await asyncio.sleep(max(0.0, exp - self._clock.now()))
+        session = self.sessions.get(sid)
+        if session is not None:
+            # From here the disconnect handler must not cancel this task: it runs the disconnect.
+            session.expiry_task = None
         await self.emit_to(sid, ServerEvent.SESSION_EXPIRED, {"code": ErrorCode.AUTH_EXPIRED.value})
         await self._sio.disconnect(sid)
 

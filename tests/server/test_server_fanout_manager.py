@@ -1,0 +1,86 @@
+"""RedactingManager on one node, no domain: RED-3 variant choice per socket user, EVT-2 once
+per socket across several addressed rooms, plain payloads untouched."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import Any
+
+import pytest
+import socketio
+from aiohttp import web
+
+from reference_server.realtime.fanout import RedactingManager, SocketPublisher, variants_marker
+from reference_server.store.base import StoredEvent
+
+
+async def _node(stack: AsyncExitStack) -> tuple[socketio.AsyncServer, RedactingManager, str]:
+    manager = RedactingManager()
+    sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager)
+
+    async def connect(sid: str, environ: dict[str, Any], auth: dict[str, Any]) -> None:
+        manager.bind_user(sid, auth["user"])
+        for room in auth["rooms"]:
+            await sio.enter_room(sid, room)
+
+    sio.on("connect", connect)
+    app = web.Application()
+    sio.attach(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    stack.push_async_callback(runner.cleanup)
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return sio, manager, f"http://127.0.0.1:{port}"
+
+
+async def _client(stack: AsyncExitStack, url: str, user: str, rooms: list[str]) -> list[Any]:
+    inbox: list[Any] = []
+    client = socketio.AsyncClient(reconnection=False)
+    client.on("escrow:updated", inbox.append)
+    await client.connect(url, auth={"user": user, "rooms": rooms}, transports=["websocket"])
+    stack.push_async_callback(client.disconnect)
+    return inbox
+
+
+@pytest.fixture
+async def stack() -> AsyncIterator[AsyncExitStack]:
+    async with AsyncExitStack() as exit_stack:
+        yield exit_stack
+
+
+async def test_variants_per_user_once_per_socket(stack: AsyncExitStack) -> None:
+    """RED-3, EVT-2: owner gets the true copy, others the redacted one, each socket once even
+    when it is in both addressed rooms; sockets outside them get nothing."""
+    sio, _, url = await _node(stack)
+    owner = await _client(stack, url, "owner", ["team:t1"])
+    mate = await _client(stack, url, "mate", ["team:t1", "broker:b1"])
+    outsider = await _client(stack, url, "outsider", ["team:t2"])
+    true_copy = {"eventId": "e1", "changes": {"myCommission": 5}}
+    redacted = {"eventId": "e1", "changes": {"myCommission": "[REDACTED]"}}
+    await sio.emit("escrow:updated", variants_marker("owner", true_copy, redacted),
+                   room=["team:t1", "broker:b1"])  # fmt: skip
+    await sio.emit("escrow:updated", {"eventId": "plain"}, room="team:t2")
+    await asyncio.sleep(0.3)
+    assert owner == [true_copy]
+    assert mate == [redacted]
+    assert outsider == [{"eventId": "plain"}]
+
+
+async def test_publisher_sends_one_payload_when_nothing_is_sensitive(
+    stack: AsyncExitStack,
+) -> None:
+    """RED-3, MET-1: no variants marker when both copies are equal; one on_emit per event."""
+    sio, _, url = await _node(stack)
+    inbox = await _client(stack, url, "u1", ["team:t1"])
+    emitted: list[str] = []
+    event = StoredEvent("e9", "team:t1", 1, "escrow:updated", {"changes": {"status": "open"}},
+                        "u2", "escrow", "2026-11-26T12:00:00.000Z", 0.0)  # fmt: skip
+    publisher = SocketPublisher(sio, lambda e: (e.wire(), None), on_emit=emitted.append)
+    assert publisher.payload_for_room(event) == event.wire()
+    await publisher.publish([event])
+    await asyncio.sleep(0.2)
+    assert inbox == [event.wire()] and emitted == ["escrow:updated"]
