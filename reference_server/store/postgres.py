@@ -39,6 +39,8 @@ _UNREACHABLE: tuple[type[BaseException], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
+    # A connection the server cut can fail with "another operation is in progress".
+    asyncpg.InternalClientError,
 )
 
 T = TypeVar("T")
@@ -59,20 +61,34 @@ async def _reachable(operation: Awaitable[T]) -> T:
 
 
 class _Executor:
-    """Runs shared SQL on a connection or on the pool (each read then takes any connection)."""
+    """Runs shared SQL on a connection (inside a transaction) or on the pool.
+
+    A read on the pool is retried once: a connection the server cut while idle in the pool
+    only shows it when used, and the retry gets a fresh one.
+    """
 
     def __init__(self, target: asyncpg.Pool | asyncpg.Connection) -> None:
         self.target = target
+        self._attempts = 2 if isinstance(target, asyncpg.Pool) else 1
+
+    async def _run(self, method: str, sql: str, args: Sequence[Any]) -> Any:
+        for attempt in range(self._attempts):
+            try:
+                return await _reachable(getattr(self.target, method)(_numbered(sql), *args))
+            except StoreUnavailable:
+                if attempt + 1 == self._attempts:
+                    raise
+        raise AssertionError("unreachable")
 
     async def fetch_all(self, sql: str, args: Sequence[Any] = ()) -> list[Sequence[Any]]:
-        return list(await _reachable(self.target.fetch(_numbered(sql), *args)))
+        return list(await self._run("fetch", sql, args))
 
     async def fetch_one(self, sql: str, args: Sequence[Any] = ()) -> Sequence[Any] | None:
-        row = await _reachable(self.target.fetchrow(_numbered(sql), *args))
+        row = await self._run("fetchrow", sql, args)
         return None if row is None else tuple(row)
 
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
-        await _reachable(self.target.execute(_numbered(sql), *args))
+        await self._run("execute", sql, args)
 
 
 class _PostgresUnitOfWork(SqlUnitOfWork):
@@ -154,13 +170,27 @@ class PostgresRecordStore(SqlReads):
         except StoreUnavailable:
             return False
 
+    async def _begin(self, pool: asyncpg.Pool) -> tuple[asyncpg.Connection, Any]:
+        """A connection with a transaction started; a second try when the first connection
+        turns out dead (nothing has happened on it yet, so retrying is safe)."""
+        for attempt in range(2):
+            conn = await _reachable(pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS))
+            tx = conn.transaction()
+            try:
+                await _reachable(tx.start())
+            except StoreUnavailable:
+                await pool.release(conn)
+                if attempt == 1:
+                    raise
+                continue
+            return conn, tx
+        raise AssertionError("unreachable")
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[UnitOfWork]:
         pool = self._require_pool()
-        conn = await _reachable(pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS))
+        conn, tx = await self._begin(pool)
         try:
-            tx = conn.transaction()
-            await _reachable(tx.start())
             try:
                 yield _PostgresUnitOfWork(_Executor(conn), self.clock.now, lock_rows=True)
             except BaseException:
