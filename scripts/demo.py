@@ -5,7 +5,8 @@ Runs the same commands a user would type, printing each one first:
     crm-harness serve   --port P --jwt-secret S --data-dir TMP     (embedded SQLite, thrown away)
     crm-harness conform --url URL --jwt-secret S --report reports/conformance
     crm-harness load    --url URL --jwt-secret S --users 100 --duration 30s --scenario team_sync
-                        --report reports/load [--slo slo.example.toml]
+                        --report reports/load
+    crm-harness report  reports/load --slo slo.example.toml                (the SLO gates)
 
 then prints where the reports are and their verdicts. The server is stopped whatever happens
 (a failed step, Ctrl-C, SIGTERM). Exit status: 0 when every step passed, else the first failing
@@ -184,6 +185,9 @@ def run_demo(config: DemoConfig) -> list[StepResult]:
     conformance_dir = config.reports / "conformance"
     load_dir = config.reports / "load"
     results: list[StepResult] = []
+    # Verdicts are read from these files: none may be left over from an earlier run.
+    for stale in (conformance_dir / "report.json", load_dir / "summary.json"):
+        stale.unlink(missing_ok=True)
     with reference_server(config, config.reports / "demo-server.log") as url:
         target = ["--url", url, "--jwt-secret", config.jwt_secret]
         conform = [
@@ -199,13 +203,18 @@ def run_demo(config: DemoConfig) -> list[StepResult]:
         load = [
             str(config.harness), "load", *target, "--users", str(config.users),
             "--spawn-rate", f"{config.spawn_rate:g}", "--duration", config.duration,
-            "--scenario", config.scenario, "--report", str(load_dir),
-            *(["--slo", str(config.slo)] if config.slo else []), *config.load_args,
+            "--scenario", config.scenario, "--report", str(load_dir), *config.load_args,
         ]  # fmt: skip
         code = _run_step(
             f"{config.scenario} load, {config.users} users for {config.duration}", load
         )
-        results.append(StepResult("load", code, load_dir, load_verdict(code, load_dir)))
+    # The server is stopped: reporting and gating only read the run directory.
+    if (load_dir / "summary.json").exists():
+        gate = [str(config.harness), "report", str(load_dir)]
+        gate += ["--slo", str(config.slo)] if config.slo else []
+        gate_code = _run_step("load report" + (" and SLO gates" if config.slo else ""), gate)
+        code = code or gate_code
+    results.append(StepResult("load", code, load_dir, load_verdict(code, load_dir)))
     return results
 
 
