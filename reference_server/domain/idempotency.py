@@ -16,7 +16,7 @@ from harness.spec import ErrorCode, Op
 
 from ..store.base import IdempotencyEntry
 from .contracts import ChangeOutcome, ChangeRequest, DomainError
-from .validation import validation_error
+from .validation import is_storable_key, validation_error
 
 __all__ = [
     "MAX_KEY_LENGTH",
@@ -35,7 +35,7 @@ def check_key(request: ChangeRequest) -> str | None:
     key = request.idempotency_key
     if key is None:
         return None
-    if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_LENGTH:
+    if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_LENGTH or not is_storable_key(key):
         raise validation_error(
             f"{request.idempotency_key_field} must be 1 to {MAX_KEY_LENGTH} characters",
             request.idempotency_key_field,

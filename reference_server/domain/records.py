@@ -22,7 +22,13 @@ from .clock import Clock, SystemClock, iso_from_epoch
 from .contracts import Actor, ChangeOutcome, ChangeRequest, DomainError, EventPublisher
 from .idempotency import check_key, entry_for, fingerprint, replay_outcome, reused_key_error
 from .ids import TimeOrderedIds
-from .validation import validate_create, validate_entity_type, validate_update, validation_error
+from .validation import (
+    is_storable_key,
+    validate_create,
+    validate_entity_type,
+    validate_update,
+    validation_error,
+)
 from .visibility import can_see, lock_key, not_found, stream_for
 
 __all__ = ["DEFAULT_LIST_LIMIT", "MAX_LIST_LIMIT", "LockLookup", "RecordService"]
@@ -67,6 +73,8 @@ class RecordService:
     async def get(self, actor: Actor, entity_type: str, record_id: str) -> dict[str, Any]:
         """The record with true values, or NOT_FOUND when missing or not visible (REC-4)."""
         validate_entity_type(entity_type)
+        if not is_storable_key(record_id):  # no such id was ever made; the store would choke
+            raise not_found(entity_type)
         record = await self.store.get_record(entity_type, record_id)
         if record is None or not can_see(actor, record):
             raise not_found(entity_type)
@@ -163,6 +171,8 @@ class RecordService:
             return await self._changed(actor, request, record, Action.CREATED, dict(record), 201)
 
         assert request.record_id is not None  # _check_request
+        if not is_storable_key(request.record_id):
+            raise not_found(request.entity_type)
         current = await uow.get_record(request.entity_type, request.record_id)
         if current is None or not can_see(actor, current):
             raise not_found(request.entity_type)

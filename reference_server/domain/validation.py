@@ -30,6 +30,8 @@ from harness.spec import (
 from .contracts import DomainError
 
 __all__ = [
+    "is_storable_key",
+    "is_unicode_text",
     "normalise_timestamp",
     "validate_create",
     "validate_entity_type",
@@ -48,6 +50,20 @@ _RFC3339 = re.compile(
 def validation_error(message: str, field: str | None = None) -> DomainError:
     details = {"field": field} if field is not None else None
     return DomainError(ErrorCode.VALIDATION_ERROR, message, details)
+
+
+def is_unicode_text(value: str) -> bool:
+    """False for a string with lone surrogates (JSON's `"\\ud800"`): not text any store can keep."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def is_storable_key(value: str) -> bool:
+    """Whether `value` can be a key column: Unicode text without NUL (PostgreSQL refuses NUL)."""
+    return "\x00" not in value and is_unicode_text(value)
 
 
 def validate_entity_type(entity_type: object, field: str = "entityType") -> str:
@@ -86,7 +102,7 @@ def _check_bounds(spec: FieldSpec, value: float) -> None:
 
 
 def _string(spec: FieldSpec, value: Any) -> Any:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not is_unicode_text(value):
         raise validation_error(f"{spec.name} must be a string", spec.name)
     if spec.required and not value:
         raise validation_error(f"{spec.name} must not be empty", spec.name)
@@ -142,11 +158,15 @@ def _enum(spec: FieldSpec, value: Any) -> Any:
 def _tags(spec: FieldSpec, value: Any) -> Any:
     if not isinstance(value, list) or len(value) > MAX_TAGS:
         raise validation_error(f"{spec.name} must be a list of at most {MAX_TAGS}", spec.name)
-    if not all(isinstance(tag, str) and len(tag) <= MAX_TAG_LENGTH for tag in value):
+    if not all(_short_text(tag, MAX_TAG_LENGTH) for tag in value):
         raise validation_error(
             f"{spec.name} must hold strings of at most {MAX_TAG_LENGTH} characters", spec.name
         )
     return list(value)
+
+
+def _short_text(value: object, max_length: int) -> bool:
+    return isinstance(value, str) and len(value) <= max_length and is_unicode_text(value)
 
 
 def _object(spec: FieldSpec, value: Any) -> Any:

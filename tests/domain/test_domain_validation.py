@@ -90,6 +90,12 @@ BAD_VALUES: list[tuple[str, str, Any]] = [
     ("appointment", "startsAt", "2026-11-26T25:00:00Z"),
     ("appointment", "endsAt", "yesterday"),
     ("appointment", "endsAt", 1790000000),
+    # lone surrogates (JSON "\\ud800") are not text any store can keep
+    ("escrow", "address", "1 Main \ud800"),
+    ("escrow", "notes", "\udc80"),
+    ("escrow", "tags", ["ok", "\ud800"]),
+    ("escrow", "customFields", {"k": "\ud800"}),
+    ("escrow", "customFields", {"\ud800": 1}),
     # strings that must be strings
     ("appointment", "clientId", 7),
     ("lead", "source", False),
