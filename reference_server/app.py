@@ -23,6 +23,7 @@ from .domain.redaction import event_variants
 from .metrics import ServerMetrics
 from .realtime.fanout import RedactingManager, SocketPublisher
 from .realtime.gateway import RealtimeGateway
+from .realtime.redis_fanout import start_listening
 from .rest import errors, info
 from .rest import records as record_routes
 from .rest.body_limit import BodyLimitMiddleware
@@ -118,6 +119,7 @@ def build_app(
         try:
             await state.open()
             try:
+                await start_listening(sio)  # a cluster node hears the others before it serves
                 records()  # fail at startup, not on the first request, if the domain is missing
                 yield
             finally:
