@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import pytest
 import redis
-
 from cluster_kit import CLUSTER_LIMITS, CLUSTER_SECRET
 
 from reference_server.cluster import RunningCluster, start_cluster
