@@ -1,1 +1,61 @@
-"""The conformance suite: pytest checks of any server against SPEC.md, by requirement id."""
+"""The conformance suite: pytest checks of any server against SPEC.md, by requirement id.
+
+    from harness.conformance import run
+    result = run(["http://127.0.0.1:8000"], "secret", requirement_ids=["EVT-1"])
+    result.verdicts()            # {"EVT-1": Verdict.PASS, ...}
+
+Kept import-light: `plugin.py` (a pytest11 entry point) imports this package in every pytest
+run, so `run` and friends load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._model import ConformanceResult, Outcome, RequirementResult, TestRecord, Verdict
+    from ._runner import ProgressLine, RunResult, run
+    from ._target import Target, load_target
+    from .failures import CheckFailure, Severity
+    from .kit import Crm
+
+__all__ = [
+    "CheckFailure",
+    "ConformanceResult",
+    "Crm",
+    "Outcome",
+    "ProgressLine",
+    "RequirementResult",
+    "RunResult",
+    "Severity",
+    "Target",
+    "TestRecord",
+    "Verdict",
+    "load_target",
+    "run",
+]
+
+_HOMES = {
+    "ConformanceResult": "_model",
+    "Outcome": "_model",
+    "RequirementResult": "_model",
+    "TestRecord": "_model",
+    "Verdict": "_model",
+    "ProgressLine": "_runner",
+    "RunResult": "_runner",
+    "run": "_runner",
+    "Target": "_target",
+    "load_target": "_target",
+    "CheckFailure": "failures",
+    "Severity": "failures",
+    "Crm": "kit",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)

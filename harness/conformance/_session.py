@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
 import pytest
@@ -17,10 +17,19 @@ from ._target import DEFAULT_MAX_WAIT_S, DEFAULT_QUIET_S, Target, load_target
 from .failures import CheckFailure, FailureRecord
 from .outcomes import NOT_RUN_PREFIX, NOTE_PROPERTY
 
-__all__ = ["CHECKS_PACKAGE", "RESULT_KEY", "TARGET_KEY", "ConformanceSession", "requirement_ids_of"]
+__all__ = [
+    "CHECKS_PACKAGE",
+    "RESTART_KEY",
+    "RESULT_KEY",
+    "TARGET_KEY",
+    "ConformanceSession",
+    "requirement_ids_of",
+]
 
 TARGET_KEY = pytest.StashKey[Target]()
 RESULT_KEY = pytest.StashKey[ConformanceResult]()
+# An in-process restart of the target (the bundled server's), set by `run()`: CLU-2.
+RESTART_KEY = pytest.StashKey[Callable[[], None]]()
 _FAILURE_ATTR = "crm_failure"
 CHECKS_PACKAGE = "harness.conformance.checks"
 
@@ -120,6 +129,9 @@ class ConformanceSession:
                 item.add_marker(pytest.mark.skip(reason=NOT_RUN_PREFIX + reason))
         if dropped:
             config.hook.pytest_deselected(items=dropped)
+        # Run in spec order (by each check's first id), as the report reads.
+        order = {rid: i for i, rid in enumerate(REQUIREMENTS)}
+        keep.sort(key=lambda it: min((order.get(r, 0) for r in requirement_ids_of(it)), default=0))
         items[:] = keep
 
     def _undeclared_reason(self, ids: Iterable[str]) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -68,6 +68,7 @@ class Crm:
     target: Target
     item: pytest.Item
     org: Org = field(default_factory=Org)
+    restart_hook: Callable[[], None] | None = None
     _clients: list[RealtimeClient] = field(default_factory=list)
     _rests: list[RestClient] = field(default_factory=list)
 
@@ -114,6 +115,30 @@ class Crm:
                 f"{what} needs a {seconds:.0f} s wait under the advertised settings, over the "
                 f"{self.target.max_wait_s:.0f} s allowed (--crm-max-wait)"
             )
+
+    @property
+    def can_restart(self) -> bool:
+        return bool(self.target.restart_cmd) or self.restart_hook is not None
+
+    async def restart_target(self, timeout_s: float = 60.0) -> None:
+        """Restart the target with --crm-restart-cmd, or the in-process hook `run()` got."""
+        if self.target.restart_cmd:
+            process = await asyncio.create_subprocess_shell(
+                self.target.restart_cmd,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            _, stderr = await asyncio.wait_for(process.communicate(), timeout_s)
+            expect(
+                process.returncode == 0,
+                "the restart command failed",
+                stderr.decode(errors="replace")[-300:],
+                observed=process.returncode,
+            )
+        elif self.restart_hook is not None:
+            await asyncio.wait_for(asyncio.to_thread(self.restart_hook), timeout_s)
+        else:
+            not_run("needs --crm-restart-cmd (a command that restarts the target)")
 
     # clients --------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from .._session import TARGET_KEY
+from .._session import RESTART_KEY, TARGET_KEY
 from .._target import Target
 from ..kit import Crm
 from ..outcomes import not_run
@@ -23,7 +23,8 @@ def crm_target(pytestconfig: pytest.Config) -> Target:
 
 @pytest_asyncio.fixture
 async def crm(crm_target: Target, request: pytest.FixtureRequest) -> AsyncIterator[Crm]:
-    helper = Crm(crm_target, request.node)
+    hook = request.config.stash.get(RESTART_KEY, None)
+    helper = Crm(crm_target, request.node, restart_hook=hook)
     try:
         yield helper
     finally:
