@@ -12,15 +12,12 @@ from harness.spec import ErrorCode, Limits, Op
 from reference_server.domain.contracts import Actor, ChangeRequest, DomainError
 from reference_server.domain.records import RecordService
 from reference_server.store import open_store
+from tests.store.store_backends import BACKENDS, backend_url
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=BACKENDS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    # A sync fixture: `postgres_url` runs its own event loop and cannot start inside ours.
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/hostile.sqlite3"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
+    return backend_url(request, tmp_path, "hostile")
 
 
 @pytest.fixture

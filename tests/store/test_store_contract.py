@@ -15,6 +15,7 @@ from reference_server.store import (
     StoredEvent,
     open_store,
 )
+from tests.store.store_backends import BACKENDS, backend_url
 
 StoreFactory = Callable[[], RecordStore]
 
@@ -23,12 +24,9 @@ class Boom(Exception):
     """Raised inside a transaction to make it roll back."""
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=BACKENDS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/data/contract.sqlite3"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
+    return backend_url(request, tmp_path, "contract")
 
 
 @pytest.fixture
