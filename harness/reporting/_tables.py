@@ -20,6 +20,8 @@ def fmt_number(value: object, digits: int = 1) -> str:
     if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
         return f"{int(value):,}"
     if isinstance(value, float):
+        if 0 < abs(value) < 1:
+            return f"{value:.{max(digits, 2)}g}"  # 0.0173 MB/s must not print as 0.0
         return f"{value:,.{digits}f}"
     return str(value)
 

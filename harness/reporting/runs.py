@@ -1,0 +1,170 @@
+"""Running load for `sweep` and `capacity`: shared CLI options and one run per step.
+
+Both commands run a series of `harness.load.run_load` calls that differ only in users (and
+for `sweep`, nodes). `LoadTemplate` is everything else; `load_runner(template)` is the
+function that runs one step. Tests pass a fake runner instead, so the search and the tables
+are tested without starting servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._exceptions import UsageError
+
+__all__ = [
+    "LoadStep",
+    "LoadTemplate",
+    "StepRunner",
+    "add_load_options",
+    "cluster_support",
+    "load_runner",
+    "template_from_args",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadStep:
+    users: int
+    nodes: int = 1
+
+    @property
+    def name(self) -> str:
+        return f"users-{self.users}-nodes-{self.nodes}"
+
+
+# Runs one step, writing its run directory under the given parent; returns the run directory.
+StepRunner = Callable[[LoadStep, Path], Path]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadTemplate:
+    """A load run minus its size."""
+
+    duration_s: float
+    scenario: str = "team_sync"
+    url: str | None = None
+    jwt_secret: str | None = None
+    workers: int = 0
+    spawn_rate: float | None = None  # None: ramp every step up in about 10 s
+    workload_file: Path | None = None
+    think_time_s: float | None = None
+    redis_url: str | None = None  # --nodes > 1: the cluster's shared backends
+    database_url: str | None = None
+
+    def spawn_rate_for(self, users: int) -> float:
+        return self.spawn_rate if self.spawn_rate is not None else max(10.0, users / 10.0)
+
+
+def add_load_options(parser: argparse.ArgumentParser, *, duration: str) -> None:
+    parser.add_argument("--duration", default=duration, help=f"per step (default {duration})")
+    parser.add_argument("--url", help="server under test (default: start the reference server)")
+    parser.add_argument("--jwt-secret", help="the server's JWT_SECRET (required with --url)")
+    parser.add_argument("--scenario", default="team_sync", help="load scenario (team_sync)")
+    parser.add_argument("--workers", type=int, default=0, help="local Locust worker processes")
+    parser.add_argument(
+        "--spawn-rate", type=float, help="users started per second (default: users/10, at least 10)"
+    )
+    parser.add_argument("--workload", type=Path, help="workload file (.toml, .yaml, .json)")
+    parser.add_argument("--think-time", type=float, help="mean seconds between a user's actions")
+    parser.add_argument("--report", type=Path, required=False,
+                        help="directory for the step runs and the tables")  # fmt: skip
+
+
+def template_from_args(args: argparse.Namespace) -> LoadTemplate:
+    from harness.cli.load import parse_duration
+
+    if args.url and not args.jwt_secret:
+        raise UsageError("--jwt-secret is required with --url (users need signed tokens)")
+    if args.workers < 0:
+        raise UsageError(f"--workers must be >= 0, got {args.workers}")
+    if args.spawn_rate is not None and not args.spawn_rate > 0:
+        raise UsageError(f"--spawn-rate must be > 0, got {args.spawn_rate:g}")
+    if args.workload is not None and not args.workload.is_file():
+        raise UsageError(f"workload file {args.workload} does not exist")
+    duration = parse_duration(args.duration)
+    if not duration > 0:
+        raise UsageError(f"--duration must be > 0, got {args.duration!r}")
+    return LoadTemplate(
+        duration_s=duration,
+        scenario=args.scenario,
+        url=args.url.rstrip("/") if args.url else None,
+        jwt_secret=args.jwt_secret,
+        workers=args.workers,
+        spawn_rate=args.spawn_rate,
+        workload_file=args.workload,
+        think_time_s=args.think_time,
+        redis_url=getattr(args, "redis_url", None),
+        database_url=getattr(args, "database_url", None),
+    )
+
+
+def cluster_support() -> str | None:
+    """None when `--nodes N>1` can run here, else the one-line reason it cannot.
+
+    Two pieces are needed: the reference server's cluster launcher, and a load engine that
+    spreads users over several node URLs (one URL would load node-1 alone and measure
+    nothing about the cluster).
+    """
+    if importlib.util.find_spec("reference_server.cluster") is None:
+        return "the reference server has no cluster launcher (reference_server.cluster) yet"
+    from harness.load import LoadConfig
+
+    if "urls" not in getattr(LoadConfig, "__dataclass_fields__", {}):
+        return (
+            "the load engine takes one --url only, so it cannot spread users over the nodes "
+            "of a cluster yet; sweep one node, or run `crm-harness serve --nodes N` and "
+            "`crm-harness load` against it yourself"
+        )
+    return None
+
+
+def _config(template: LoadTemplate, step: LoadStep, run_dir: Path, **extra: Any) -> Any:
+    from harness.load import DEFAULT_JWT_SECRET, LoadConfig, Workload, load_workload_file
+
+    workload = load_workload_file(template.workload_file) if template.workload_file else Workload()
+    if template.think_time_s is not None:
+        workload = workload.with_overrides(think_time_s=template.think_time_s)
+    return LoadConfig(
+        users=step.users,
+        spawn_rate=template.spawn_rate_for(step.users),
+        duration_s=template.duration_s,
+        url=template.url,
+        jwt_secret=template.jwt_secret or DEFAULT_JWT_SECRET,
+        scenario=template.scenario,
+        workers=template.workers,
+        report_dir=run_dir,
+        workload=workload,
+        quiet=True,
+        **extra,
+    )
+
+
+def load_runner(template: LoadTemplate) -> StepRunner:
+    """The real step runner: `harness.load.run_load`, on a fresh cluster for nodes > 1."""
+    from harness.load import run_load
+
+    def run_step(step: LoadStep, parent: Path) -> Path:
+        run_dir = parent / step.name
+        if step.nodes == 1:
+            result: Path = run_load(_config(template, step, run_dir))
+            return result
+        from reference_server.cluster import start_cluster
+
+        if not template.redis_url or not template.database_url:
+            raise UsageError("--nodes > 1 needs --redis-url and --database-url")
+        from harness.load import DEFAULT_JWT_SECRET
+
+        secret = template.jwt_secret or DEFAULT_JWT_SECRET
+        with start_cluster(step.nodes, template.redis_url, template.database_url,
+                           jwt_secret=secret) as cluster:  # fmt: skip
+            config = _config(template, step, run_dir, urls=cluster.urls)
+            result = run_load(config)
+        return result
+
+    return run_step

@@ -1,0 +1,207 @@
+"""`sweep`: one load run per (users, nodes) and the measured scaling table.
+
+The analysis this project started from projected, for 10 to 10,000 users, connections,
+messages/s and MB/s (its §7). The sweep measures the same columns, plus latency and loss, and
+prints the projection beside them where the user count matches.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from matplotlib.axes import Axes
+
+from .._exceptions import HarnessError
+from ._context import build_context
+from ._plots import Plot, render_png
+from ._rundir import load_run
+from ._tables import fmt_number, lookup, markdown_table
+from .formats import render_template
+from .runs import LoadStep, StepRunner
+
+__all__ = [
+    "PROJECTED",
+    "TABLE_HEADERS",
+    "SweepRow",
+    "measure_row",
+    "run_sweep",
+    "sweep_markdown",
+    "sweep_steps",
+    "table_rows",
+    "write_sweep",
+    "write_sweep_csv",
+]
+
+# users → (messages/s, MB/s) as projected in websocket-analysis.md §7.
+PROJECTED: dict[int, tuple[float, float]] = {
+    10: (2, 0.02), 100: (20, 0.2), 1000: (200, 2), 10000: (2000, 20),
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class SweepRow:
+    users: int
+    nodes: int
+    connections: int
+    changes_per_s: float
+    deliveries_per_s: float
+    mb_per_s: float
+    e2e_p50_ms: float
+    e2e_p95_ms: float
+    e2e_p99_ms: float
+    fanout_p99_ms: float
+    loss_live: float
+    loss_final: float
+    generator_saturated: bool
+    run_dir: str
+    error: str = ""  # the step could not run: why
+
+    @property
+    def projected(self) -> tuple[float, float] | None:
+        return PROJECTED.get(self.users)
+
+
+def _float(value: object) -> float:
+    return float(value) if isinstance(value, int | float) else math.nan
+
+
+def measure_row(step: LoadStep, run_dir: Path) -> SweepRow:
+    """One table row from one finished run directory."""
+    context = build_context(load_run(run_dir))
+    s, figures = context.summary, context.figures
+    users = context.run.users
+    sockets = int(users["sockets"].sum()) if len(users) else 0
+    connected = figures.connected["connected_users"].max() if len(figures.connected) else 0
+    return SweepRow(
+        users=step.users,
+        nodes=step.nodes,
+        connections=sockets or int(connected or 0),
+        changes_per_s=figures.changes_per_s,
+        deliveries_per_s=figures.deliveries_per_s,
+        mb_per_s=figures.mb_per_s,
+        e2e_p50_ms=_float(lookup(s, "latency_ms", "e2e", "p50")),
+        e2e_p95_ms=_float(lookup(s, "latency_ms", "e2e", "p95")),
+        e2e_p99_ms=_float(lookup(s, "latency_ms", "e2e", "p99")),
+        fanout_p99_ms=_float(lookup(s, "latency_ms", "fanout", "p99")),
+        loss_live=_float(lookup(s, "loss", "live")),
+        loss_final=_float(lookup(s, "loss", "final")),
+        generator_saturated=bool(lookup(s, "generator", "saturated")),
+        run_dir=str(run_dir),
+    )
+
+
+def _failed_row(step: LoadStep, error: str) -> SweepRow:
+    nan = math.nan
+    return SweepRow(step.users, step.nodes, 0, nan, nan, nan, nan, nan, nan, nan, nan, nan,
+                    False, "", error)  # fmt: skip
+
+
+def sweep_steps(users: Sequence[int], nodes: Sequence[int]) -> list[LoadStep]:
+    return [LoadStep(u, n) for n in nodes for u in users]
+
+
+def run_sweep(
+    steps: Sequence[LoadStep],
+    run_step: StepRunner,
+    out_dir: Path,
+    progress: Callable[[str], None] = print,
+) -> list[SweepRow]:
+    """Run every step in order; a step that fails is a row saying why, and the sweep goes on
+    (the point where a server stops coping is a finding)."""
+    rows: list[SweepRow] = []
+    for index, step in enumerate(steps, start=1):
+        prefix = f"[{index}/{len(steps)}] users={step.users} nodes={step.nodes}"
+        progress(f"{prefix}: running")
+        try:
+            row = measure_row(step, run_step(step, out_dir))
+        except HarnessError as exc:
+            row = _failed_row(step, str(exc))
+            progress(f"{prefix}: FAILED: {exc}")
+        else:
+            progress(
+                f"{prefix}: {fmt_number(row.deliveries_per_s)} deliveries/s, "
+                f"e2e p99 {fmt_number(row.e2e_p99_ms)} ms, loss final "
+                f"{fmt_number(row.loss_final)}"
+                + (" (GENERATOR SATURATED)" if row.generator_saturated else "")
+            )
+        rows.append(row)
+    return rows
+
+
+TABLE_HEADERS = ("users", "nodes", "connections", "changes/s", "deliveries/s", "MB/s",
+                 "e2e p50 ms", "e2e p95 ms", "e2e p99 ms", "fan-out p99 ms", "loss live",
+                 "loss final", "projected msg/s (§7)", "projected MB/s (§7)", "note")  # fmt: skip
+
+
+def table_rows(rows: Sequence[SweepRow]) -> list[tuple[object, ...]]:
+    out: list[tuple[object, ...]] = []
+    for r in rows:
+        projected = r.projected or (math.nan, math.nan)
+        note = r.error or ("generator saturated" if r.generator_saturated else "")
+        out.append((r.users, r.nodes, r.connections, r.changes_per_s, r.deliveries_per_s,
+                    round(r.mb_per_s, 4), r.e2e_p50_ms, r.e2e_p95_ms, r.e2e_p99_ms,
+                    r.fanout_p99_ms, r.loss_live, r.loss_final, projected[0], projected[1],
+                    note))  # fmt: skip
+    return out
+
+
+def write_sweep_csv(rows: Sequence[SweepRow], path: Path) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[f.name for f in fields(SweepRow)])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(asdict(row))
+    return path
+
+
+def sweep_markdown(rows: Sequence[SweepRow]) -> list[str]:
+    return ["## Scaling sweep (measured)", "",
+            *markdown_table(TABLE_HEADERS, table_rows(rows)), ""]  # fmt: skip
+
+
+def _scaling_plots(rows: Sequence[SweepRow]) -> list[Plot]:
+    measured = [r for r in rows if not r.error]
+
+    def series(column: str) -> Callable[[Axes], None]:
+        def draw(ax: Axes) -> None:
+            if not measured:
+                ax.text(0.5, 0.5, "no step completed", ha="center", transform=ax.transAxes)
+                return
+            for nodes in sorted({r.nodes for r in measured}):
+                line = [r for r in measured if r.nodes == nodes]
+                ax.plot([r.users for r in line], [getattr(r, column) for r in line],
+                        marker="o", label=f"{nodes} node(s), measured")  # fmt: skip
+            if column == "deliveries_per_s":
+                projected = sorted(PROJECTED.items())
+                ax.plot([u for u, _ in projected], [p[0] for _, p in projected], "k--",
+                        marker="x", label="projected msg/s (analysis §7)")  # fmt: skip
+            ax.set_xscale("log")
+            ax.set_yscale("log" if column == "deliveries_per_s" else "linear")
+            ax.set_xlabel("users")
+            ax.legend(fontsize=8)
+
+        return draw
+
+    return [
+        Plot("throughput_vs_users", "Deliveries per second vs users",
+             render_png(series("deliveries_per_s"))),
+        Plot("p99_vs_users", "End-to-end p99 latency (ms) vs users",
+             render_png(series("e2e_p99_ms"))),
+    ]  # fmt: skip
+
+
+def write_sweep(rows: Sequence[SweepRow], out_dir: Path) -> dict[str, Path]:
+    """sweep.csv, sweep.md and sweep.html (table + plots) in `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    markdown = out_dir / "sweep.md"
+    markdown.write_text("\n".join(sweep_markdown(rows)), encoding="utf-8")
+    html = out_dir / "sweep.html"
+    html.write_text(render_template(
+        "sweep.html.j2", headers=TABLE_HEADERS, rows=table_rows(rows),
+        plots=_scaling_plots(rows)), encoding="utf-8")  # fmt: skip
+    return {"csv": write_sweep_csv(rows, out_dir / "sweep.csv"), "markdown": markdown,
+            "html": html}  # fmt: skip

@@ -1,0 +1,86 @@
+"""`sweep`: the measured scaling table from a series of runs (fake runner, no servers)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from reporting_synth import UPDATE_BYTES, latency_spec, write_run
+
+from harness import TargetError
+from harness.cli import main
+from harness.reporting.runs import LoadStep
+from harness.reporting.sweep import run_sweep, sweep_steps, write_sweep
+
+
+def fake_runner(step: LoadStep, parent: Path) -> Path:
+    """Each step: `users` team updates over 20 s to 5 receivers at `users / 10` ms."""
+    if step.users == 666:
+        raise TargetError("cannot reach the server")
+    return write_run(parent / step.name, latency_spec([step.users / 10.0] * step.users))
+
+
+def test_sweep_rows_are_measured_from_each_run(tmp_path: Path) -> None:
+    """STR-5: throughput, bandwidth, latency and loss per step, from the run directories."""
+    lines: list[str] = []
+    rows = run_sweep(sweep_steps([10, 100, 1000], [1]), fake_runner, tmp_path, lines.append)
+    assert [r.users for r in rows] == [10, 100, 1000]
+    big = rows[2]
+    assert big.connections == 5  # users.csv sockets
+    assert big.changes_per_s == pytest.approx(1000 / 20)
+    assert big.deliveries_per_s == pytest.approx(5000 / 20)
+    assert big.mb_per_s == pytest.approx(5000 * UPDATE_BYTES / 20 / 1e6)
+    assert big.e2e_p99_ms == pytest.approx(100.0, abs=0.01)
+    assert big.loss_final == 0 and not big.error
+    assert rows[0].projected == (2, 0.02)
+    assert len(lines) == 6 and lines[1].startswith("[1/3] users=10 nodes=1: ")
+
+
+def test_failed_step_is_a_row_and_the_sweep_goes_on(tmp_path: Path) -> None:
+    """A step that cannot run is recorded with its reason."""
+    rows = run_sweep(sweep_steps([10, 666, 100], [1]), fake_runner, tmp_path, lambda _: None)
+    assert [bool(r.error) for r in rows] == [False, True, False]
+    assert "cannot reach" in rows[1].error
+
+
+def test_sweep_outputs_csv_markdown_and_html_with_plots(tmp_path: Path) -> None:
+    """sweep.csv has one row per step; sweep.html embeds both plots."""
+    rows = run_sweep(sweep_steps([10, 100], [1]), fake_runner, tmp_path, lambda _: None)
+    outputs = write_sweep(rows, tmp_path)
+    with outputs["csv"].open(encoding="utf-8") as handle:
+        table = list(csv.DictReader(handle))
+    assert [int(r["users"]) for r in table] == [10, 100]
+    assert float(table[1]["deliveries_per_s"]) == pytest.approx(500 / 20)
+    html = outputs["html"].read_text(encoding="utf-8")
+    assert html.count('src="data:image/png;base64,') == 2
+    assert "| 100 | 1 |" in outputs["markdown"].read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [(["--users", "10,x"], "comma-separated integers"), (["--users", "0"], "positive"),
+     (["--users", "10", "--duration", "later"], "--duration")],
+)  # fmt: skip
+def test_sweep_cli_usage_errors(
+    args: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bad counts, cluster sweeps without cluster support, bad duration: exit 2, one line."""
+    assert main(["sweep", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and expected in err[0]
+
+
+def test_cluster_sweep_needs_cluster_support_and_backends(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CLU-1: --nodes > 1 is a clear usage error while the cluster path is missing, and
+    needs the shared Redis and PostgreSQL URLs once it exists."""
+    import harness.reporting.runs as runs
+
+    monkeypatch.setattr(runs, "cluster_support", lambda: "no cluster launcher yet")
+    assert main(["sweep", "--users", "10", "--nodes", "1,3"]) == 2
+    assert "--nodes > 1 is not available: no cluster launcher yet" in capsys.readouterr().err
+    monkeypatch.setattr(runs, "cluster_support", lambda: None)
+    assert main(["sweep", "--users", "10", "--nodes", "3"]) == 2
+    assert "--redis-url and --database-url" in capsys.readouterr().err
