@@ -9,12 +9,14 @@ servers, so a polling request sent to the wrong node would fail outright.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import shutil
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -32,7 +34,7 @@ pytestmark = pytest.mark.slow
 NGINX = shutil.which("nginx") or next(
     (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
 )
-SECRET = "ship-nginx-secret"
+SECRET = "ship-nginx-secret-of-at-least-32-bytes"
 CONNECTIONS_GAUGE = re.compile(rf"^{spec.METRIC_NAMES[0]}\s+([0-9.]+)$", re.M)
 
 
@@ -61,10 +63,7 @@ def proxied_nodes() -> Iterator[tuple[str, list[RunningServer]]]:
         pytest.skip("nginx is not installed (Debian package nginx-light)")
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ship-nginx-")))
-        nodes = [
-            stack.enter_context(start_server(jwt_secret=SECRET, node_name=f"node-{i}"))
-            for i in (1, 2, 3)
-        ]
+        nodes = _start_nodes(stack, 3)
         listen = free_port()
         conf = render_nginx_conf([int(n.url.rsplit(":", 1)[1]) for n in nodes], listen, workdir)
         checked = subprocess.run(_nginx(workdir, conf, "-t"), capture_output=True, text=True)
@@ -78,6 +77,20 @@ def proxied_nodes() -> Iterator[tuple[str, list[RunningServer]]]:
         url = f"http://127.0.0.1:{listen}"
         _wait_healthy(url, proxy)
         yield url, nodes
+
+
+def _start_nodes(stack: ExitStack, count: int) -> list[RunningServer]:
+    """Start the nodes side by side (each waits for its /healthz); all are stopped at exit."""
+    with ThreadPoolExecutor(count) as pool:
+        futures = [
+            pool.submit(start_server, jwt_secret=SECRET, node_name=f"node-{i}")
+            for i in range(1, count + 1)
+        ]
+        wait(futures)
+    for future in futures:
+        if future.exception() is None:
+            stack.enter_context(future.result())
+    return [future.result() for future in futures]
 
 
 def _stop(proxy: subprocess.Popen[bytes]) -> None:
@@ -114,6 +127,20 @@ async def _connect(url: str, transports: list[str]) -> socketio.AsyncClient:
     return client
 
 
+async def _close(client: socketio.AsyncClient) -> None:
+    if client.transport() != "polling":
+        await client.disconnect()
+        return
+    # python-engineio's client waits for its pending long-poll GET to come back (up to
+    # pingInterval + pingTimeout, 15 s) before `disconnect` returns: close without waiting.
+    await client.eio.disconnect(abort=True)
+    reader = client.eio.read_loop_task
+    if reader is not None and not reader.done():
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+
+
 async def _sync_ok(client: socketio.AsyncClient) -> None:
     ack = await client.call("sync", {"cursors": {}}, timeout=10)
     assert ack["ok"] is True, ack
@@ -130,7 +157,7 @@ async def test_long_polling_sessions_stick_to_one_node(
             await asyncio.gather(*(_sync_ok(c) for c in clients))
         assert {c.transport() for c in clients} == {"polling"}
     finally:
-        await asyncio.gather(*(c.disconnect() for c in clients))
+        await asyncio.gather(*(_close(c) for c in clients))
 
 
 async def test_polling_upgrades_to_websocket_through_the_proxy(
@@ -170,4 +197,4 @@ async def test_direct_websockets_spread_over_the_nodes(
         assert sum(added) == len(clients)
         assert sum(1 for a in added if a > 0) >= 2, f"every socket went to one node: {added}"
     finally:
-        await asyncio.gather(*(c.disconnect() for c in clients))
+        await asyncio.gather(*(_close(c) for c in clients))
