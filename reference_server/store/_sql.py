@@ -43,10 +43,13 @@ SCHEMA: tuple[str, ...] = (
         data TEXT NOT NULL,
         PRIMARY KEY (entity_type, id)
     )""",
-    # One index per visibility scope: the list query is an OR of the three (REC-1, REC-3).
-    "CREATE INDEX IF NOT EXISTS records_team ON records (entity_type, team_id, created_at)",
-    "CREATE INDEX IF NOT EXISTS records_broker ON records (entity_type, broker_id, created_at)",
-    "CREATE INDEX IF NOT EXISTS records_owner ON records (entity_type, owner_id, created_at)",
+    # One index per audience: the list query has one branch per visibility (REC-1, REC-3).
+    "CREATE INDEX IF NOT EXISTS records_by_team"
+    " ON records (entity_type, team_id, visibility, archived, created_at)",
+    "CREATE INDEX IF NOT EXISTS records_by_broker"
+    " ON records (entity_type, broker_id, visibility, archived, created_at)",
+    "CREATE INDEX IF NOT EXISTS records_by_owner"
+    " ON records (entity_type, owner_id, visibility, archived, created_at)",
     """CREATE TABLE IF NOT EXISTS events (
         stream TEXT NOT NULL,
         seq BIGINT NOT NULL,
@@ -157,20 +160,26 @@ class SqlReads:
         offset: int,
         include_archived: bool,
     ) -> tuple[list[dict[str, Any]], int]:
-        where = (
-            "entity_type = ? AND ((visibility = 'team' AND team_id = ?)"
-            " OR (visibility = 'broker' AND broker_id = ?)"
-            " OR (visibility = 'private' AND owner_id = ?))"
-        )
-        args: list[Any] = [entity_type, team_id, broker_id, user_id]
-        if not include_archived:
-            where += " AND archived = 0"
-        total_row = await self.read_db().fetch_one(
-            f"SELECT COUNT(*) FROM records WHERE {where}", args
+        # One branch per audience (REC-1), each a range of its own index; the branches are
+        # disjoint by visibility, so UNION ALL and a sum of counts are exact. An OR of the three
+        # would make the engine scan every record of the type.
+        archived = "" if include_archived else " AND archived = 0"
+        branches = [
+            (f"entity_type = ? AND {column} = ? AND visibility = '{visibility}'{archived}", value)
+            for visibility, column, value in (
+                ("team", "team_id", team_id),
+                ("broker", "broker_id", broker_id),
+                ("private", "owner_id", user_id),
+            )
+        ]
+        args: list[Any] = [a for _, value in branches for a in (entity_type, value)]
+        counts = " + ".join(f"(SELECT COUNT(*) FROM records WHERE {w})" for w, _ in branches)
+        total_row = await self.read_db().fetch_one(f"SELECT {counts}", args)
+        union = " UNION ALL ".join(
+            f"SELECT data, created_at, id FROM records WHERE {w}" for w, _ in branches
         )
         rows = await self.read_db().fetch_all(
-            f"SELECT data FROM records WHERE {where}"
-            " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+            f"{union} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
             [*args, int(limit), int(offset)],
         )
         total = int(total_row[0]) if total_row is not None else 0
