@@ -13,7 +13,6 @@ resolves to `RedactingManager.emit` on every node, each with its own local sidâ†
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -55,8 +54,8 @@ class RedactingManager(socketio.AsyncManager):
     def unbind_user(self, sid: str) -> None:
         self.socket_users.pop(sid, None)
 
-    def _encode(self, event: str, data: Any, namespace: str) -> list[eio_packet.Packet]:
-        pkt = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, data])
+    def _encode(self, event: str, args: list[Any], namespace: str) -> list[eio_packet.Packet]:
+        pkt = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *args])
         encoded = pkt.encode()
         if not isinstance(encoded, list):
             encoded = [encoded]
@@ -73,8 +72,7 @@ class RedactingManager(socketio.AsyncManager):
         to: Any = None,
         **kwargs: Any,
     ) -> None:
-        variants = data.get(VARIANTS_KEY) if isinstance(data, dict) else None
-        if variants is None or callback is not None:
+        if callback is not None:  # per-recipient ack ids: the library's own path
             await super().emit(
                 event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, to=to,
                 **kwargs,
@@ -84,19 +82,32 @@ class RedactingManager(socketio.AsyncManager):
         namespace = namespace or "/"
         if namespace not in self.rooms:
             return
+        variants = data.get(VARIANTS_KEY) if isinstance(data, dict) else None
+        if variants is None:
+            args = list(data) if isinstance(data, tuple) else ([] if data is None else [data])
+            owner_id, owner_packets = None, self._encode(event, args, namespace)
+            other_packets = owner_packets
+        else:
+            owner_id = variants["ownerId"]
+            owner_packets = self._encode(event, [variants["owner"]], namespace)
+            other_packets = self._encode(event, [variants["other"]], namespace)
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
-        owner_id = variants["ownerId"]
-        owner_packets = self._encode(event, variants["owner"], namespace)
-        other_packets = self._encode(event, variants["other"], namespace)
-        tasks = []
+        users = self.socket_users
+        # Sequential awaits, not a task per socket as the library does: each send only puts a
+        # prebuilt packet on the socket's queue, and task creation dominated the fan-out cost.
         for sid, eio_sid in self.get_participants(namespace, room):
             if sid in skip:
                 continue
-            chosen = owner_packets if self.socket_users.get(sid) == owner_id else other_packets
-            for p in chosen:
-                tasks.append(asyncio.create_task(self.server._send_eio_packet(eio_sid, p)))
-        if tasks:
-            await asyncio.wait(tasks)
+            chosen = (
+                owner_packets
+                if owner_id is not None and users.get(sid) == owner_id
+                else (other_packets)
+            )
+            for pkt in chosen:
+                try:
+                    await self.server._send_eio_packet(eio_sid, pkt)
+                except Exception:  # a socket closing mid-emit must not cost the others theirs
+                    self._get_logger().debug("fan-out: send to %s failed", sid)
 
 
 class SocketPublisher:
