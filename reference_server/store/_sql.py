@@ -12,21 +12,22 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
-import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Protocol
 
-from ..domain.clock import iso_from_epoch
-from .base import IdempotencyEntry, NewEvent, StoredEvent
+from .base import StoredEvent
 
 __all__ = [
+    "EVENT_COLUMNS",
     "PENDING_STATUS",
+    "RECORD_COLUMNS",
     "SCHEMA",
     "SqlExecutor",
     "SqlReads",
-    "SqlUnitOfWork",
     "dump_json",
+    "event_from_row",
     "placeholders",
+    "record_args",
 ]
 
 SCHEMA: tuple[str, ...] = (
@@ -81,8 +82,8 @@ SCHEMA: tuple[str, ...] = (
 # An idempotency row with this status is a claim in progress, never a remembered result.
 PENDING_STATUS = 0
 
-_EVENT_COLUMNS = "event_id, stream, seq, name, payload, owner_id, entity_type, timestamp, stored_at"
-_RECORD_COLUMNS = (
+EVENT_COLUMNS = "event_id, stream, seq, name, payload, owner_id, entity_type, timestamp, stored_at"
+RECORD_COLUMNS = (
     "entity_type, id, owner_id, team_id, broker_id, visibility, created_at, archived, version, data"
 )
 
@@ -105,7 +106,7 @@ def placeholders(count: int) -> str:
     return ", ".join("?" for _ in range(count))
 
 
-def _event_from_row(row: Sequence[Any]) -> StoredEvent:
+def event_from_row(row: Sequence[Any]) -> StoredEvent:
     return StoredEvent(
         event_id=row[0],
         stream=row[1],
@@ -119,7 +120,7 @@ def _event_from_row(row: Sequence[Any]) -> StoredEvent:
     )
 
 
-def _record_args(entity_type: str, record: Mapping[str, Any]) -> tuple[Any, ...]:
+def record_args(entity_type: str, record: Mapping[str, Any]) -> tuple[Any, ...]:
     return (
         entity_type,
         str(record["id"]),
@@ -188,12 +189,12 @@ class SqlReads:
     async def read_stream(
         self, stream: str, after_seq: int, limit: int | None = None
     ) -> list[StoredEvent]:
-        sql = f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream = ? AND seq > ? ORDER BY seq"
+        sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE stream = ? AND seq > ? ORDER BY seq"
         args: list[Any] = [stream, int(after_seq)]
         if limit is not None:
             sql += " LIMIT ?"
             args.append(int(limit))
-        return [_event_from_row(r) for r in await self.read_db().fetch_all(sql, args)]
+        return [event_from_row(r) for r in await self.read_db().fetch_all(sql, args)]
 
     async def stream_heads(self, streams: Sequence[str]) -> dict[str, int]:
         heads = dict.fromkeys(streams, 0)
@@ -219,11 +220,11 @@ class SqlReads:
         newest_first: list[list[StoredEvent]] = []
         for stream in dict.fromkeys(streams):
             rows = await self.read_db().fetch_all(
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream = ?{names}"
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE stream = ?{names}"
                 " ORDER BY seq DESC LIMIT ?",
                 [stream, *name_args, int(limit)],
             )
-            newest_first.append([_event_from_row(r) for r in rows])
+            newest_first.append([event_from_row(r) for r in rows])
         merged = heapq.merge(*newest_first, key=lambda e: e.stored_at, reverse=True)
         return list(itertools.islice(merged, max(int(limit), 0)))
 
@@ -231,12 +232,12 @@ class SqlReads:
         last: tuple[str, int] = ("", 0)
         while True:
             rows = await self.read_db().fetch_all(
-                f"SELECT {_EVENT_COLUMNS} FROM events"
+                f"SELECT {EVENT_COLUMNS} FROM events"
                 " WHERE stream > ? OR (stream = ? AND seq > ?) ORDER BY stream, seq LIMIT ?",
                 (last[0], last[0], last[1], page_size),
             )
             for row in rows:
-                yield _event_from_row(row)
+                yield event_from_row(row)
             if len(rows) < page_size:
                 return
             last = (rows[-1][1], int(rows[-1][2]))
@@ -245,118 +246,3 @@ class SqlReads:
 def _like_prefix(prefix: str) -> str:
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped + "%"
-
-
-class SqlUnitOfWork:
-    """One transaction's reads and writes (the `UnitOfWork` seam).
-
-    `lock_rows` adds `FOR UPDATE` to reads, for engines where several writers run at once
-    (PostgreSQL); SQLite serialises whole transactions instead.
-    """
-
-    def __init__(self, db: SqlExecutor, now: Callable[[], float], *, lock_rows: bool) -> None:
-        self.db = db
-        self.now = now
-        self._for_update = " FOR UPDATE" if lock_rows else ""
-
-    async def claim_idempotency_key(self, user_id: str, key: str) -> IdempotencyEntry | None:
-        # With writers serialised, reading is claiming; PostgreSQL overrides this.
-        return await self.read_idempotency_key(user_id, key)
-
-    async def read_idempotency_key(self, user_id: str, key: str) -> IdempotencyEntry | None:
-        row = await self.db.fetch_one(
-            "SELECT fingerprint, status, body, extra, stored_at FROM idempotency"
-            " WHERE user_id = ? AND key = ?" + self._for_update,
-            (user_id, key),
-        )
-        if row is None or int(row[1]) == PENDING_STATUS:
-            return None
-        return IdempotencyEntry(
-            fingerprint=row[0],
-            status=int(row[1]),
-            body=None if row[2] is None else json.loads(row[2]),
-            stored_at=float(row[4]),
-            extra=json.loads(row[3]),
-        )
-
-    async def remember_idempotency_key(
-        self, user_id: str, key: str, entry: IdempotencyEntry
-    ) -> None:
-        await self.db.execute(
-            "INSERT INTO idempotency (user_id, key, fingerprint, status, body, extra, stored_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, key) DO UPDATE SET"
-            " fingerprint = excluded.fingerprint, status = excluded.status,"
-            " body = excluded.body, extra = excluded.extra, stored_at = excluded.stored_at",
-            (
-                user_id,
-                key,
-                entry.fingerprint,
-                int(entry.status),
-                None if entry.body is None else dump_json(dict(entry.body)),
-                dump_json(dict(entry.extra)),
-                float(entry.stored_at),
-            ),
-        )
-
-    async def get_record(self, entity_type: str, record_id: str) -> dict[str, Any] | None:
-        row = await self.db.fetch_one(
-            "SELECT data FROM records WHERE entity_type = ? AND id = ?" + self._for_update,
-            (entity_type, record_id),
-        )
-        return None if row is None else dict(json.loads(row[0]))
-
-    async def insert_record(self, entity_type: str, record: Mapping[str, Any]) -> None:
-        await self.db.execute(
-            f"INSERT INTO records ({_RECORD_COLUMNS}) VALUES ({placeholders(10)})",
-            _record_args(entity_type, record),
-        )
-
-    async def update_record(self, entity_type: str, record: Mapping[str, Any]) -> None:
-        args = _record_args(entity_type, record)
-        await self.db.execute(
-            "UPDATE records SET owner_id = ?, team_id = ?, broker_id = ?, visibility = ?,"
-            " created_at = ?, archived = ?, version = ?, data = ?"
-            " WHERE entity_type = ? AND id = ?",
-            (*args[2:], args[0], args[1]),
-        )
-
-    async def delete_record(self, entity_type: str, record_id: str) -> None:
-        await self.db.execute(
-            "DELETE FROM records WHERE entity_type = ? AND id = ?", (entity_type, record_id)
-        )
-
-    async def append_event(self, event: NewEvent) -> StoredEvent:
-        # The upsert takes the stream's head row lock until commit: gapless seq (STR-1, CLU-1).
-        row = await self.db.fetch_one(
-            "INSERT INTO stream_heads (stream, head) VALUES (?, 1) ON CONFLICT (stream)"
-            " DO UPDATE SET head = stream_heads.head + 1 RETURNING head",
-            (event.stream,),
-        )
-        assert row is not None  # RETURNING always yields the row
-        stored_at = float(self.now())
-        stored = StoredEvent(
-            event_id=str(uuid.uuid4()),
-            stream=event.stream,
-            seq=int(row[0]),
-            name=event.name,
-            payload=dict(event.payload),
-            owner_id=event.owner_id,
-            entity_type=event.entity_type,
-            timestamp=iso_from_epoch(stored_at),
-            stored_at=stored_at,
-        )
-        await self.db.execute(
-            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({placeholders(9)})",
-            (
-                stored.event_id,
-                stored.stream,
-                stored.seq,
-                stored.name,
-                dump_json(dict(stored.payload)),
-                stored.owner_id,
-                stored.entity_type,
-                stored.timestamp,
-                stored.stored_at,
-            ),
-        )
-        return stored

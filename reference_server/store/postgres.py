@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 import asyncpg
 
 from ..domain.clock import Clock, SystemClock
-from ._sql import PENDING_STATUS, SCHEMA, SqlReads, SqlUnitOfWork
+from ._sql import PENDING_STATUS, SCHEMA, SqlReads
+from ._sql_uow import SqlUnitOfWork
 from .base import IdempotencyEntry, InvalidDatabaseUrl, StoreUnavailable, UnitOfWork
 
 __all__ = ["PostgresRecordStore"]

@@ -18,7 +18,8 @@ from typing import Any
 import aiosqlite
 
 from ..domain.clock import Clock, SystemClock
-from ._sql import SCHEMA, SqlReads, SqlUnitOfWork
+from ._sql import SCHEMA, SqlReads
+from ._sql_uow import SqlUnitOfWork
 from .base import StoreUnavailable, UnitOfWork
 
 __all__ = ["SqliteRecordStore"]
