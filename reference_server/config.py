@@ -123,7 +123,7 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
     # A clear place for the cluster work: `--nodes N` starts N nodes sharing one backend.
     for f in fields(Limits):
         parser.add_argument(
-            _limit_option(f.name), dest=f"limit_{f.name}", type=_number,
+            _limit_option(f.name), dest=f"limit_{f.name}", type=_number, metavar="N",
             help=f"{f.name} (env {LIMIT_ENV[f.name]}, default {f.default})",
         )  # fmt: skip
 
