@@ -119,11 +119,13 @@ class RecordService:
                         raise reused_key_error(request.idempotency_key_field)
                     return replay_outcome(entry)
             outcome, new_events = await self._apply(uow, actor, request, op)
-            stored = await _append_all(uow, new_events)
             if key is not None:
                 await uow.remember_idempotency_key(
                     actor.user_id, key, entry_for(request, outcome, self.clock.now())
                 )
+            # Last: a stream's head stays locked from its append to the commit (STR-1), so
+            # nothing else may run in between.
+            stored = await _append_all(uow, new_events)
         if stored:
             await self._publish(stored)
         return dataclasses.replace(outcome, events=tuple(stored))

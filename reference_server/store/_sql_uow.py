@@ -19,7 +19,7 @@ from ._sql import (
 )
 from .base import IdempotencyEntry, NewEvent, StoredEvent
 
-__all__ = ["SqlUnitOfWork"]
+__all__ = ["SqlUnitOfWork", "event_row"]
 
 
 class SqlUnitOfWork:
@@ -108,11 +108,20 @@ class SqlUnitOfWork:
             (event.stream,),
         )
         assert row is not None  # RETURNING always yields the row
+        stored = self.stamp(event, int(row[0]))
+        await self.db.execute(
+            f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({placeholders(9)})",
+            event_row(stored),
+        )
+        return stored
+
+    def stamp(self, event: NewEvent, seq: int) -> StoredEvent:
+        """The event as stored: an id, its seq and the time (TRN-4, and STR-3's window)."""
         stored_at = float(self.now())
-        stored = StoredEvent(
+        return StoredEvent(
             event_id=str(uuid.uuid4()),
             stream=event.stream,
-            seq=int(row[0]),
+            seq=seq,
             name=event.name,
             payload=dict(event.payload),
             owner_id=event.owner_id,
@@ -120,18 +129,18 @@ class SqlUnitOfWork:
             timestamp=iso_from_epoch(stored_at),
             stored_at=stored_at,
         )
-        await self.db.execute(
-            f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({placeholders(9)})",
-            (
-                stored.event_id,
-                stored.stream,
-                stored.seq,
-                stored.name,
-                dump_json(dict(stored.payload)),
-                stored.owner_id,
-                stored.entity_type,
-                stored.timestamp,
-                stored.stored_at,
-            ),
-        )
-        return stored
+
+
+def event_row(stored: StoredEvent) -> tuple[Any, ...]:
+    """Values in EVENT_COLUMNS order."""
+    return (
+        stored.event_id,
+        stored.stream,
+        stored.seq,
+        stored.name,
+        dump_json(dict(stored.payload)),
+        stored.owner_id,
+        stored.entity_type,
+        stored.timestamp,
+        stored.stored_at,
+    )

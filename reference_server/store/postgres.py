@@ -11,6 +11,7 @@ raises `StoreUnavailable` within seconds, never hangs.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import re
 from collections.abc import AsyncIterator, Awaitable, Sequence
@@ -20,9 +21,16 @@ from typing import Any, TypeVar
 import asyncpg
 
 from ..domain.clock import Clock, SystemClock
-from ._sql import PENDING_STATUS, SCHEMA, SqlReads
-from ._sql_uow import SqlUnitOfWork
-from .base import IdempotencyEntry, InvalidDatabaseUrl, StoreUnavailable, UnitOfWork
+from ._sql import EVENT_COLUMNS, PENDING_STATUS, SCHEMA, SqlReads
+from ._sql_uow import SqlUnitOfWork, event_row
+from .base import (
+    IdempotencyEntry,
+    InvalidDatabaseUrl,
+    NewEvent,
+    StoredEvent,
+    StoreUnavailable,
+    UnitOfWork,
+)
 
 __all__ = ["PostgresRecordStore"]
 
@@ -92,7 +100,24 @@ class _Executor:
         await self._run("execute", sql, args)
 
 
+# One round trip from taking the stream's head lock to the event row: the lock is held until
+# commit, so every statement after it lengthens the queue of writers to that stream.
+_APPEND_EVENT = (
+    "WITH head AS (INSERT INTO stream_heads (stream, head) VALUES (?, 1) ON CONFLICT (stream)"
+    " DO UPDATE SET head = stream_heads.head + 1 RETURNING head)"
+    f" INSERT INTO events ({EVENT_COLUMNS})"
+    " SELECT ?, ?, head.head, ?, ?, ?, ?, ?, ?::double precision FROM head RETURNING seq"
+)
+
+
 class _PostgresUnitOfWork(SqlUnitOfWork):
+    async def append_event(self, event: NewEvent) -> StoredEvent:
+        draft = self.stamp(event, 0)
+        values = event_row(draft)
+        row = await self.db.fetch_one(_APPEND_EVENT, (draft.stream, *values[:2], *values[3:]))
+        assert row is not None  # RETURNING always yields the row
+        return dataclasses.replace(draft, seq=int(row[0]))
+
     async def claim_idempotency_key(self, user_id: str, key: str) -> IdempotencyEntry | None:
         # Inserting a placeholder waits for any transaction holding the same key; if that one
         # commits we read its result, if it rolls back our insert wins (MUT-2).
