@@ -151,7 +151,8 @@ class ConformanceResult:
         by_id: dict[str, list[TestRecord]] = {}
         for record in records:
             by_id.setdefault(record.requirement, []).append(record)
-        ordered = [rid for rid in REQUIREMENTS if rid in set(requirement_ids)]
+        wanted = set(requirement_ids)
+        ordered = [rid for rid in REQUIREMENTS if rid in wanted]
         result = cls(target, spec_version=SPEC_VERSION, urls=tuple(urls), duration_s=duration_s)
         for rid in ordered:
             requirement = REQUIREMENTS[rid]

@@ -1,0 +1,109 @@
+"""The suite against the bundled reference server: a subset by requirement id read back
+programmatically, the fail path (exit 1), marker validation, and the full core run.
+
+The full run (`crm-harness conform` with no --url) asserts every core id passes: the
+reference server implements the whole spec.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.conformance import Verdict, run
+from harness.spec import Profile, requirements_for
+from reference_server.launcher import RunningServer, start_server
+
+SECRET = secrets.token_hex(16)
+# Nested pytest runs must not re-arm pytest-timeout's alarm of the outer test.
+NESTED = ["-p", "no:timeout"]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RunningServer]:
+    with start_server(jwt_secret=SECRET) as running:
+        yield running
+
+
+def test_subset_by_requirement_id(server: RunningServer, tmp_path: Path) -> None:
+    """EVT-1, RED-1, STR-4 checked alone: verdicts come back as data, only those ids."""
+    outcome = run([server.url], SECRET, requirement_ids=["EVT-1", "RED-1", "STR-4"],
+                  report_dir=tmp_path, extra_pytest_args=NESTED)  # fmt: skip
+    assert outcome.errors == []
+    assert outcome.verdicts() == {"EVT-1": Verdict.PASS, "RED-1": Verdict.PASS,
+                                  "STR-4": Verdict.PASS}  # fmt: skip
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert set(report["requirements"]) == {"EVT-1", "RED-1", "STR-4"}
+
+
+def test_wrong_secret_fails_musts_and_exits_1(
+    server: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """AUTH-1 seen from a suite whose tokens the target rejects: fail, exit 1; INF-3 (no auth)
+    still passes."""
+    code = main(["conform", "--url", server.url, "--jwt-secret", "not-" + SECRET,
+                 "--req", "AUTH-1,INF-3"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "MUST failed: AUTH-1" in out and "pass 1" in out
+
+
+def test_unknown_requirement_marker_is_an_error(server: RunningServer, tmp_path: Path) -> None:
+    """A check declaring an id the spec does not have stops the run (usage error)."""
+    check = tmp_path / "test_bogus_marker.py"
+    check.write_text(
+        textwrap.dedent("""
+        import pytest
+
+        @pytest.mark.req("EVT-404")
+        def test_bogus():
+            pass
+    """)
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", str(check), "-p", "no:cacheprovider",
+         "--crm-url", server.url, "--crm-jwt-secret", SECRET, "--rootdir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "unknown requirement id" in done.stderr + done.stdout
+
+
+def test_plugin_is_inert_without_url() -> None:
+    """Without --crm-url the checks collect but report not-run; nothing else changes."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--pyargs", "harness.conformance.checks", "-q",
+         "-p", "no:cacheprovider", "-rs", "-k", "test_healthz or test_info_document_shape"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout
+    assert "2 skipped" in done.stdout and "no target" in done.stdout
+
+
+@pytest.mark.slow
+def test_full_core_run_passes_every_id(tmp_path: Path) -> None:
+    """Every core (and metrics) id passes against the bundled reference server, CLU-2 included
+    (crash and restart); reports are written."""
+    report, junit = tmp_path / "report", tmp_path / "junit.xml"
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", "conform", "--report", str(report),
+         "--junit", str(junit)],
+        capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    data = json.loads((report / "report.json").read_text())
+    core = {r.id for r in requirements_for(Profile.CORE, Profile.METRICS)}
+    verdicts = {rid: entry["verdict"] for rid, entry in data["requirements"].items()}
+    assert core <= set(verdicts)
+    assert {rid: verdicts[rid] for rid in core if verdicts[rid] != "pass"} == {}
+    assert (report / "report.html").exists() and junit.exists()
