@@ -19,45 +19,20 @@ from typing import Any
 
 import numpy as np
 
+from harness.reporting._rundir import (
+    ACTIONS_COLUMNS,
+    ANOMALIES_COLUMNS,
+    DELIVERIES_COLUMNS,
+    GENERATOR_COLUMNS,
+    USERS_COLUMNS,
+)
+
 T0 = 1_800_000_000.0
 TEAM = {"u1": "t1", "u2": "t1", "u3": "t1", "u4": "t2", "u5": "t2"}
 TEAM_UPDATE_LATENCIES_MS = [10.0 * (i + 1) for i in range(10)]
 BROKER_CREATE_LATENCY_MS = 100.0
 UPDATE_BYTES = 400
 CREATE_BYTES = 900
-
-DELIVERY_HEADER = [
-    "receiver",
-    "socket",
-    "stream",
-    "seq",
-    "event_id",
-    "event",
-    "entity_type",
-    "entity_id",
-    "version",
-    "scope",
-    "t_recv",
-    "server_ts",
-    "bytes",
-    "replayed",
-    "worker",
-]
-ACTION_HEADER = [
-    "actor",
-    "op",
-    "transport",
-    "entity_type",
-    "entity_id",
-    "version",
-    "scope",
-    "t_send",
-    "t_ack",
-    "ok",
-    "error_code",
-    "bytes_sent",
-    "worker",
-]
 
 
 @dataclass
@@ -322,33 +297,13 @@ def write_run(directory: Path, spec: RunSpec) -> Path:
         "config": {},
     }
     (directory / "run.json").write_text(json.dumps(run), encoding="utf-8")
-    _write_csv(directory / "deliveries.csv", DELIVERY_HEADER, spec.deliveries)
-    extra = sorted({k for a in spec.actions for k in a} - set(ACTION_HEADER))
-    _write_csv(directory / "actions.csv", [*ACTION_HEADER, *extra], spec.actions)
-    _write_csv(
-        directory / "users.csv",
-        ("user_id", "team_id", "broker_id", "sockets"),
-        [{"user_id": u, "team_id": t, "broker_id": "b1", "sockets": 1} for u, t in TEAM.items()],
-    )
-    _write_csv(
-        directory / "generator.csv",
-        [
-            "t",
-            "worker",
-            "cpu_percent",
-            "loop_lag_ms",
-            "connected_users",
-            "rss_mb",
-            "changes_sent",
-            "deliveries",
-        ],
-        spec.generator,
-    )
-    _write_csv(
-        directory / "anomalies.csv",
-        ["kind", "receiver", "stream", "seq", "event_id", "detail"],
-        spec.anomalies,
-    )
+    _write_csv(directory / "deliveries.csv", DELIVERIES_COLUMNS, spec.deliveries)
+    extra = sorted({k for a in spec.actions for k in a} - set(ACTIONS_COLUMNS))
+    _write_csv(directory / "actions.csv", [*ACTIONS_COLUMNS, *extra], spec.actions)
+    users = [{"user_id": u, "team_id": t, "broker_id": "b1", "sockets": 1} for u, t in TEAM.items()]
+    _write_csv(directory / "users.csv", USERS_COLUMNS, users)
+    _write_csv(directory / "generator.csv", GENERATOR_COLUMNS, spec.generator)
+    _write_csv(directory / "anomalies.csv", ANOMALIES_COLUMNS, spec.anomalies)
     summary = _merge(default_summary(spec), spec.summary)
     (directory / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
     return directory

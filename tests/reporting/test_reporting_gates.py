@@ -115,3 +115,11 @@ def test_example_slo_file_parses() -> None:
     """slo.example.toml at the repo root stays valid."""
     example = Path(__file__).resolve().parents[2] / "slo.example.toml"
     assert load_slo(example).thresholds
+
+
+def test_readme_documents_every_gate() -> None:
+    """The README's gate table names every registered gate."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("<!-- section: reports -->")[1].split("<!-- section:")[0]
+    missing = [name for name in GATES if f"`{name}`" not in section]
+    assert missing == []
