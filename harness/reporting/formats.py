@@ -47,7 +47,8 @@ class JsonSummary:
             "passed": context.verdict.passed,
             "slo": context.slo.source,
             "gates": [
-                {"gate": o.gate, "status": o.status.value, "observed": o.observed,
+                {"gate": o.gate, "title": o.title, "status": o.status.value,
+                 "severity": o.severity, "observed": o.observed,
                  "threshold": o.threshold, "comparison": o.comparison.symbol, "unit": o.unit,
                  "message": o.message}
                 for o in context.verdict.outcomes

@@ -198,6 +198,11 @@ class GateOutcome:
         return self.status is GateStatus.PASS
 
     @property
+    def severity(self) -> str:
+        """`error` fails the run (CI exit 1); a gate is all-or-nothing, there is no warning."""
+        return "ok" if self.passed else "error"
+
+    @property
     def limit(self) -> str:
         """The threshold as people read it: `<= 100 ms`, `is false`."""
         unit = f" {self.unit}" if self.unit and self.unit != "count" else ""
