@@ -135,9 +135,17 @@ class RecordService:
     ) -> Sequence[NewEvent]:
         """Events to store with a change, in its transaction (for COL-7 notifications).
 
-        `record` is the record after the change (before it, for a delete). None by default.
+        `record` is the record after the change (for a delete: as it was, with the deleted
+        event's version). None by default.
         """
         return ()
+
+    async def extra_events_for(
+        self, actor: Actor, request: ChangeRequest, record: Mapping[str, Any], action: Action
+    ) -> Sequence[NewEvent]:
+        """The hook the service calls; override this one when you need the request (its
+        `entity_type`, `via`, `task_id`). By default it defers to `extra_events`."""
+        return await self.extra_events(actor, record, action)
 
     # -- internals ---------------------------------------------------------------------------
     def _expired(self, stored_at: float) -> bool:
@@ -248,7 +256,7 @@ class RecordService:
             owner_id=record["ownerId"],
             entity_type=request.entity_type,
         )
-        extra = await self.extra_events(actor, record, action)
+        extra = await self.extra_events_for(actor, request, record, action)
         kept = None if action is Action.DELETED else record
         return ChangeOutcome(record["id"], kept, status), [event, *extra]
 

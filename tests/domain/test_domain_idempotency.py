@@ -232,6 +232,15 @@ async def test_publish_failure_does_not_undo_a_stored_change(domain: Harness, al
 class _NotifyingService(RecordService):
     """The COL-7 seam: an extra event stored in the same transaction as the change."""
 
+    async def extra_events_for(
+        self, actor: Actor, request: ChangeRequest, record: Mapping[str, Any], action: Action
+    ) -> Sequence[NewEvent]:
+        events = await super().extra_events_for(actor, request, record, action)
+        return [
+            NewEvent(e.stream, e.name, {**e.payload, "entityType": request.entity_type})
+            for e in events
+        ]
+
     async def extra_events(
         self,
         actor: Actor,
@@ -259,6 +268,7 @@ async def test_extra_events_share_the_transaction(
         ("team:t-1", 2, "escrow:updated"),
         ("user:u-alice", 1, "notification"),
     ]
+    assert changed.events[1].payload == {"kind": "record.updated", "entityType": "escrow"}
     assert domain.publisher.published[-2:] == list(changed.events)
     with pytest.raises(DomainError):
         await service.change(
