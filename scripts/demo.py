@@ -3,7 +3,9 @@
 Runs the same commands a user would type, printing each one first:
 
     crm-harness serve   --port P --jwt-secret S --data-dir TMP     (embedded SQLite, thrown away)
-    crm-harness conform --url URL --jwt-secret S --report reports/conformance
+    crm-harness conform --jwt-secret S --report reports/conformance
+                        (its own bundled server with short timings, so every check runs;
+                        --conform-demo-server checks the demo server with --url instead)
     crm-harness load    --url URL --jwt-secret S --users 100 --duration 30s --scenario team_sync
                         --report reports/load
     crm-harness report  reports/load --slo slo.example.toml                (the SLO gates)
@@ -55,6 +57,7 @@ class DemoConfig:
     slo: Path | None
     conform_args: tuple[str, ...]
     load_args: tuple[str, ...]
+    conform_demo_server: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,11 +193,17 @@ def run_demo(config: DemoConfig) -> list[StepResult]:
         stale.unlink(missing_ok=True)
     with reference_server(config, config.reports / "demo-server.log") as url:
         target = ["--url", url, "--jwt-secret", config.jwt_secret]
+        if config.conform_demo_server:
+            conform_target, about = target, "against the demo server"
+        else:
+            # Without --url, conform runs its own bundled server with short timings and a
+            # crash-restart, so that every check runs (CLU-2 and the replay-age window too).
+            conform_target, about = ["--jwt-secret", config.jwt_secret], "on its own bundled server"
         conform = [
-            str(config.harness), "conform", *target, "--report", str(conformance_dir),
+            str(config.harness), "conform", *conform_target, "--report", str(conformance_dir),
             "--junit", str(conformance_dir / "junit.xml"), *config.conform_args,
         ]  # fmt: skip
-        code = _run_step("conformance suite", conform)
+        code = _run_step(f"conformance suite {about}", conform)
         results.append(
             StepResult(
                 "conformance", code, conformance_dir, conformance_verdict(code, conformance_dir)
@@ -239,6 +248,11 @@ def parse_args(argv: Sequence[str] | None = None) -> DemoConfig:
     parser.add_argument("--slo", type=Path, default=default_slo if default_slo.exists() else None)
     parser.add_argument("--no-slo", dest="slo", action="store_const", const=None)
     parser.add_argument(
+        "--conform-demo-server",
+        action="store_true",
+        help="check the demo server (default timings: CLU-2 and slow timing checks not-run)",
+    )
+    parser.add_argument(
         "--conform-arg", action="append", default=[], help="extra option for `conform` (repeat)"
     )
     parser.add_argument(
@@ -256,6 +270,7 @@ def parse_args(argv: Sequence[str] | None = None) -> DemoConfig:
         slo=args.slo,
         conform_args=tuple(args.conform_arg),
         load_args=tuple(args.load_arg),
+        conform_demo_server=args.conform_demo_server,
     )
 
 
