@@ -56,7 +56,14 @@ class FanoutStats:
 
 
 class RedisFanoutManager(socketio.AsyncRedisManager, RedactingManager):
-    def __init__(self, url: str, *, prefix: str, connect_timeout_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str,
+        connect_timeout_seconds: float = 1.0,
+        publish_timeout_seconds: float = 2.0,
+    ) -> None:
         super().__init__(
             url,
             channel=fanout_channel(prefix),
@@ -65,16 +72,21 @@ class RedisFanoutManager(socketio.AsyncRedisManager, RedactingManager):
                 "health_check_interval": 5,
             },
         )
+        self.publish_timeout_seconds = publish_timeout_seconds
         self.stats = FanoutStats()
         self.subscribed = asyncio.Event()
 
     async def _publish(self, data: Any) -> Any:
+        """Bounded: a black-holed Redis must not hang the request that emitted (the event is
+        stored already; other nodes' sockets get it by `sync`)."""
         self.stats.published += 1
+        result = None
         try:
-            result = await super()._publish(data)
-        except Exception:
-            self.stats.publish_failures += 1
-            raise
+            async with asyncio.timeout(self.publish_timeout_seconds):
+                result = await super()._publish(data)
+        except TimeoutError:
+            self.connected = False  # the next publish dials a fresh connection
+            self._get_logger().warning("fan-out: publish to Redis timed out")
         if result is None:  # the library logs and gives up after two attempts
             self.stats.publish_failures += 1
         return result

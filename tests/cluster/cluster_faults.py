@@ -66,7 +66,8 @@ class PrivateRedis:
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:`port` to a target; `cut()` black-holes traffic, `restore()` ends it.
+    """Forwards 127.0.0.1:`port` to a target; `cut()` black-holes traffic, `take_down()`
+    closes everything, `restore()` ends either.
 
     A black hole (connections accepted or kept, bytes dropped) is the hard case for a client:
     nothing fails, it only waits, so only its own timeouts save it. Runs on its own thread so
@@ -77,6 +78,7 @@ class TcpProxy:
         self.target = (target_host, target_port)
         self.port = free_port()
         self._cut = threading.Event()
+        self._down = threading.Event()
         self._loop = asyncio.new_event_loop()
         self._writers: set[asyncio.StreamWriter] = set()
         self._ready = threading.Event()
@@ -92,12 +94,19 @@ class TcpProxy:
         self._thread.join(5)
 
     def cut(self) -> None:
+        """A partition: bytes vanish, connections stay open, nothing tells the client."""
         self._cut.set()
+
+    def take_down(self) -> None:
+        """The server is gone: every connection is closed and new ones are closed at once."""
+        self._down.set()
+        self._loop.call_soon_threadsafe(self._drop_all)
 
     def restore(self) -> None:
         """Traffic flows again; connections opened during the cut are closed so clients redial."""
         self._loop.call_soon_threadsafe(self._drop_all)
         self._cut.clear()
+        self._down.clear()
 
     def _drop_all(self) -> None:
         for writer in list(self._writers):
@@ -120,6 +129,9 @@ class TcpProxy:
             self._loop.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._down.is_set():
+            writer.close()
+            return
         self._writers.add(writer)
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
