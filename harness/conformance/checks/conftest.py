@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -19,6 +20,12 @@ def crm_target(pytestconfig: pytest.Config) -> Target:
     if target is None:
         not_run("no target: run with --crm-url URL --crm-jwt-secret S")
     return target
+
+
+@pytest.fixture(scope="session")
+def crm_info(crm_target: Target) -> Mapping[str, Any]:
+    """The target's info document, read once per run (INF-1); limits come from it (INF-2)."""
+    return crm_target.info
 
 
 @pytest_asyncio.fixture
