@@ -97,8 +97,15 @@ class SqliteRecordStore(SqlReads):
             await writer.execute("BEGIN IMMEDIATE")
             try:
                 yield SqlUnitOfWork(_Executor(writer), self.clock.now, lock_rows=False)
+                await asyncio.shield(writer.execute("COMMIT"))
             except BaseException:
-                # Shielded: a cancelled request must still leave the connection usable.
-                await asyncio.shield(writer.execute("ROLLBACK"))
+                # Whatever failed (the caller, or COMMIT itself), the one writer connection must
+                # leave the transaction, or every later BEGIN would fail. Shielded so that a
+                # cancelled request still cleans up.
+                await asyncio.shield(_end_transaction(writer))
                 raise
-            await asyncio.shield(writer.execute("COMMIT"))
+
+
+async def _end_transaction(writer: aiosqlite.Connection) -> None:
+    if writer.in_transaction:
+        await writer.execute("ROLLBACK")

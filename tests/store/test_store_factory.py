@@ -92,3 +92,28 @@ async def test_sqlite_cancelled_transaction_rolls_back(tmp_path: Path) -> None:
             assert (await uow.append_event(NewEvent("team:t", "lead:created", {}))).seq == 1
     finally:
         await store.close()
+
+
+async def test_sqlite_failed_commit_leaves_the_store_usable(tmp_path: Path) -> None:
+    """CLU-2, REC-7: a COMMIT that fails rolls back; the next transaction still works."""
+    store = SqliteRecordStore(tmp_path / "crm.sqlite3")
+    await store.open()
+    writer = store._writer  # white box: a deferred foreign key is the one way to fail COMMIT
+    assert writer is not None
+    await writer.execute("PRAGMA foreign_keys = ON")
+    await writer.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    await writer.execute(
+        "CREATE TABLE child (parent_id INTEGER"
+        " REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+    )
+    try:
+        with pytest.raises(aiosqlite.IntegrityError):
+            async with store.transaction() as uow:
+                await uow.append_event(NewEvent("team:t", "lead:created", {}))
+                await writer.execute("INSERT INTO child VALUES (42)")
+        assert not writer.in_transaction
+        assert await store.stream_heads(["team:t"]) == {"team:t": 0}
+        async with store.transaction() as uow:
+            assert (await uow.append_event(NewEvent("team:t", "lead:created", {}))).seq == 1
+    finally:
+        await store.close()
