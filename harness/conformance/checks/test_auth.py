@@ -53,6 +53,10 @@ def _bad_tokens(crm: Crm, agent: Agent) -> dict[str, tuple[str | None, ErrorCode
         "no brokerId": (crm.token(agent, omit=("brokerId",)), ErrorCode.AUTH_INVALID),
         "no exp": (crm.token(agent, omit=("exp",)), ErrorCode.AUTH_INVALID),
         "expired": (crm.token(agent, ttl_seconds=-60), ErrorCode.AUTH_EXPIRED),
+        "nbf in the future": (crm.token(agent, extra={"nbf": int(time.time()) + 3600}),
+                              ErrorCode.AUTH_INVALID),
+        "empty sub": (crm.token(agent, extra={"sub": ""}), ErrorCode.AUTH_INVALID),
+        "numeric teamId": (crm.token(agent, extra={"teamId": 7}), ErrorCode.AUTH_INVALID),
     }  # fmt: skip
 
 
@@ -75,7 +79,8 @@ async def test_token_in_auth_or_header(crm: Crm) -> None:
 @pytest.mark.req("AUTH-2")
 async def test_refusals_carry_the_spec_code(crm: Crm) -> None:
     """AUTH-2: CONNECT_ERROR {message, data: {code}} and REST 401 with the same code, for a
-    missing, forged, malformed, unsigned, HS512, incomplete or expired token."""
+    missing, forged, malformed, unsigned, HS512, incomplete, ill-typed, not-yet-valid or
+    expired token (§15 decides the edge cases)."""
     agent = crm.org.agent()
     cases = _bad_tokens(crm, agent)
 

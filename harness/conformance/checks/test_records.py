@@ -46,6 +46,15 @@ async def test_visibility_decides_who_sees(crm: Crm) -> None:
             )
         mine = await owner_rest.get("listing", record["id"])
         expect_equal(mine.status, 200, f"owner reads own {visibility} record")
+    shared = await crm.create(owner_rest, "lead", visibility="broker")
+    sibling_rest = crm.rest(sibling, node=1)
+    for action in ("archive", "restore"):
+        done = await getattr(sibling_rest, action)("lead", shared["id"])
+        expect_equal(done.status, 200, f"{action} of a broker record by another team")
+    gone = await sibling_rest.delete("lead", shared["id"])
+    expect_equal(gone.status, 204, "delete of a broker record by another team")
+    refused = await crm.rest(stranger).delete("listing", record["id"])
+    expect_equal(refused.status, 404, "delete by a user who cannot see the record")
 
 
 @pytest.mark.req("REC-2")
@@ -76,6 +85,13 @@ async def test_create_sets_server_fields_and_is_idempotent(crm: Crm) -> None:
     listed = await rest.list("lead", limit=200)
     named = [r for r in listed.data or [] if r.get("name") == "Once Only"]
     expect_equal(len(named), 1, "records created by a repeated key")
+    too_long = await rest.create("lead", body, idempotency_key="k" * 65)
+    details = too_long.error.details if too_long.error else None
+    expect_equal(
+        (too_long.status, too_long.code, (details or {}).get("field")),
+        (400, "VALIDATION_ERROR", "Idempotency-Key"),
+        "a 65-character Idempotency-Key",
+    )
 
 
 @pytest.mark.req("REC-3")
@@ -138,6 +154,11 @@ async def test_patch_and_if_match(crm: Crm) -> None:
     expect_equal(
         (now.record.get("status"), now.record.get("version")), ("pending", 2), "after conflict"
     )
+    for form, version in (("2", 3), ('W/"3"', 4), ("*", 5)):
+        accepted = await rest.update("escrow", record["id"], {"notes": form}, if_match=form)
+        expect_equal(
+            (accepted.status, accepted.record.get("version")), (200, version), f"If-Match {form}"
+        )
 
 
 @pytest.mark.req("REC-6")
@@ -150,6 +171,12 @@ async def test_archive_restore_delete(crm: Crm) -> None:
     expect_equal((stale.status, stale.code), (409, "VERSION_CONFLICT"), "archive, stale")
     archived = await rest.archive("lead", rid, if_match=1)
     expect_equal((archived.status, archived.record.get("archived")), (200, True), "archive")
+    again = await rest.archive("lead", rid)
+    expect_equal(
+        (again.status, again.record.get("version")),
+        (200, archived.record.get("version")),
+        "archiving an archived record changes nothing",
+    )
     restored = await rest.restore("lead", rid)
     expect_equal((restored.status, restored.record.get("archived")), (200, False), "restore")
     version = restored.record.get("version")

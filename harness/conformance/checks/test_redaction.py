@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from harness.client import RealtimeClient
-from harness.spec import REDACTED, ClientEvent, Profile, ServerEvent
+from harness.spec import ENTITY_TYPES, REDACTED, ClientEvent, Profile, ServerEvent
 
 from ..failures import expect, expect_equal
 from ..kit import Crm
@@ -137,3 +137,29 @@ async def test_errors_and_notifications_carry_no_secret(crm: Crm) -> None:
     expect(not leaked, "a sensitive value appears in an error or notification",
            observed={"fields": leaked, "answers": answers})  # fmt: skip
     expect(all(a is not None for a in answers), "a refusal got no answer", observed=answers)
+
+
+@pytest.mark.req("RED-1", "RED-2")
+async def test_every_sensitive_type_redacted(crm: Crm) -> None:
+    """RED-1/RED-2 for every type with sensitive fields in the info document: the teammate's
+    created event and GET carry "[REDACTED]", the owner's the true values."""
+    owner, mate = crm.org.team_of(2)
+    owner_socket = await crm.client(owner, node=0)
+    mate_socket = await crm.client(mate, node=1)
+    owner_rest, mate_rest = crm.rest(owner), crm.rest(mate, node=1)
+    types = [t for t in ENTITY_TYPES if crm.sensitive(t)]
+    expect(types, "the info document names no sensitive field", observed=crm.target.info)
+    for entity_type in types:
+        record = await crm.create(owner_rest, entity_type)
+        fields = crm.sensitive(entity_type)
+        truth = _sensitive_view(record, fields)
+        hidden = {f: REDACTED for f in truth}
+        for who, client, want in (("owner", owner_socket, truth), ("mate", mate_socket, hidden)):
+            event = await crm.wait_data_event(client, entity_type, "created", record["id"])
+            expect(event is not None, f"{entity_type}:created not received by {who}")
+            requirement = "RED-2" if who == "owner" else "RED-1"
+            view = _sensitive_view((event or {}).get("changes", {}), fields)
+            expect_equal(view, want, f"{entity_type} event for {who}", requirement=requirement)
+        got = await mate_rest.get(entity_type, record["id"])
+        expect_equal(_sensitive_view(got.record, fields), hidden, f"{entity_type} GET by mate",
+                     requirement="RED-1")  # fmt: skip
