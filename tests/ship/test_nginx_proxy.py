@@ -26,8 +26,10 @@ import socketio
 from ship_support import ROOT
 
 from harness import spec
-from harness.client import Org, TokenFactory
+from harness.client import Agent, Org, TokenFactory
+from reference_server.cluster import start_cluster
 from reference_server.launcher import RunningServer, free_port, start_server
+from tests.conftest import RedisNamespace
 
 pytestmark = pytest.mark.slow
 
@@ -57,26 +59,54 @@ def _nginx(workdir: Path, conf: Path, *extra: str) -> list[str]:
     return [NGINX, "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "error.log"), *extra]
 
 
+def _proxy(stack: ExitStack, nodes: list[RunningServer]) -> str:
+    """nginx with the shipped config in front of `nodes`; its URL. Stopped with the stack."""
+    if NGINX is None:
+        pytest.skip("nginx is not installed (Debian package nginx-light)")
+    workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ship-nginx-")))
+    listen = free_port()
+    conf = render_nginx_conf([int(n.url.rsplit(":", 1)[1]) for n in nodes], listen, workdir)
+    checked = subprocess.run(_nginx(workdir, conf, "-t"), capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    proxy = subprocess.Popen(
+        _nginx(workdir, conf, "-g", "daemon off;"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    stack.callback(_stop, proxy)
+    url = f"http://127.0.0.1:{listen}"
+    _wait_healthy(url, proxy)
+    return url
+
+
 @pytest.fixture(scope="module")
 def proxied_nodes() -> Iterator[tuple[str, list[RunningServer]]]:
+    """Three independent nodes: a request routed to the wrong one fails outright."""
     if NGINX is None:
         pytest.skip("nginx is not installed (Debian package nginx-light)")
     with ExitStack() as stack:
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ship-nginx-")))
         nodes = _start_nodes(stack, 3)
-        listen = free_port()
-        conf = render_nginx_conf([int(n.url.rsplit(":", 1)[1]) for n in nodes], listen, workdir)
-        checked = subprocess.run(_nginx(workdir, conf, "-t"), capture_output=True, text=True)
-        assert checked.returncode == 0, checked.stderr
-        proxy = subprocess.Popen(
-            _nginx(workdir, conf, "-g", "daemon off;"),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        yield _proxy(stack, nodes), nodes
+
+
+@pytest.fixture
+def proxied_cluster(
+    postgres_url: str, redis_namespace: RedisNamespace
+) -> Iterator[tuple[str, list[RunningServer]]]:
+    """The compose topology: three nodes sharing Redis and PostgreSQL, behind nginx."""
+    if NGINX is None:
+        pytest.skip("nginx is not installed (Debian package nginx-light)")
+    with ExitStack() as stack:
+        cluster = stack.enter_context(
+            start_cluster(
+                3,
+                redis_namespace.url,
+                postgres_url,
+                jwt_secret=SECRET,
+                redis_prefix=redis_namespace.prefix,
+            )
         )
-        stack.callback(_stop, proxy)
-        url = f"http://127.0.0.1:{listen}"
-        _wait_healthy(url, proxy)
-        yield url, nodes
+        yield _proxy(stack, cluster.nodes), cluster.nodes
 
 
 def _start_nodes(stack: ExitStack, count: int) -> list[RunningServer]:
@@ -115,14 +145,13 @@ def _wait_healthy(url: str, proxy: subprocess.Popen[bytes]) -> None:
     raise AssertionError("nginx never proxied /healthz")
 
 
-def _token() -> str:
-    return TokenFactory(SECRET).mint(Org().agent())
-
-
-async def _connect(url: str, transports: list[str]) -> socketio.AsyncClient:
+async def _connect(
+    url: str, transports: list[str], agent: Agent | None = None
+) -> socketio.AsyncClient:
     client = socketio.AsyncClient(reconnection=False)
+    token = TokenFactory(SECRET).mint(agent or Org().agent())
     await client.connect(
-        url, auth={"token": _token()}, transports=transports, socketio_path=spec.SOCKETIO_PATH
+        url, auth={"token": token}, transports=transports, socketio_path=spec.SOCKETIO_PATH
     )
     return client
 
@@ -196,5 +225,46 @@ async def test_direct_websockets_spread_over_the_nodes(
         added = [_connections(n) - b for n, b in zip(nodes, before, strict=True)]
         assert sum(added) == len(clients)
         assert sum(1 for a in added if a > 0) >= 2, f"every socket went to one node: {added}"
+    finally:
+        await asyncio.gather(*(_close(c) for c in clients))
+
+
+async def test_a_change_reaches_the_whole_team_across_nodes_through_nginx(
+    proxied_cluster: tuple[str, list[RunningServer]],
+) -> None:
+    """CLU-1, EVT-1, EVT-2 in the compose topology: a REST change made through nginx reaches
+    every socket of the team once, whichever node each landed on; another team sees nothing."""
+    url, nodes = proxied_cluster
+    org = Org()
+    team = org.team_of(6)
+    outsider = org.agent()
+    before = [_connections(n) for n in nodes]
+    received: dict[int, list[dict[str, object]]] = {i: [] for i in range(len(team) + 1)}
+    created = spec.data_event_name(spec.EntityType.ESCROW, spec.Action.CREATED)
+    clients = []
+    for index, agent in enumerate([*team, outsider]):
+        client = await _connect(url, ["websocket"], agent)
+        client.on(created, lambda payload, i=index: received[i].append(payload))
+        clients.append(client)
+    try:
+        spread = [_connections(n) - b for n, b in zip(nodes, before, strict=True)]
+        assert sum(1 for a in spread if a > 0) >= 2, f"the team sat on one node: {spread}"
+        token = TokenFactory(SECRET).mint(team[0])
+        async with httpx.AsyncClient(base_url=url, timeout=10) as rest:
+            response = await rest.post(
+                f"{spec.API_PREFIX}/{spec.COLLECTIONS[spec.EntityType.ESCROW]}",
+                json={"address": "1 Proxy Lane"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        assert response.status_code == 201, response.text
+        record_id = response.json()["data"]["id"]
+        for _ in range(100):  # up to 5 s for the fan-out across nodes
+            if all(received[i] for i in range(len(team))):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # a duplicate or a leak would arrive in this quiet period
+        for index in range(len(team)):
+            assert [e["entityId"] for e in received[index]] == [record_id], index
+        assert received[len(team)] == [], "a user of another team received the event"
     finally:
         await asyncio.gather(*(_close(c) for c in clients))
