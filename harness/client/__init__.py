@@ -12,9 +12,17 @@ async with RealtimeClient(url, tokens.mint(alice)) as rt:
 
 from __future__ import annotations
 
-from ._messages import Ack, ConnectFailure, ConnectRefused, ErrorInfo, ReceivedEvent
+from ._messages import (
+    Ack,
+    ConnectFailure,
+    ConnectRefused,
+    DisconnectInfo,
+    ErrorInfo,
+    EventMatch,
+    ReceivedEvent,
+)
 from ._mutations import FlushResult, Mutation, MutationQueue
-from ._realtime import DisconnectInfo, EventMatch, RealtimeClient
+from ._realtime import RealtimeClient
 from ._rest import RestClient, RestResponse, collection_path
 from ._streams import Anomaly, AnomalyKind, StreamState, StreamTracker, TrackOutcome
 from ._tokens import Agent, Org, TokenFactory

@@ -6,11 +6,20 @@ a timed-out one is an `Ack` with `timed_out=True`, a refused connection a `Conne
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Ack", "ConnectFailure", "ConnectRefused", "ErrorInfo", "ReceivedEvent"]
+__all__ = [
+    "Ack",
+    "ConnectFailure",
+    "ConnectRefused",
+    "DisconnectInfo",
+    "ErrorInfo",
+    "EventMatch",
+    "ReceivedEvent",
+    "matcher",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,3 +158,21 @@ class ConnectRefused(Exception):
     def __str__(self) -> str:
         code = f" ({self.failure.code})" if self.failure.code else ""
         return f"connection refused: {self.failure.message}{code}"
+
+
+EventMatch = str | Callable[[ReceivedEvent], bool] | None
+
+
+@dataclass(frozen=True, slots=True)
+class DisconnectInfo:
+    reason: str
+    at: float  # time.time()
+    perf: float  # time.perf_counter()
+
+
+def matcher(match: EventMatch) -> Callable[[ReceivedEvent], bool]:
+    if match is None:
+        return lambda _event: True
+    if isinstance(match, str):
+        return lambda event: event.name == match
+    return match

@@ -10,36 +10,27 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import socketio
 
 from harness.spec import SOCKETIO_PATH, ClientEvent
 
-from ._messages import Ack, ConnectFailure, ConnectRefused, ReceivedEvent
+from ._messages import (
+    Ack,
+    ConnectFailure,
+    ConnectRefused,
+    DisconnectInfo,
+    EventMatch,
+    ReceivedEvent,
+    matcher,
+)
 from ._socket import InstrumentedClient
 from ._streams import StreamTracker
 
-__all__ = ["DisconnectInfo", "EventMatch", "RealtimeClient"]
+__all__ = ["RealtimeClient"]
 
-EventMatch = str | Callable[[ReceivedEvent], bool] | None
 ConnectHook = Callable[["RealtimeClient"], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class DisconnectInfo:
-    reason: str
-    at: float  # time.time()
-    perf: float  # time.perf_counter()
-
-
-def _matcher(match: EventMatch) -> Callable[[ReceivedEvent], bool]:
-    if match is None:
-        return lambda _event: True
-    if isinstance(match, str):
-        return lambda event: event.name == match
-    return match
 
 
 class RealtimeClient:
@@ -213,7 +204,7 @@ class RealtimeClient:
         return len(self.events)
 
     def received(self, match: EventMatch = None, *, since: int = 0) -> list[ReceivedEvent]:
-        predicate = _matcher(match)
+        predicate = matcher(match)
         return [e for e in self.events[since:] if predicate(e)]
 
     async def wait_for(
@@ -224,7 +215,7 @@ class RealtimeClient:
         since: int = 0,
     ) -> ReceivedEvent | None:
         """The first event (from `since` on) matching a name or predicate; None on timeout."""
-        predicate = _matcher(match)
+        predicate = matcher(match)
         for event in self.events[since:]:
             if predicate(event):
                 return event
@@ -248,7 +239,7 @@ class RealtimeClient:
         since: int = 0,
     ) -> list[ReceivedEvent]:
         """Wait until `count` matching events arrived (or timeout); returns those seen."""
-        predicate = _matcher(match)
+        predicate = matcher(match)
         seen = len(self.received(predicate, since=since))
 
         def counts(event: ReceivedEvent) -> bool:
