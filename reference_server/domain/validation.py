@@ -113,18 +113,28 @@ def _string(spec: FieldSpec, value: Any) -> Any:
     return value
 
 
+def _as_float(spec: FieldSpec, value: int | float) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an integer literal of hundreds of digits is valid JSON
+        raise validation_error(f"{spec.name} must be a finite number", spec.name) from None
+
+
 def _number(spec: FieldSpec, value: Any) -> Any:
     if not _is_number(value):
         raise validation_error(f"{spec.name} must be a number", spec.name)
-    _check_bounds(spec, float(value))
+    _check_bounds(spec, _as_float(spec, value))
     return value
 
 
 def _integer(spec: FieldSpec, value: Any) -> Any:
     # JSON has one number type: 42.0 is the integer 42, 42.5 is not an integer.
-    if not _is_number(value) or not math.isfinite(value) or value != int(value):
+    if not _is_number(value):
         raise validation_error(f"{spec.name} must be an integer", spec.name)
-    _check_bounds(spec, float(value))
+    number = _as_float(spec, value)
+    if math.isfinite(number) and isinstance(value, float) and not number.is_integer():
+        raise validation_error(f"{spec.name} must be an integer", spec.name)
+    _check_bounds(spec, number)
     return int(value)
 
 
@@ -143,7 +153,7 @@ def _timestamp(spec: FieldSpec, value: Any) -> Any:
         raise validation_error(f"{spec.name} must be an RFC 3339 date-time", spec.name)
     try:
         return normalise_timestamp(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # overflow: year 9999 with a negative offset
         raise validation_error(
             f"{spec.name} must be an RFC 3339 date-time with an offset", spec.name
         ) from None

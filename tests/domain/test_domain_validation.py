@@ -45,6 +45,10 @@ BAD_VALUES: list[tuple[str, str, Any]] = [
     ("lead", "score", 101),
     ("escrow", "purchasePrice", float("inf")),
     ("escrow", "purchasePrice", float("nan")),
+    ("escrow", "purchasePrice", 10**400),
+    ("lead", "score", 10**400),
+    ("lead", "score", float("inf")),
+    ("lead", "score", 1e300),
     # enums
     ("escrow", "status", "OPEN"),
     ("escrow", "status", "active"),
@@ -89,6 +93,8 @@ BAD_VALUES: list[tuple[str, str, Any]] = [
     ("appointment", "startsAt", "2026-11-26T12:00Z"),
     ("appointment", "startsAt", "2026-11-26T25:00:00Z"),
     ("appointment", "endsAt", "yesterday"),
+    ("appointment", "startsAt", "9999-12-31T23:59:59-01:00"),
+    ("appointment", "startsAt", "0000-01-01T00:00:00Z"),
     ("appointment", "endsAt", 1790000000),
     # lone surrogates (JSON "\\ud800") are not text any store can keep
     ("escrow", "address", "1 Main \ud800"),
