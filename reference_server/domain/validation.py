@@ -185,7 +185,7 @@ def _object(spec: FieldSpec, value: Any) -> Any:
     try:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         size = len(text.encode())
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         raise validation_error(f"{spec.name} must be plain JSON", spec.name) from None
     if size > MAX_CUSTOM_FIELDS_BYTES:
         raise validation_error(

@@ -264,3 +264,14 @@ def test_messages_never_echo_values() -> None:
     """RED-4: an error message never carries the (possibly sensitive) value sent."""
     error = refusal(validate_update, "client", {"ssnLast4": "SECRET-991"})
     assert "SECRET-991" not in error.message and "SECRET-991" not in str(error.to_json())
+
+
+def test_custom_fields_nested_beyond_json_depth_is_refused() -> None:
+    """LIM-5: input that cannot even be re-encoded is a VALIDATION_ERROR, not a crash."""
+    deep: dict[str, object] = {}
+    inner = deep
+    for _ in range(50_000):
+        inner["a"] = {}
+        inner = inner["a"]  # type: ignore[assignment]
+    error = refusal(validate_update, "escrow", {"customFields": deep})
+    assert error.details == {"field": "customFields"}
