@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
+import os
 import secrets
 import statistics
 import time
@@ -25,6 +26,7 @@ from typing import Any
 
 import aiohttp
 import httpx
+import psutil
 
 from harness.client import Org, TokenFactory
 from harness.spec import API_PREFIX, COLLECTIONS, SOCKETIO_PATH
@@ -175,7 +177,11 @@ def main() -> None:
         connected = sum(ready.get(timeout=300) for _ in procs)
         print(f"connected sockets: {connected} in {time.time() - started:.1f} s "
               f"(team {args.team}, {args.processes} client processes)")  # fmt: skip
+        server_process = psutil.Process(server.pid)
+        cpu_before = sum(server_process.cpu_times()[:2])
         sent = asyncio.run(_drive(server.url, tokens, team[0], args.updates, args.rate))
+        time.sleep(0.5)
+        server_cpu_ms = (sum(server_process.cpu_times()[:2]) - cpu_before) * 1000
         time.sleep(2.0)
         stop_flag.set()
         receipts = [r for _ in procs for r in results.get(timeout=60)]
@@ -188,6 +194,9 @@ def main() -> None:
           f"(expected {expected})")  # fmt: skip
     p50, p95, p99 = (_percentile(latencies, q) for q in (50, 95, 99))
     print(f"latency ms: p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f}  max {latencies[-1]:.1f}")
+    print(f"server CPU per update (PATCH + store + fan-out to {args.team}): "
+          f"{server_cpu_ms / len(sent):.1f} ms; load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} cores")  # fmt: skip
     print(f"wire bytes of one one-field `{EVENT}` frame: {max(sizes)} (target < 1024)")
 
 
