@@ -16,6 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from harness.spec import SOCKETIO_PATH, Limits, Profile
 
+from .collab.wiring import install_extra_profiles
 from .config import ServerSettings
 from .domain.clock import Clock, SystemClock
 from .domain.contracts import EventPublisher
@@ -47,9 +48,9 @@ _MIN_TRANSPORT_BUFFER = 1_000_000
 def _default_records(
     store: RecordStore, state: ClusterState, publisher: EventPublisher, limits: Limits, clock: Clock
 ) -> Records:
-    from .domain.records import RecordService
+    from .collab import CollabRecordService  # RecordService + COL-7 notifications
 
-    service: Records = RecordService(store, state, publisher, limits, clock)
+    service: Records = CollabRecordService(store, state, publisher, limits, clock)
     return service
 
 
@@ -121,7 +122,11 @@ def build_app(
             try:
                 await start_listening(sio)  # a cluster node hears the others before it serves
                 records()  # fail at startup, not on the first request, if the domain is missing
-                yield
+                await extra.start(records())
+                try:
+                    yield
+                finally:
+                    await extra.stop()
             finally:
                 await state.close()
         finally:
@@ -131,6 +136,7 @@ def build_app(
     api.state.ctx = ctx
     errors.install_error_handlers(api)
     api.include_router(info.router)
+    extra = install_extra_profiles(api, sio, gateway, ctx, publisher)  # collab, ai: before records
     api.include_router(record_routes.router)
     api.add_middleware(BodyLimitMiddleware, max_bytes=limits.maxPayloadBytes)
     api.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"],

@@ -37,7 +37,9 @@ VARIANTS_KEY = "__variants__"
 EventVariants = Callable[[StoredEvent], tuple[dict[str, Any], dict[str, Any] | None]]
 
 
-def variants_marker(owner_id: str, owner: Mapping[str, Any], other: Mapping[str, Any]) -> dict:
+def variants_marker(
+    owner_id: str, owner: Mapping[str, Any] | None, other: Mapping[str, Any]
+) -> dict:
     return {VARIANTS_KEY: {"ownerId": owner_id, "owner": owner, "other": other}}
 
 
@@ -89,7 +91,11 @@ class RedactingManager(socketio.AsyncManager):
             other_packets = owner_packets
         else:
             owner_id = variants["ownerId"]
-            owner_packets = self._encode(event, [variants["owner"]], namespace)
+            # An owner copy of None: the owner's sockets get nothing (COL-6, no typing echo).
+            owner_copy = variants["owner"]
+            owner_packets = (
+                [] if owner_copy is None else self._encode(event, [owner_copy], namespace)
+            )
             other_packets = self._encode(event, [variants["other"]], namespace)
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
         users = self.socket_users

@@ -32,6 +32,8 @@ __all__ = ["RealtimeGateway"]
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[SocketSession, Any], Awaitable[Ack]]
+# Called with the session and the user's socket count across the cluster after the change.
+SessionListener = Callable[[SocketSession, int], Awaitable[None]]
 
 
 def _number(value: float) -> float | int:
@@ -67,9 +69,31 @@ class RealtimeGateway:
             ClientEvent.SYNC: self._on_sync,
             ClientEvent.MUTATE: self._on_mutate,
         }
+        self._connected: list[SessionListener] = []
+        self._disconnected: list[SessionListener] = []
         sio.on("connect", self._on_connect)
         sio.on("disconnect", self._on_disconnect)
         sio.on("*", self._on_any)
+
+    # -- extension points (profiles collab, ai) -----------------------------------------------
+    def add_handler(self, event: str, handler: EventHandler) -> None:
+        """A client event beyond core; it passes the same gate (rate, size, acks)."""
+        self._handlers[event] = handler
+
+    def add_session_listeners(
+        self, connected: SessionListener | None = None, disconnected: SessionListener | None = None
+    ) -> None:
+        self._connected.extend([connected] if connected else [])
+        self._disconnected.extend([disconnected] if disconnected else [])
+
+    async def _notify(
+        self, listeners: list[SessionListener], session: SocketSession, n: int
+    ) -> None:
+        for listener in listeners:
+            try:
+                await listener(session, n)
+            except Exception:  # a profile's failure must not break connecting or closing
+                log.exception("session listener failed")
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def _on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> None:
@@ -97,6 +121,7 @@ class RealtimeGateway:
         self.sessions[sid] = session
         self._schedule_expiry(session)
         self._metrics.connections.inc()
+        await self._notify(self._connected, session, count)
 
     async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
         session = self.sessions.pop(sid, None)
@@ -105,7 +130,8 @@ class RealtimeGateway:
         session.cancel_expiry()
         self._manager.unbind_user(sid)
         self._metrics.connections.dec()
-        await self._state.remove_connection(session.actor.user_id, sid)
+        remaining = await self._state.remove_connection(session.actor.user_id, sid)
+        await self._notify(self._disconnected, session, remaining)
 
     def _schedule_expiry(self, session: SocketSession) -> None:
         session.cancel_expiry()

@@ -15,6 +15,7 @@ import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Protocol
 
+from ._sql_tasks import TASK_SCHEMA, SqlTaskReads
 from .base import StoredEvent
 
 __all__ = [
@@ -77,6 +78,7 @@ SCHEMA: tuple[str, ...] = (
         stored_at DOUBLE PRECISION NOT NULL,
         PRIMARY KEY (user_id, key)
     )""",
+    *TASK_SCHEMA,
 )
 
 # An idempotency row with this status is a claim in progress, never a remembered result.
@@ -135,7 +137,7 @@ def record_args(entity_type: str, record: Mapping[str, Any]) -> tuple[Any, ...]:
     )
 
 
-class SqlReads:
+class SqlReads(SqlTaskReads):
     """The store's reads outside a transaction (they see committed data only).
 
     A backend mixes this in and says, through `read_db`, where reads go.

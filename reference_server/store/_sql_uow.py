@@ -17,12 +17,13 @@ from ._sql import (
     placeholders,
     record_args,
 )
+from ._sql_tasks import SqlTaskWrites
 from .base import IdempotencyEntry, NewEvent, StoredEvent
 
 __all__ = ["SqlUnitOfWork", "event_row"]
 
 
-class SqlUnitOfWork:
+class SqlUnitOfWork(SqlTaskWrites):
     """One transaction's reads and writes (the `UnitOfWork` seam).
 
     `lock_rows` adds `FOR UPDATE` to reads, for engines where several writers run at once

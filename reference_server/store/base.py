@@ -21,6 +21,7 @@ __all__ = [
     "RecordStore",
     "StoreUnavailable",
     "StoredEvent",
+    "StoredTask",
     "UnitOfWork",
 ]
 
@@ -78,6 +79,18 @@ class IdempotencyEntry:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class StoredTask:
+    """An AI task's row (SPEC §11): `data` is its AI-7 JSON plus what the runner needs."""
+
+    task_id: str
+    user_id: str
+    node: str  # the node that runs it: a restarted node fails what it left unfinished
+    status: str
+    created_at: str
+    data: Mapping[str, Any]
+
+
 class UnitOfWork(Protocol):
     """One transaction. Reads inside it see its own writes; nothing is visible before commit."""
 
@@ -103,6 +116,12 @@ class UnitOfWork(Protocol):
 
     async def append_event(self, event: NewEvent) -> StoredEvent:
         """Give the event the next seq of its stream (gapless, across nodes: STR-1)."""
+
+    async def get_task(self, task_id: str) -> StoredTask | None:
+        """The AI task's row, locked against concurrent writers until the transaction ends."""
+
+    async def save_task(self, task: StoredTask) -> None:
+        """Insert or update an AI task's row (with its event, in one transaction)."""
 
 
 class RecordStore(Protocol):
@@ -148,6 +167,14 @@ class RecordStore(Protocol):
 
     def iter_all_events(self) -> AsyncIterator[StoredEvent]:
         """Every stored event, for tests and tooling."""
+
+    async def get_task(self, task_id: str) -> StoredTask | None: ...
+
+    async def list_tasks(self, user_id: str, limit: int) -> list[StoredTask]:
+        """The user's AI tasks, newest first (AI-7)."""
+
+    async def unfinished_tasks(self, node: str) -> list[StoredTask]:
+        """Tasks `node` left queued or running (it restarted: they are failed, not resumed)."""
 
 
 class InvalidDatabaseUrl(ValueError):

@@ -45,7 +45,7 @@ async def test_info_document_shape(target: Target) -> None:
     assert info["specVersion"] == SPEC_VERSION
     assert re.fullmatch(r"[^/]+/[^/]+", info["server"])
     assert info["node"] == "node-1"
-    assert info["profiles"] == ["core", "metrics"]
+    assert info["profiles"] == ["core", "collab", "ai", "metrics"]
     assert info["heartbeat"] == {"pingInterval": 1000, "pingTimeout": 1000}
     assert info["limits"]["floodDisconnectThreshold"] == 30  # what the fixture configured
     assert info["limits"]["maxPayloadBytes"] == 65536

@@ -1,0 +1,112 @@
+"""Editing locks (COL-4) and what ends them: stop, expiry, the holder going offline, deletion.
+
+The lock itself is `ClusterState`'s (a TTL lease the domain consults for COL-5). What the
+state cannot tell is *why* a lock vanished, so each holder's locks are also listed in a
+cluster-wide set: stop, offline and deletion take the key out of the set as they emit
+`stopped`; a timer at the expiry that still finds the key there (and no refresh) emits
+`expired`. The node that granted or last refreshed a lock runs its timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from harness.spec import ErrorCode, ServerEvent
+
+from ..domain.clock import iso_from_epoch
+from ..domain.contracts import Actor, DomainError
+from ..realtime.acks import Ack, ack_ok
+from ..realtime.session import SocketSession
+from ..state.base import EditLock
+from .cluster_keys import UserKeySet
+from .context import CollabContext, RecordRef, record_ref, room_of
+
+__all__ = ["LockService", "lock_json"]
+
+_TIMER_SLACK_SECONDS = 0.05  # fire just after the state's own expiry
+
+
+def lock_json(lock: EditLock) -> dict[str, Any]:
+    return {"userId": lock.user_id, "name": lock.name, "expiresAt": iso_from_epoch(lock.expires_at)}
+
+
+def _ref_of(key: str) -> RecordRef:
+    entity_type, _, entity_id = key.partition(":")
+    return RecordRef(entity_type, entity_id)
+
+
+class LockService:
+    def __init__(self, ctx: CollabContext) -> None:
+        self.ctx = ctx
+        self.held = UserKeySet(ctx.state, "locks")
+
+    async def _emit(self, ref: RecordRef, user_id: str, name: str, state: str,
+                    expires_at: float | None = None) -> None:  # fmt: skip
+        payload: dict[str, Any] = {**ref.wire(), "userId": user_id, "name": name, "state": state}
+        if expires_at is not None:
+            payload["expiresAt"] = iso_from_epoch(expires_at)
+        await self.ctx.emit(ServerEvent.EDITING, payload, room_of(ref.key))
+
+    # -- client events ------------------------------------------------------------------------
+    async def start(self, session: SocketSession, payload: Any) -> Ack:
+        ref = record_ref(payload)
+        actor = session.actor
+        await self.ctx.check_visible(actor, ref)
+        current = await self.ctx.state.get_lock(ref.key)
+        refresh = current is not None and current.user_id == actor.user_id
+        ttl = float(self.ctx.limits.editLockTtlSeconds)
+        taken, lock = await self.ctx.state.acquire_lock(ref.key, actor.user_id, actor.name, ttl)
+        if not taken:
+            raise DomainError(ErrorCode.LOCKED, f"{lock.name} is editing this record",
+                              lock_json(lock))  # fmt: skip
+        await self.held.add(actor.user_id, ref.key)
+        self.ctx.spawn(self._expire_after(ref, lock), "edit lock expiry")
+        if not refresh:  # a refresh emits nothing (§15)
+            await self._emit(ref, actor.user_id, actor.name, "started", lock.expires_at)
+        return ack_ok(lock=lock_json(lock))
+
+    async def stop(self, session: SocketSession, payload: Any) -> Ack:
+        ref = record_ref(payload)
+        actor = session.actor
+        await self.ctx.check_visible(actor, ref)
+        current = await self.ctx.state.get_lock(ref.key)
+        if current is not None and current.user_id != actor.user_id:
+            raise DomainError(ErrorCode.LOCKED, f"{current.name} is editing this record",
+                              lock_json(current))  # fmt: skip
+        if current is not None:
+            await self.release(ref, actor.user_id, actor.name)
+        return ack_ok()
+
+    # -- endings ------------------------------------------------------------------------------
+    async def release(self, ref: RecordRef, user_id: str, name: str) -> bool:
+        """Release `user_id`'s lock with `stopped`; False when they held none."""
+        released = await self.ctx.state.release_lock(ref.key, user_id)
+        await self.held.discard(user_id, ref.key)
+        if released:
+            await self._emit(ref, user_id, name, "stopped")
+        return released
+
+    async def release_all(self, actor: Actor) -> None:
+        """The holder went offline (after the grace period): every lock they hold stops."""
+        for key in await self.held.members(actor.user_id):
+            await self.release(_ref_of(key), actor.user_id, actor.name)
+
+    async def record_deleted(self, entity_type: str, record_id: str) -> None:
+        ref = RecordRef(entity_type, record_id)
+        lock = await self.ctx.state.get_lock(ref.key)
+        if lock is not None:
+            await self.release(ref, lock.user_id, lock.name)
+
+    async def _expire_after(self, ref: RecordRef, granted: EditLock) -> None:
+        remaining = granted.expires_at - self.ctx.clock.now()
+        await asyncio.sleep(max(0.0, remaining) + _TIMER_SLACK_SECONDS)
+        current = await self.ctx.state.get_lock(ref.key)
+        if (
+            current is not None
+            and current.user_id == granted.user_id
+            and (current.expires_at > granted.expires_at)
+        ):
+            return  # refreshed: the refresh scheduled its own timer
+        if await self.held.discard(granted.user_id, ref.key):
+            await self._emit(ref, granted.user_id, granted.name, "expired")

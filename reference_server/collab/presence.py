@@ -1,0 +1,100 @@
+"""Presence across tabs and nodes (COL-1, COL-2).
+
+A user is online from their first socket in the cluster until `presenceGraceSeconds` after
+their last one closed. `ClusterState.add_connection` / `remove_connection` are atomic across
+nodes, so exactly one node sees each 0→1 and each 1→0 change; the grace period is a cluster
+lease taken at 1→0. Whoever releases that lease owns the transition: the timer (offline) or a
+socket coming back in time (nothing to announce). So online and offline go out once per
+transition, cluster-wide, and a second tab sends nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from harness.spec import ServerEvent
+
+from ..domain.contracts import Actor
+from ..realtime.acks import Ack, ack_ok, validation_error
+from ..realtime.session import SocketSession
+from ..state.base import Viewer
+from .cluster_keys import ClusterLease
+from .context import CollabContext
+
+__all__ = ["PresenceService", "team_roster_key"]
+
+# How long past the grace period the lease may outlive a node that died mid-grace.
+_LEASE_MARGIN_SECONDS = 30.0
+
+OfflineListener = Callable[[Actor], Awaitable[None]]
+
+
+def team_roster_key(team_id: str) -> str:
+    """The room-like ClusterState key listing a team's connected users (COL-2)."""
+    return f"collab:team:{team_id}"
+
+
+class PresenceService:
+    def __init__(self, ctx: CollabContext) -> None:
+        self.ctx = ctx
+        self.offline_listeners: list[OfflineListener] = []
+
+    def _grace(self, user_id: str) -> ClusterLease:
+        return ClusterLease(self.ctx.state, f"grace:{user_id}")
+
+    def _payload(self, actor: Actor) -> dict[str, Any]:
+        return {"userId": actor.user_id, "name": actor.name, "teamId": actor.team_id}
+
+    async def _announce(self, event: str, actor: Actor) -> None:
+        await self.ctx.emit(event, self._payload(actor), f"team:{actor.team_id}")
+
+    # -- socket lifecycle ---------------------------------------------------------------------
+    async def connected(self, session: SocketSession, count: int) -> None:
+        actor = session.actor
+        await self.ctx.state.add_viewer(
+            team_roster_key(actor.team_id), session.sid, Viewer(actor.user_id, actor.name)
+        )
+        if count == 1:  # this node saw the cluster-wide 0→1
+            self.ctx.spawn(self._came_online(actor), "presence online")
+
+    async def _came_online(self, actor: Actor) -> None:
+        grace = self._grace(actor.user_id)
+        pending = await grace.holder()
+        if pending is not None and await grace.release(pending):
+            return  # back within the grace period: never went offline, nothing to announce
+        await self._announce(ServerEvent.PRESENCE_ONLINE, actor)
+
+    async def disconnected(self, session: SocketSession, remaining: int) -> None:
+        actor = session.actor
+        await self.ctx.state.remove_viewer(team_roster_key(actor.team_id), session.sid)
+        if remaining > 0:
+            return
+        token = uuid.uuid4().hex
+        grace_s = float(self.ctx.limits.presenceGraceSeconds)
+        if await self._grace(actor.user_id).take(token, grace_s + _LEASE_MARGIN_SECONDS):
+            self.ctx.spawn(self._grace_over(actor, token, grace_s), "presence grace")
+
+    async def _grace_over(self, actor: Actor, token: str, grace_s: float) -> None:
+        await asyncio.sleep(grace_s)
+        if not await self._grace(actor.user_id).release(token):
+            return  # a socket came back in time and ended the grace period
+        await self._announce(ServerEvent.PRESENCE_OFFLINE, actor)
+        for listener in self.offline_listeners:
+            await listener(actor)
+
+    # -- presence:list ------------------------------------------------------------------------
+    async def list(self, session: SocketSession, payload: Any) -> Ack:
+        if payload is not None and not isinstance(payload, Mapping):
+            raise validation_error("presence:list takes an object")
+        actor = session.actor
+        roster = await self.ctx.state.viewers(team_roster_key(actor.team_id))
+        counts = await self.ctx.state.online_users([v.user_id for v in roster])
+        online = [
+            {"userId": v.user_id, "name": v.name, "connections": counts[v.user_id]}
+            for v in roster
+            if counts.get(v.user_id, 0) > 0
+        ]
+        return ack_ok(online=online)
