@@ -117,3 +117,24 @@ async def test_sqlite_failed_commit_leaves_the_store_usable(tmp_path: Path) -> N
             assert (await uow.append_event(NewEvent("team:t", "lead:created", {}))).seq == 1
     finally:
         await store.close()
+
+
+async def test_sqlite_two_stores_on_one_file_keep_seq_gapless(tmp_path: Path) -> None:
+    """STR-1, CLU-2: an old and a new process briefly sharing a data dir (a restart) cannot
+    break seq: BEGIN IMMEDIATE and the busy timeout serialise them through the file lock."""
+    url = f"sqlite:///{tmp_path}/crm.sqlite3"
+    stores = [open_store(url), open_store(url)]
+    for store in stores:
+        await store.open()
+
+    async def append(store_index: int) -> int:
+        async with stores[store_index].transaction() as uow:
+            return (await uow.append_event(NewEvent("team:t", "lead:created", {}))).seq
+
+    try:
+        seqs = await asyncio.gather(*(append(i % 2) for i in range(40)))
+        assert sorted(seqs) == list(range(1, 41))
+        assert [e.seq for e in await stores[0].read_stream("team:t", 0)] == list(range(1, 41))
+    finally:
+        for store in stores:
+            await store.close()
