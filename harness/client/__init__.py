@@ -12,6 +12,17 @@ async with RealtimeClient(url, tokens.mint(alice)) as rt:
 
 from __future__ import annotations
 
+from ._ai import (
+    SubmittedTask,
+    TaskAnomaly,
+    TaskAnomalyKind,
+    TaskProgress,
+    cancel_task,
+    get_task,
+    list_tasks,
+    submit_task,
+)
+from ._collab import PresenceRoster, PresenceTransition, RecordPresence
 from ._messages import (
     Ack,
     ConnectFailure,
@@ -41,13 +52,24 @@ __all__ = [
     "Mutation",
     "MutationQueue",
     "Org",
+    "PresenceRoster",
+    "PresenceTransition",
     "RealtimeClient",
     "ReceivedEvent",
+    "RecordPresence",
     "RestClient",
     "RestResponse",
     "StreamState",
     "StreamTracker",
+    "SubmittedTask",
+    "TaskAnomaly",
+    "TaskAnomalyKind",
+    "TaskProgress",
     "TokenFactory",
     "TrackOutcome",
+    "cancel_task",
     "collection_path",
+    "get_task",
+    "list_tasks",
+    "submit_task",
 ]
