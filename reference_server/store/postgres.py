@@ -157,6 +157,8 @@ class PostgresRecordStore(SqlReads):
         return _Executor(self._require_pool())
 
     async def open(self) -> None:
+        if self._pool is not None:
+            return
         try:
             pool = await asyncio.wait_for(
                 asyncpg.create_pool(
@@ -177,8 +179,10 @@ class PostgresRecordStore(SqlReads):
                 await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
                 for statement in SCHEMA:
                     await conn.execute(statement)
-        except BaseException:
-            await pool.close()
+        except BaseException as exc:
+            pool.terminate()  # not close(): that would wait on connections that may be dead
+            if isinstance(exc, _UNREACHABLE):
+                raise StoreUnavailable(f"cannot prepare PostgreSQL: {exc}") from exc
             raise
         self._pool = pool
 

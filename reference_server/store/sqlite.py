@@ -60,18 +60,25 @@ class SqliteRecordStore(SqlReads):
         return _Executor(self._reader)
 
     async def open(self) -> None:
+        if self._writer is not None:
+            return
+        opened: list[aiosqlite.Connection] = []
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             writer = await aiosqlite.connect(self.path, isolation_level=None)
+            opened.append(writer)
             await writer.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             await writer.execute("PRAGMA journal_mode = WAL")
             await writer.execute("PRAGMA synchronous = NORMAL")
             for statement in SCHEMA:
                 await writer.execute(statement)
             reader = await aiosqlite.connect(self.path, isolation_level=None)
+            opened.append(reader)
             await reader.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             await reader.execute("PRAGMA query_only = ON")
         except (OSError, aiosqlite.Error) as exc:
+            for conn in opened:  # a half-open store would leak its connection threads
+                await conn.close()
             raise StoreUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
         self._writer, self._reader = writer, reader
 
