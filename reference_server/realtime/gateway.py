@@ -64,6 +64,7 @@ class RealtimeGateway:
         self._clock = clock
         self._replayer = StreamReplayer(store, settings.limits, clock.now)
         self.sessions: dict[str, SocketSession] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self._handlers: dict[str, EventHandler] = {
             ClientEvent.AUTH_REFRESH: self._on_auth_refresh,
             ClientEvent.SYNC: self._on_sync,
@@ -195,13 +196,18 @@ class RealtimeGateway:
                 "retryAfterMs": retry_after_ms,
             })  # fmt: skip
         if session.flood.refuse(now):
-            # LIM-2: after this ack is on its way, drop the socket.
-            asyncio.get_running_loop().call_soon(
-                lambda: asyncio.ensure_future(self._sio.disconnect(session.sid))
-            )
+            # LIM-2: drop the socket once this ack is on its way. The loop keeps only weak
+            # references to tasks, so hold this one until it is done.
+            task = asyncio.create_task(self._drop_later(session.sid))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         return ack_error(
             DomainError(ErrorCode.RATE_LIMITED, message, {"retryAfterMs": retry_after_ms})
         )
+
+    async def _drop_later(self, sid: str) -> None:
+        await asyncio.sleep(0)
+        await self._sio.disconnect(sid)
 
     # -- core events --------------------------------------------------------------------------
     async def _on_auth_refresh(self, session: SocketSession, payload: Any) -> Ack:
