@@ -21,7 +21,15 @@ from typing import Any, NoReturn
 
 import pytest
 
-from harness.client import Agent, Org, RealtimeClient, RestClient, RestResponse, TokenFactory
+from harness.client import (
+    Agent,
+    Org,
+    RealtimeClient,
+    ReceivedEvent,
+    RestClient,
+    RestResponse,
+    TokenFactory,
+)
 from harness.spec import Limits, data_event_name
 
 from ._model import Outcome
@@ -29,7 +37,7 @@ from ._target import Target
 from .failures import expect
 from .outcomes import not_run, note
 
-__all__ = ["Crm", "expect_created", "is_wire_timestamp", "sample_record"]
+__all__ = ["Crm", "expect_created", "is_durable", "is_wire_timestamp", "sample_record"]
 
 _WIRE_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 
@@ -52,6 +60,12 @@ _SAMPLES: dict[str, dict[str, Any]] = {
     "appointment": {"title": "Walkthrough", "startsAt": "2026-12-01T15:30:00.000Z"},
     "lead": {"name": "Lee Lead", "source": "web", "score": 40},
 }
+
+
+def is_durable(event: ReceivedEvent) -> bool:
+    """A stream event (data, notification, AI task): it has a seq. Presence, viewing and
+    other ephemeral events are not, so negative checks about changes ignore them."""
+    return event.seq is not None
 
 
 def sample_record(entity_type: str, **overrides: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from harness.client import Ack, RealtimeClient
 from harness.spec import AUTH_MESSAGES, REFRESH_GRACE_SECONDS, ClientEvent, ErrorCode, ServerEvent
 
 from ..failures import expect, expect_equal
-from ..kit import Crm, is_wire_timestamp, sample_record
+from ..kit import Crm, is_durable, is_wire_timestamp, sample_record
 
 pytestmark = pytest.mark.asyncio
 
@@ -220,7 +220,7 @@ async def test_wrong_shapes_change_nothing(crm: Crm) -> None:
     unknown = await sender.request("escrow:explode", {"id": record["id"]})
     expect_equal(unknown.code, ErrorCode.UNKNOWN_EVENT.value, "an unknown event with an ack")
     await asyncio.sleep(crm.quiet)
-    noise = watcher.received(since=mark)
+    noise = watcher.received(is_durable, since=mark)
     expect(not noise, "bad input emitted events", observed=[e.payload for e in noise])
     expect(sender.connected and watcher.connected, "a socket was dropped by bad input")
     after = await crm.rest(agent).get("lead", record["id"])

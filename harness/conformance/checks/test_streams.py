@@ -13,7 +13,7 @@ from harness.client import AnomalyKind, RealtimeClient
 from harness.spec import ClientEvent, ErrorCode
 
 from ..failures import expect, expect_equal
-from ..kit import Crm, sample_record
+from ..kit import Crm, is_durable, sample_record
 
 pytestmark = pytest.mark.asyncio
 
@@ -118,8 +118,9 @@ async def test_sync_reset_and_bad_cursors(crm: Crm) -> None:
     missing = await client.request(ClientEvent.SYNC, {})
     expect_equal(missing.code, ErrorCode.VALIDATION_ERROR.value, "sync without cursors")
     await asyncio.sleep(crm.quiet)
-    expect(not client.received(since=start), "a refused sync replayed events",
-           observed=[e.payload for e in client.received(since=start)])  # fmt: skip
+    replayed = client.received(is_durable, since=start)
+    expect(not replayed, "a refused sync replayed events",
+           observed=[e.payload for e in replayed])  # fmt: skip
 
 
 @pytest.mark.req("STR-3")
@@ -185,7 +186,7 @@ async def test_foreign_stream_is_forbidden(crm: Crm) -> None:
     ack = await client.request(ClientEvent.SYNC, {"cursors": both})
     expect_equal(ack.code, ErrorCode.FORBIDDEN.value, "FORBIDDEN is decided before validation")
     await asyncio.sleep(crm.quiet)
-    leaked = client.received(since=start)
+    leaked = client.received(is_durable, since=start)
     expect(not leaked, "a forbidden sync replayed events", observed=[e.payload for e in leaked])
 
 
