@@ -2,10 +2,10 @@
 
 Runs the same commands a user would type, printing each one first:
 
-    crm-harness serve   --port P --jwt-secret S --data-dir TMP     (embedded SQLite, thrown away)
     crm-harness conform --jwt-secret S --report reports/conformance
                         (its own bundled server with short timings, so every check runs;
                         --conform-demo-server checks the demo server with --url instead)
+    crm-harness serve   --port P --jwt-secret S --data-dir TMP     (embedded SQLite, thrown away)
     crm-harness load    --url URL --jwt-secret S --users 100 --duration 30s --scenario team_sync
                         --report reports/load
     crm-harness report  reports/load --slo slo.example.toml                (the SLO gates)
@@ -182,41 +182,44 @@ def _run_step(name: str, command: Sequence[str]) -> int:
     return subprocess.call(list(command))
 
 
+def _conformance(config: DemoConfig, target: Sequence[str], about: str) -> StepResult:
+    report_dir = config.reports / "conformance"
+    conform = [
+        str(config.harness), "conform", *target, "--report", str(report_dir),
+        "--junit", str(report_dir / "junit.xml"), *config.conform_args,
+    ]  # fmt: skip
+    code = _run_step(f"conformance suite {about}", conform)
+    return StepResult("conformance", code, report_dir, conformance_verdict(code, report_dir))
+
+
+def _load(config: DemoConfig, target: Sequence[str]) -> int:
+    load = [
+        str(config.harness), "load", *target, "--users", str(config.users),
+        "--spawn-rate", f"{config.spawn_rate:g}", "--duration", config.duration,
+        "--scenario", config.scenario, "--report", str(config.reports / "load"),
+        *config.load_args,
+    ]  # fmt: skip
+    return _run_step(f"{config.scenario} load, {config.users} users for {config.duration}", load)
+
+
 def run_demo(config: DemoConfig) -> list[StepResult]:
     if not config.harness.exists():
         raise DemoError(f"{config.harness} not found: run `make install` first")
-    conformance_dir = config.reports / "conformance"
     load_dir = config.reports / "load"
-    results: list[StepResult] = []
     # Verdicts are read from these files: none may be left over from an earlier run.
-    for stale in (conformance_dir / "report.json", load_dir / "summary.json"):
+    for stale in (config.reports / "conformance" / "report.json", load_dir / "summary.json"):
         stale.unlink(missing_ok=True)
+    results: list[StepResult] = []
+    if not config.conform_demo_server:
+        # Without --url, conform runs its own bundled server with short timings and a
+        # crash-restart, so that every check runs (CLU-2 and the replay-age window too).
+        target = ["--jwt-secret", config.jwt_secret]
+        results.append(_conformance(config, target, "on its own bundled server"))
     with reference_server(config, config.reports / "demo-server.log") as url:
         target = ["--url", url, "--jwt-secret", config.jwt_secret]
         if config.conform_demo_server:
-            conform_target, about = target, "against the demo server"
-        else:
-            # Without --url, conform runs its own bundled server with short timings and a
-            # crash-restart, so that every check runs (CLU-2 and the replay-age window too).
-            conform_target, about = ["--jwt-secret", config.jwt_secret], "on its own bundled server"
-        conform = [
-            str(config.harness), "conform", *conform_target, "--report", str(conformance_dir),
-            "--junit", str(conformance_dir / "junit.xml"), *config.conform_args,
-        ]  # fmt: skip
-        code = _run_step(f"conformance suite {about}", conform)
-        results.append(
-            StepResult(
-                "conformance", code, conformance_dir, conformance_verdict(code, conformance_dir)
-            )
-        )
-        load = [
-            str(config.harness), "load", *target, "--users", str(config.users),
-            "--spawn-rate", f"{config.spawn_rate:g}", "--duration", config.duration,
-            "--scenario", config.scenario, "--report", str(load_dir), *config.load_args,
-        ]  # fmt: skip
-        code = _run_step(
-            f"{config.scenario} load, {config.users} users for {config.duration}", load
-        )
+            results.append(_conformance(config, target, "against the demo server"))
+        code = _load(config, target)
     # The server is stopped: reporting and gating only read the run directory.
     if (load_dir / "summary.json").exists():
         gate = [str(config.harness), "report", str(load_dir)]

@@ -71,7 +71,12 @@ def test_demo_writes_both_reports_prints_verdicts_and_stops_the_server(tmp_path:
 def test_a_failing_step_fails_the_demo_and_still_stops_the_server(tmp_path: Path) -> None:
     """A step that fails (here: options the commands refuse) gives a non-zero exit."""
     done = subprocess.run(
-        _demo(tmp_path, "--conform-arg=--no-such-option", "--load-arg=--no-such-option"),
+        _demo(
+            tmp_path,
+            "--conform-demo-server",
+            "--conform-arg=--no-such-option",
+            "--load-arg=--no-such-option",
+        ),
         capture_output=True,
         text=True,
         timeout=120,
