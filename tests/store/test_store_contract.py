@@ -15,6 +15,7 @@ from reference_server.store import (
     StoredEvent,
     open_store,
 )
+from reference_server.store.base import StoredTask
 from tests.store.store_backends import BACKENDS, backend_url
 
 StoreFactory = Callable[[], RecordStore]
@@ -203,7 +204,8 @@ async def test_list_records_scopes_orders_pages(store: RecordStore) -> None:
 
 
 async def test_everything_survives_a_restart(store_url: str) -> None:
-    """CLU-2: close the store, open a new one on the same data: records, events, heads, keys."""
+    """CLU-2: close the store, open a new one on the same data: records, events, heads, keys,
+    task rows."""
     first = open_store(store_url)
     await first.open()
     entry = IdempotencyEntry("fp", 200, {"id": "r1"}, 99.0, {"recordId": "r1"})
@@ -211,6 +213,7 @@ async def test_everything_survives_a_restart(store_url: str) -> None:
         await uow.insert_record("escrow", record("r1"))
         stored = [await uow.append_event(event("team:t-1", n)) for n in range(3)]
         await uow.remember_idempotency_key("u-1", "k", entry)
+        await uow.save_task(task("t-1", status="running"))
     await first.close()
     assert not await first.ping()
 
@@ -221,8 +224,46 @@ async def test_everything_survives_a_restart(store_url: str) -> None:
         assert await second.get_record("escrow", "r1") == record("r1")
         assert await second.read_stream("team:t-1", 0) == stored
         assert await second.stream_heads(["team:t-1"]) == {"team:t-1": 3}
+        assert await second.unfinished_tasks("node-1") == [task("t-1", status="running")]
         async with second.transaction() as uow:
             assert await uow.claim_idempotency_key("u-1", "k") == entry
             assert (await uow.append_event(event("team:t-1"))).seq == 4
     finally:
         await second.close()
+
+
+def task(task_id: str, **overrides: Any) -> StoredTask:
+    base: dict[str, Any] = {
+        "task_id": task_id,
+        "user_id": "u-1",
+        "node": "node-1",
+        "status": "queued",
+        "created_at": "2026-11-26T12:00:00.000Z",
+        "data": {"type": "create_escrow", "progress": 0, "params": {"price": 1.5}},
+    }
+    return StoredTask(**{**base, **overrides})
+
+
+async def test_ai_task_rows(store: RecordStore) -> None:
+    """AI-7: task rows are saved with their event's transaction, updated in place, listed
+    newest first per user, and a restarted node finds the ones it left unfinished."""
+    with pytest.raises(Boom):
+        async with store.transaction() as uow:
+            await uow.save_task(task("t-0"))
+            raise Boom
+    assert await store.get_task("t-0") is None
+    async with store.transaction() as uow:
+        await uow.save_task(task("t-1"))
+        await uow.save_task(task("t-2", created_at="2026-11-26T12:00:01.000Z", status="running"))
+        await uow.save_task(task("t-3", user_id="u-2", node="node-2"))
+        await uow.save_task(task("t-4", created_at="2026-11-26T12:00:02.000Z"))
+    async with store.transaction() as uow:
+        current = await uow.get_task("t-4")
+        assert current == task("t-4", created_at="2026-11-26T12:00:02.000Z")
+        finished = task("t-4", created_at=current.created_at, status="completed")
+        await uow.save_task(finished)
+    assert await store.get_task("t-4") == finished
+    assert [t.task_id for t in await store.list_tasks("u-1", 10)] == ["t-4", "t-2", "t-1"]
+    assert [t.task_id for t in await store.list_tasks("u-1", 1)] == ["t-4"]
+    assert sorted(t.task_id for t in await store.unfinished_tasks("node-1")) == ["t-1", "t-2"]
+    assert [t.task_id for t in await store.unfinished_tasks("node-2")] == ["t-3"]
