@@ -109,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
     secret = args.jwt_secret or os.environ.get("JWT_SECRET")
     if args.url and not secret:
         raise UsageError("--jwt-secret (or JWT_SECRET) is required with --url")
+    import pytest
+
     from harness.conformance import run as run_suite
     from harness.conformance._target import load_target
 
@@ -129,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
             max_wait_s=args.max_wait,
             progress=_progress,
         )
+    if outcome.pytest_exit_code == int(pytest.ExitCode.INTERRUPTED):
+        raise KeyboardInterrupt  # Ctrl-C inside pytest: the bundled server is already stopped
     if outcome.result is None:
         detail = outcome.errors[0] if outcome.errors else "no result"
         raise TargetError(f"the suite could not run: {detail.splitlines()[0][:300]}")

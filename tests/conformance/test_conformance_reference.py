@@ -57,6 +57,21 @@ def test_wrong_secret_fails_musts_and_exits_1(
     assert "MUST failed: AUTH-1" in out and "pass 1" in out
 
 
+def test_keyword_and_profile_select_checks(
+    server: RunningServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """INF-3 alone by -k; --profile metrics reports only MET-1."""
+    code = main(["conform", "--url", server.url, "--jwt-secret", SECRET, "-k", "test_healthz",
+                 "--report", str(tmp_path)])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0 and "pass 1 ·" in out, out
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["requirements"]["INF-3"]["verdict"] == "pass"
+    assert report["requirements"]["EVT-1"]["verdict"] == "not-run"
+    outcome = run([server.url], SECRET, profiles=["metrics"], extra_pytest_args=NESTED)
+    assert outcome.verdicts() == {"MET-1": Verdict.PASS}
+
+
 def test_unknown_requirement_marker_is_an_error(server: RunningServer, tmp_path: Path) -> None:
     """A check declaring an id the spec does not have stops the run (usage error)."""
     check = tmp_path / "test_bogus_marker.py"
