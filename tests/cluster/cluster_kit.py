@@ -8,10 +8,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from harness.cli.conform import BUNDLED_HEARTBEAT, BUNDLED_LIMITS
 from harness.client import Agent, RealtimeClient, ReceivedEvent, RestClient, TokenFactory
-from harness.spec import Limits
+from harness.spec import Heartbeat, Limits
 
 __all__ = [
+    "CLUSTER_HEARTBEAT",
     "CLUSTER_LIMITS",
     "CLUSTER_SECRET",
     "Sockets",
@@ -22,8 +24,10 @@ __all__ = [
 ]
 
 CLUSTER_SECRET = "cluster-test-secret-of-32-bytes-or-more"
-# Small enough to reach in a test (LIM-3); the rest are the spec's defaults.
-CLUSTER_LIMITS = Limits(maxConnectionsPerUser=3)
+# The conformance suite's short timings, so that its timing checks fit in a test run, and a
+# connection limit small enough to reach (LIM-3). The suite reads them all from /info (INF-2).
+CLUSTER_LIMITS = Limits(maxConnectionsPerUser=3, **BUNDLED_LIMITS)
+CLUSTER_HEARTBEAT = Heartbeat(*BUNDLED_HEARTBEAT)
 
 
 @dataclass

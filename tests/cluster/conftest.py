@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 import redis
-from cluster_kit import CLUSTER_LIMITS, CLUSTER_SECRET
+from cluster_kit import CLUSTER_HEARTBEAT, CLUSTER_LIMITS, CLUSTER_SECRET
 
 from reference_server.cluster import RunningCluster, start_cluster
 from tests.conftest import ServiceEndpoint, _pg_execute, _with_database
@@ -68,5 +68,6 @@ def cluster(cluster_backends: ClusterBackends) -> Iterator[RunningCluster]:
         redis_prefix=cluster_backends.redis_prefix,
         jwt_secret=CLUSTER_SECRET,
         limits=CLUSTER_LIMITS,
+        heartbeat=CLUSTER_HEARTBEAT,
     ) as running:
         yield running

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
+import pytest
 from cluster_kit import (
     CLUSTER_LIMITS,
     CLUSTER_SECRET,
@@ -23,7 +25,16 @@ from cluster_kit import (
 )
 
 from harness.client import Org, RestResponse
-from harness.spec import REDACTED, Action, EntityType, ErrorCode, data_event_name
+from harness.conformance import Verdict, run
+from harness.spec import (
+    REDACTED,
+    Action,
+    EntityType,
+    ErrorCode,
+    Profile,
+    data_event_name,
+    requirements_for,
+)
 from reference_server.cluster import RunningCluster
 
 ESCROW_CREATED = data_event_name(EntityType.ESCROW, Action.CREATED)
@@ -201,3 +212,26 @@ async def test_connection_limit_holds_across_nodes(cluster: RunningCluster) -> N
             return await socks.try_open(agent, cluster.urls[2]) is None
 
         assert await eventually(accepted, within=2.0, step=0.2)
+
+
+@pytest.mark.slow
+def test_conformance_suite_passes_on_three_nodes(cluster: RunningCluster, tmp_path: Path) -> None:
+    """CLU-1, CLU-2 and every core requirement: the conformance suite given the three node
+    URLs. Its CLU-2 check crashes node-1 (SIGKILL), where its reader is connected, and starts
+    it again. Runs last in this module: the crash ends the sockets node-1 held."""
+
+    def crash_and_restart() -> None:
+        cluster.nodes[0].kill()
+        cluster.nodes[0].start()
+
+    outcome = run(cluster.urls, CLUSTER_SECRET, profiles=["core", "cluster"],
+                  report_dir=tmp_path, restart=crash_and_restart,
+                  extra_pytest_args=["-p", "no:timeout"])  # fmt: skip
+    assert outcome.errors == []
+    verdicts = outcome.verdicts()
+    wanted = {r.id for r in requirements_for(Profile.CORE, Profile.CLUSTER)}
+    assert wanted <= set(verdicts)
+    not_passed = {
+        rid: v.value for rid, v in verdicts.items() if rid in wanted and v != Verdict.PASS
+    }
+    assert not_passed == {}, not_passed
