@@ -13,11 +13,15 @@ COPY scenarios ./scenarios
 RUN pip wheel --wheel-dir /wheels .
 
 FROM python:3.11-slim
+# `crm-harness serve` reads CRM_HOST/CRM_PORT/CRM_DATA_DIR when no option is given, and the
+# health check reads CRM_PORT too: `docker run -e CRM_PORT=9000 ...` moves both.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    CRM_PORT=8000
+    CRM_HOST=0.0.0.0 \
+    CRM_PORT=8000 \
+    CRM_DATA_DIR=/data
 COPY --from=build /wheels /wheels
 RUN pip install --no-index --find-links /wheels crm-realtime-harness && rm -rf /wheels
 
@@ -41,4 +45,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ.get('CRM_PORT', '8000')}/healthz\", timeout=2)"]
 
 ENTRYPOINT ["crm-harness"]
-CMD ["serve", "--host", "0.0.0.0", "--port", "8000", "--data-dir", "/data"]
+# Set JWT_SECRET (-e JWT_SECRET=...): the server's default is for local trials only.
+CMD ["serve"]

@@ -21,6 +21,7 @@ from nginx_conf import Directive, parse_nginx
 from ship_support import ROOT, console_script, interpolate, load_yaml, parse_harness_command
 
 from harness import spec
+from reference_server.config import settings_from_args
 
 COMPOSE = ROOT / "docker-compose.yml"
 NODES = ("node-1", "node-2", "node-3")
@@ -230,9 +231,15 @@ def test_dockerfile_entrypoint_is_the_console_script_of_pyproject() -> None:
     """INF-3: the image runs `crm-harness`, by default `serve`, probed on /healthz."""
     assert json.loads(_dockerfile_instruction("ENTRYPOINT")) == [console_script()]
     args = parse_harness_command(json.loads(_dockerfile_instruction("CMD")))
-    assert args.host == "0.0.0.0"
-    assert str(args.port) in _dockerfile_instruction("EXPOSE").split()
-    assert spec.HEALTH_PATH in _dockerfile_instruction("HEALTHCHECK")
+    assert args.command == "serve"
+    # No options in CMD: serve falls back to the image's environment (CRM_HOST, CRM_PORT).
+    env = dict(re.findall(r"(CRM_\w+)=(\S+)", _dockerfile_instruction("ENV")))
+    settings = settings_from_args(args, env)
+    assert settings.host == "0.0.0.0"
+    assert str(settings.port) in _dockerfile_instruction("EXPOSE").split()
+    assert settings.data_dir in json.loads(_dockerfile_instruction("VOLUME"))
+    healthcheck = _dockerfile_instruction("HEALTHCHECK")
+    assert spec.HEALTH_PATH in healthcheck and "CRM_PORT" in healthcheck
     assert _dockerfile_instruction("FROM").startswith("python:3.11-slim")
     assert _dockerfile_instruction("USER") not in {"root", "0"}
 
