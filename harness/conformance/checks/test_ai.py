@@ -215,7 +215,7 @@ async def test_cancel_between_steps(crm: Crm) -> None:
     expect_equal(again.code, ErrorCode.TASK_FINISHED.value, "cancelling a finished task")
     finished_rest = await cancel_task(rest, via_rest.task_id)
     expect_equal((finished_rest.status, finished_rest.code),
-                 (409, ErrorCode.TASK_FINISHED.value), "REST cancel of a finished task")  # fmt: skip
+                 (409, ErrorCode.TASK_FINISHED.value), "REST cancel, finished task")  # fmt: skip
 
 
 @pytest.mark.req("AI-7")
