@@ -147,6 +147,12 @@ class RecordService:
         `entity_type`, `via`, `task_id`). By default it defers to `extra_events`."""
         return await self.extra_events(actor, record, action)
 
+    async def purge_expired_keys(self) -> int:
+        """Forget idempotency keys older than `idempotencyTtlSeconds` (MUT-2: they no longer
+        count); how many. The server calls this now and then so the key table stays bounded."""
+        ttl = self.limits.idempotencyTtlSeconds
+        return await self.store.purge_idempotency_keys(self.clock.now() - ttl)
+
     # -- internals ---------------------------------------------------------------------------
     def _expired(self, stored_at: float) -> bool:
         return stored_at + self.limits.idempotencyTtlSeconds < self.clock.now()

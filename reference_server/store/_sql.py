@@ -13,14 +13,16 @@ import heapq
 import itertools
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from ._sql_tasks import TASK_SCHEMA, SqlTaskReads
-from .base import StoredEvent
+from .base import StoredEvent, UnitOfWork
 
 __all__ = [
     "EVENT_COLUMNS",
     "PENDING_STATUS",
+    "PURGE_BATCH",
     "RECORD_COLUMNS",
     "SCHEMA",
     "SqlExecutor",
@@ -83,6 +85,7 @@ SCHEMA: tuple[str, ...] = (
 
 # An idempotency row with this status is a claim in progress, never a remembered result.
 PENDING_STATUS = 0
+PURGE_BATCH = 500
 
 EVENT_COLUMNS = "event_id, stream, seq, name, payload, owner_id, entity_type, timestamp, stored_at"
 RECORD_COLUMNS = (
@@ -138,13 +141,27 @@ def record_args(entity_type: str, record: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 class SqlReads(SqlTaskReads):
-    """The store's reads outside a transaction (they see committed data only).
+    """The store's reads outside a transaction (they see committed data only), and upkeep
+    that needs nothing but transactions.
 
     A backend mixes this in and says, through `read_db`, where reads go.
     """
 
     def read_db(self) -> SqlExecutor:
         raise NotImplementedError
+
+    def transaction(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        raise NotImplementedError
+
+    async def purge_idempotency_keys(self, stored_before: float) -> int:
+        # Batches in separate transactions: SQLite's one writer is never held for long.
+        forgotten = 0
+        while True:
+            async with self.transaction() as uow:
+                batch = await uow.forget_idempotency_keys(stored_before, PURGE_BATCH)
+            forgotten += batch
+            if batch < PURGE_BATCH:
+                return forgotten
 
     async def get_record(self, entity_type: str, record_id: str) -> dict[str, Any] | None:
         row = await self.read_db().fetch_one(

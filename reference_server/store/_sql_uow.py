@@ -74,6 +74,14 @@ class SqlUnitOfWork(SqlTaskWrites):
             ),
         )
 
+    async def forget_idempotency_keys(self, stored_before: float, limit: int) -> int:
+        rows = await self.db.fetch_all(
+            "DELETE FROM idempotency WHERE (user_id, key) IN (SELECT user_id, key"
+            " FROM idempotency WHERE stored_at < ? AND status <> ? LIMIT ?) RETURNING 1",
+            (float(stored_before), PENDING_STATUS, int(limit)),
+        )
+        return len(rows)
+
     async def get_record(self, entity_type: str, record_id: str) -> dict[str, Any] | None:
         row = await self.db.fetch_one(
             "SELECT data FROM records WHERE entity_type = ? AND id = ?" + self._for_update,

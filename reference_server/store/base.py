@@ -105,6 +105,9 @@ class UnitOfWork(Protocol):
         self, user_id: str, key: str, entry: IdempotencyEntry
     ) -> None: ...
 
+    async def forget_idempotency_keys(self, stored_before: float, limit: int) -> int:
+        """Delete up to `limit` keys remembered before `stored_before`; how many went."""
+
     async def get_record(self, entity_type: str, record_id: str) -> dict[str, Any] | None:
         """The record, locked against concurrent writers until the transaction ends."""
 
@@ -167,6 +170,10 @@ class RecordStore(Protocol):
 
     def iter_all_events(self) -> AsyncIterator[StoredEvent]:
         """Every stored event, for tests and tooling."""
+
+    async def purge_idempotency_keys(self, stored_before: float) -> int:
+        """Forget the keys remembered before `stored_before` (expired, MUT-2), in short
+        transactions; how many were forgotten. Without it the key table only grows."""
 
     async def get_task(self, task_id: str) -> StoredTask | None: ...
 

@@ -275,3 +275,14 @@ async def test_extra_events_share_the_transaction(
             bob, ChangeRequest(Op.UPDATE, "escrow", created.record_id, {"notes": "x"}, 1)
         )
     assert await domain.store.stream_heads(["user:u-alice"]) == {"user:u-alice": 1}
+
+
+async def test_purge_forgets_expired_keys_only(domain: Harness, alice: Actor) -> None:
+    """MUT-2: purging drops keys past idempotencyTtlSeconds; a live key still replays."""
+    await domain.service.change(alice, create("old"))
+    domain.clock.value += domain.service.limits.idempotencyTtlSeconds
+    await domain.service.change(alice, create("young"))
+    domain.clock.value += 1
+    assert await domain.service.purge_expired_keys() == 1
+    assert (await domain.service.change(alice, create("young"))).duplicate
+    assert not (await domain.service.change(alice, create("old"))).duplicate

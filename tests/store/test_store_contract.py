@@ -267,3 +267,19 @@ async def test_ai_task_rows(store: RecordStore) -> None:
     assert [t.task_id for t in await store.list_tasks("u-1", 1)] == ["t-4"]
     assert sorted(t.task_id for t in await store.unfinished_tasks("node-1")) == ["t-1", "t-2"]
     assert [t.task_id for t in await store.unfinished_tasks("node-2")] == ["t-3"]
+
+
+async def test_purge_forgets_only_old_keys_in_batches(
+    store: RecordStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MUT-2: keys remembered before the cut-off are forgotten, newer ones stay."""
+    monkeypatch.setattr("reference_server.store._sql.PURGE_BATCH", 2)  # several batches
+    async with store.transaction() as uow:
+        for n in range(5):
+            entry = IdempotencyEntry(f"fp{n}", 200, None, 100.0 + n)
+            await uow.remember_idempotency_key("u-1", f"k{n}", entry)
+    assert await store.purge_idempotency_keys(103.0) == 3
+    assert await store.purge_idempotency_keys(103.0) == 0
+    async with store.transaction() as uow:
+        kept = [await uow.claim_idempotency_key("u-1", f"k{n}") for n in range(5)]
+    assert [e.fingerprint if e else None for e in kept] == [None, None, None, "fp3", "fp4"]
