@@ -172,6 +172,7 @@ def summarize(run_dir: Path) -> dict[str, Any]:
         suffixes=("", "_change"),
     )
     flood = actions[actions["op"] == "flood"]
+    flooders = set(flood["actor"])
     per_scope = {
         scope: {"received": len(group), "e2e_ms": percentiles(e2e[e2e["scope"] == scope]["e2e_ms"])}
         for scope, group in live_data.groupby("scope")
@@ -219,7 +220,10 @@ def summarize(run_dir: Path) -> dict[str, Any]:
         "flood": {
             "sent": len(flood),
             "rate_limited": int((flood["error_code"] == ErrorCode.RATE_LIMITED.value).sum()),
-            "disconnected": int((flood["error_code"] == "DISCONNECTED").sum()),
+            "acks_lost_to_disconnect": int((flood["error_code"] == "DISCONNECTED").sum()),
+            "disconnects": int(
+                ((actions["op"] == "reconnect") & actions["actor"].isin(flooders)).sum()
+            ),
         },
         "generator": _generator(samples, n_users),
     }

@@ -12,7 +12,7 @@ from .workload import SCENARIOS, Workload
 __all__ = ["DEFAULT_JWT_SECRET", "LoadConfig"]
 
 # What the bundled reference server is started with when no --url is given.
-DEFAULT_JWT_SECRET = "crm-harness-load-secret"
+DEFAULT_JWT_SECRET = "crm-harness-load-secret-0123456789abcdef"
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,15 +98,17 @@ class FloodUser(User):
         while ctx.deadline is None or time.time() < ctx.deadline:
             sock = self.agent.socket
             if sock is None:
+                # Disconnected by the server (LIM-2): one `reconnect` row per disconnection.
                 gevent.sleep(1.0)
+                t_send, code = time.time(), ""
                 try:
                     for agent_socket in self.agent.sockets:
                         agent_socket.open()
                 except WireError as exc:
                     code = getattr(exc, "code", None) or ErrorCode.INTERNAL.value
-                    self.agent._record(
-                        "reconnect", "socket", "", "", 0, "", time.time(), 0, code, 0
-                    )
+                self.agent._record(
+                    "reconnect", "socket", "", "", 0, "", t_send, int(not code), code, 0
+                )
                 continue
             gevent.spawn(self._one, sock)
             gevent.sleep(interval)
