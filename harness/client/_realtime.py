@@ -169,7 +169,7 @@ class RealtimeClient:
     @staticmethod
     async def _safe_close(sio: InstrumentedClient) -> None:
         try:
-            await sio.disconnect()
+            await sio.close()
             await sio.shutdown()
         except Exception:  # closing a broken connection may fail in many ways; it is closed
             pass

@@ -6,10 +6,13 @@ answering Engine.IO pings (TRN-3) or to drop its transport without a goodbye.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 import socketio
 from engineio import packet as eio_packet
+from socketio import packet as sio_packet
 
 __all__ = ["InstrumentedClient"]
 
@@ -50,6 +53,21 @@ class InstrumentedClient(socketio.AsyncClient):
             await eio.ws.close()
         elif eio.http is not None:
             await eio.http.close()
+
+    async def close(self) -> None:
+        """Disconnect; over polling without waiting for the pending long-poll GET to return
+        (python-engineio would wait up to pingInterval + pingTimeout)."""
+        if self.transport() != "polling":
+            await self.disconnect()
+            return
+        for namespace in list(self.namespaces):
+            await self._send_packet(self.packet_class(sio_packet.DISCONNECT, namespace=namespace))
+        await self.eio.disconnect(abort=True)
+        reader = self.eio.read_loop_task
+        if reader is not None and not reader.done():
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
 
     def heartbeat_ms(self) -> tuple[int, int]:
         """(pingInterval, pingTimeout) from the Engine.IO handshake, in ms."""
