@@ -33,6 +33,16 @@ async def test_token_in_auth_or_header_connects(server: FakeServer) -> None:
         assert not client.connected
 
 
+async def test_polling_transport_round_trip(server: FakeServer) -> None:
+    """TRN-2 (client side): the polling transport connects, acks, receives and closes."""
+    client = RealtimeClient(server.url, GOOD_TOKEN, transports=("polling",))
+    await client.connect()
+    ack = await client.request("echo", {"over": "polling"})
+    assert ack.ok and await client.wait_for("echoed", 2.0) is not None
+    await client.disconnect()
+    assert not client.connected and client.disconnects
+
+
 async def test_refusals_are_typed_data(server: FakeServer) -> None:
     """AUTH-2: a refusal comes back as ConnectFailure(message, code)."""
     missing = await RealtimeClient(server.url, None).try_connect()

@@ -110,8 +110,8 @@ def test_full_core_run_passes_every_id(tmp_path: Path) -> None:
     (crash and restart); reports are written."""
     report, junit = tmp_path / "report", tmp_path / "junit.xml"
     done = subprocess.run(
-        [sys.executable, "-m", "harness", "conform", "--report", str(report),
-         "--junit", str(junit)],
+        [sys.executable, "-m", "harness", "conform", "--profile", "core,metrics",
+         "--report", str(report), "--junit", str(junit)],
         capture_output=True, text=True, timeout=300, check=False,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
