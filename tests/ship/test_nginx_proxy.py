@@ -9,7 +9,6 @@ servers, so a polling request sent to the wrong node would fail outright.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import shutil
 import subprocess
@@ -22,11 +21,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-import socketio
 from ship_support import ROOT
 
 from harness import spec
-from harness.client import Agent, Org, TokenFactory
+from harness.client import Agent, Org, RealtimeClient, RestClient, TokenFactory
 from reference_server.cluster import start_cluster
 from reference_server.launcher import RunningServer, free_port, start_server
 from tests.conftest import RedisNamespace
@@ -145,34 +143,16 @@ def _wait_healthy(url: str, proxy: subprocess.Popen[bytes]) -> None:
     raise AssertionError("nginx never proxied /healthz")
 
 
-async def _connect(
-    url: str, transports: list[str], agent: Agent | None = None
-) -> socketio.AsyncClient:
-    client = socketio.AsyncClient(reconnection=False)
+async def _connect(url: str, transports: list[str], agent: Agent | None = None) -> RealtimeClient:
     token = TokenFactory(SECRET).mint(agent or Org().agent())
-    await client.connect(
-        url, auth={"token": token}, transports=transports, socketio_path=spec.SOCKETIO_PATH
-    )
+    client = RealtimeClient(url, token, transports=transports)
+    await client.connect()
     return client
 
 
-async def _close(client: socketio.AsyncClient) -> None:
-    if client.transport() != "polling":
-        await client.disconnect()
-        return
-    # python-engineio's client waits for its pending long-poll GET to come back (up to
-    # pingInterval + pingTimeout, 15 s) before `disconnect` returns: close without waiting.
-    await client.eio.disconnect(abort=True)
-    reader = client.eio.read_loop_task
-    if reader is not None and not reader.done():
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
-
-
-async def _sync_ok(client: socketio.AsyncClient) -> None:
-    ack = await client.call("sync", {"cursors": {}}, timeout=10)
-    assert ack["ok"] is True, ack
+async def _sync_ok(client: RealtimeClient) -> None:
+    ack = await client.sync({}, timeout=10)
+    assert ack.ok, ack.raw
 
 
 async def test_long_polling_sessions_stick_to_one_node(
@@ -184,9 +164,9 @@ async def test_long_polling_sessions_stick_to_one_node(
     try:
         for _ in range(3):
             await asyncio.gather(*(_sync_ok(c) for c in clients))
-        assert {c.transport() for c in clients} == {"polling"}
+        assert {c.socket.transport() for c in clients} == {"polling"}
     finally:
-        await asyncio.gather(*(_close(c) for c in clients))
+        await asyncio.gather(*(c.disconnect() for c in clients))
 
 
 async def test_polling_upgrades_to_websocket_through_the_proxy(
@@ -197,10 +177,10 @@ async def test_polling_upgrades_to_websocket_through_the_proxy(
     client = await _connect(url, ["polling", "websocket"])
     try:
         for _ in range(100):  # the upgrade runs in the background; give it up to 5 s
-            if client.transport() == "websocket":
+            if client.socket.transport() == "websocket":
                 break
             await asyncio.sleep(0.05)
-        assert client.transport() == "websocket"
+        assert client.socket.transport() == "websocket"
         await _sync_ok(client)
     finally:
         await client.disconnect()
@@ -226,7 +206,7 @@ async def test_direct_websockets_spread_over_the_nodes(
         assert sum(added) == len(clients)
         assert sum(1 for a in added if a > 0) >= 2, f"every socket went to one node: {added}"
     finally:
-        await asyncio.gather(*(_close(c) for c in clients))
+        await asyncio.gather(*(c.disconnect() for c in clients))
 
 
 async def test_a_change_reaches_the_whole_team_across_nodes_through_nginx(
@@ -239,32 +219,21 @@ async def test_a_change_reaches_the_whole_team_across_nodes_through_nginx(
     team = org.team_of(6)
     outsider = org.agent()
     before = [_connections(n) for n in nodes]
-    received: dict[int, list[dict[str, object]]] = {i: [] for i in range(len(team) + 1)}
     created = spec.data_event_name(spec.EntityType.ESCROW, spec.Action.CREATED)
-    clients = []
-    for index, agent in enumerate([*team, outsider]):
-        client = await _connect(url, ["websocket"], agent)
-        client.on(created, lambda payload, i=index: received[i].append(payload))
-        clients.append(client)
+    clients = [await _connect(url, ["websocket"], agent) for agent in [*team, outsider]]
     try:
         spread = [_connections(n) - b for n, b in zip(nodes, before, strict=True)]
         assert sum(1 for a in spread if a > 0) >= 2, f"the team sat on one node: {spread}"
-        token = TokenFactory(SECRET).mint(team[0])
-        async with httpx.AsyncClient(base_url=url, timeout=10) as rest:
-            response = await rest.post(
-                f"{spec.API_PREFIX}/{spec.COLLECTIONS[spec.EntityType.ESCROW]}",
-                json={"address": "1 Proxy Lane"},
-                headers={"Authorization": f"Bearer {token}"},
-            )
-        assert response.status_code == 201, response.text
-        record_id = response.json()["data"]["id"]
-        for _ in range(100):  # up to 5 s for the fan-out across nodes
-            if all(received[i] for i in range(len(team))):
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)  # a duplicate or a leak would arrive in this quiet period
-        for index in range(len(team)):
-            assert [e["entityId"] for e in received[index]] == [record_id], index
-        assert received[len(team)] == [], "a user of another team received the event"
+        async with RestClient(url, TokenFactory(SECRET).mint(team[0])) as rest:
+            response = await rest.create(spec.EntityType.ESCROW, {"address": "1 Proxy Lane"})
+        assert response.status == 201, response.body
+        record_id = response.data["id"]
+        members, stranger = clients[:-1], clients[-1]
+        await asyncio.gather(*(c.wait_for(created, timeout=5) for c in members))
+        # A duplicate or a leak would arrive within this quiet period.
+        await stranger.collect_quiet(0.3)
+        for index, member in enumerate(members):
+            assert [e.payload["entityId"] for e in member.received(created)] == [record_id], index
+        assert stranger.received(created) == [], "a user of another team received the event"
     finally:
-        await asyncio.gather(*(_close(c) for c in clients))
+        await asyncio.gather(*(c.disconnect() for c in clients))
