@@ -33,6 +33,7 @@ from ._messages import (
     ReceivedEvent,
 )
 from ._mutations import FlushResult, Mutation, MutationQueue
+from ._pacing import Pacer
 from ._realtime import RealtimeClient
 from ._rest import RestClient, RestResponse, collection_path
 from ._streams import Anomaly, AnomalyKind, StreamState, StreamTracker, TrackOutcome
@@ -52,6 +53,7 @@ __all__ = [
     "Mutation",
     "MutationQueue",
     "Org",
+    "Pacer",
     "PresenceRoster",
     "PresenceTransition",
     "RealtimeClient",

@@ -25,6 +25,7 @@ from ._messages import (
     ReceivedEvent,
     matcher,
 )
+from ._pacing import Pacer
 from ._socket import InstrumentedClient
 from ._streams import StreamTracker
 
@@ -51,6 +52,7 @@ class RealtimeClient:
         auth: Any = None,
         connect_timeout: float = 5.0,
         label: str = "",
+        pacer: Pacer | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.token = token
@@ -60,6 +62,7 @@ class RealtimeClient:
         self.auth_override = auth
         self.connect_timeout = connect_timeout
         self.label = label
+        self.pacer = pacer  # None: send at once (flood checks); else stay inside a rate
         self.events: list[ReceivedEvent] = []
         self.tracker = StreamTracker()
         self.disconnects: list[DisconnectInfo] = []
@@ -265,6 +268,8 @@ class RealtimeClient:
     async def request(self, event: str, payload: Any = None, timeout: float = 5.0) -> Ack:  # noqa: ASYNC109
         """Emit with an acknowledgement (TRN-5). A missing ack is an Ack with `timed_out`."""
         sio = self.socket
+        if self.pacer is not None:
+            await self.pacer.acquire()
         started = time.perf_counter()
         try:
             result = await sio.call(event, payload, timeout=timeout)
@@ -277,6 +282,8 @@ class RealtimeClient:
 
     async def emit(self, event: str, payload: Any = None) -> None:
         """Emit without an acknowledgement (the server processes it and does not reply)."""
+        if self.pacer is not None:
+            await self.pacer.acquire()
         await self.socket.emit(event, payload)
 
     async def sync(self, cursors: Mapping[str, int] | None = None, timeout: float = 5.0) -> Ack:  # noqa: ASYNC109

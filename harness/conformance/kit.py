@@ -24,6 +24,7 @@ import pytest
 from harness.client import (
     Agent,
     Org,
+    Pacer,
     RealtimeClient,
     ReceivedEvent,
     RestClient,
@@ -167,13 +168,24 @@ class Crm:
         return client
 
     def realtime(
-        self, agent: Agent | None, *, node: int = 0, token: str | None = None, **kwargs: Any
+        self,
+        agent: Agent | None,
+        *,
+        node: int = 0,
+        token: str | None = None,
+        paced: bool = True,
+        **kwargs: Any,
     ) -> RealtimeClient:
-        """An unconnected client (for refusal checks); closed at the end of the test."""
+        """An unconnected client (for refusal checks); closed at the end of the test.
+
+        `paced` keeps its events inside the advertised rate limit, so ordinary checks pass
+        on a server configured with tight limits; the rate-limit checks turn it off.
+        """
         if token is None and agent is not None:
             token = self.token(agent)
         label = agent.user_id if agent else ""
-        client = RealtimeClient(self.url(node), token, label=label, **kwargs)
+        pacer = Pacer.below(self.limits.eventsPerSecond, self.limits.burst) if paced else None
+        client = RealtimeClient(self.url(node), token, label=label, pacer=pacer, **kwargs)
         self._clients.append(client)
         return client
 

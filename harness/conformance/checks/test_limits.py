@@ -44,7 +44,7 @@ async def test_token_bucket(crm: Crm) -> None:
     if burst + 3 > MAX_BURST:
         crm.not_run(f"burst={burst} is over the {MAX_BURST} events one check may send")
     agent = crm.org.agent()
-    sender = await crm.client(agent, node=0, from_heads=False)
+    sender = await crm.client(agent, node=0, from_heads=False, paced=False)
     other = await crm.client(agent, node=1, from_heads=False)
     started = time.perf_counter()
     acks = await _fire(sender, burst + 3)
@@ -104,7 +104,7 @@ async def test_flood_disconnects(crm: Crm) -> None:
     if threshold + burst + 5 > MAX_BURST:
         crm.not_run(f"floodDisconnectThreshold={threshold} is over what one check may send")
     agent = crm.org.agent()
-    flooder = await crm.client(agent, node=0, from_heads=False)
+    flooder = await crm.client(agent, node=0, from_heads=False, paced=False)
     bystander = await crm.client(agent, node=1, from_heads=False)
     first = _rate_limited(await _fire(flooder, burst + threshold))
     await asyncio.sleep(crm.quiet)
