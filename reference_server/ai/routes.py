@@ -16,10 +16,10 @@ from ..realtime.acks import Ack, ack_ok, validation_error
 from ..realtime.session import SocketSession
 from ..rest.body_limit import body_too_large
 from ..rest.context import authenticate
-from .model import TaskType
+from .model import TaskType, TaskView
 from .runner import TaskRunner
 
-__all__ = ["TASKS_PATH", "socket_cancel_handler", "task_router"]
+__all__ = ["TASKS_PATH", "socket_cancel_handler", "submitted", "task_router"]
 
 TASKS_PATH = f"{API_PREFIX}/ai/tasks"
 
@@ -37,6 +37,12 @@ async def _json_object(request: Request) -> Mapping[str, Any]:
     return body
 
 
+def submitted(view: TaskView) -> JSONResponse:
+    """AI-1: 202 `{"data": {"taskId", "status": "queued"}}`."""
+    return JSONResponse({"data": {"taskId": view.task_id, "status": view.status.value}},
+                        status_code=202)  # fmt: skip
+
+
 def task_router(runner: Callable[[], TaskRunner]) -> APIRouter:
     router = APIRouter()
 
@@ -51,9 +57,7 @@ def task_router(runner: Callable[[], TaskRunner]) -> APIRouter:
         params = body.get("params")
         if not isinstance(params, Mapping):
             raise validation_error("params must be an object", "params")
-        view = await runner().submit(actor, task_type, dict(params))
-        return JSONResponse({"data": {"taskId": view.task_id, "status": view.status.value}},
-                            status_code=202)  # fmt: skip
+        return submitted(await runner().submit(actor, task_type, dict(params)))  # fmt: skip
 
     @router.get(TASKS_PATH)
     async def history(request: Request) -> JSONResponse:

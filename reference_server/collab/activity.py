@@ -3,15 +3,26 @@ for the caller exactly as they would have received them live (RED-1)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from harness.spec import API_PREFIX, ENTITY_TYPES
 
+from ..domain.contracts import Actor
 from ..realtime.acks import validation_error
 from ..rest.context import authenticate, context_of
+from ..store.base import RecordStore
+from ..transport_ports import Redaction
 
-__all__ = ["ACTIVITY_PATH", "DEFAULT_ACTIVITY_LIMIT", "MAX_ACTIVITY_LIMIT", "router"]
+__all__ = [
+    "ACTIVITY_PATH",
+    "DEFAULT_ACTIVITY_LIMIT",
+    "MAX_ACTIVITY_LIMIT",
+    "activity_feed",
+    "router",
+]
 
 ACTIVITY_PATH = f"{API_PREFIX}/activity"
 DEFAULT_ACTIVITY_LIMIT = 20
@@ -34,10 +45,17 @@ def _limit(raw: str | None) -> int:
     return value
 
 
+async def activity_feed(
+    store: RecordStore, redaction: Redaction, actor: Actor, limit: int
+) -> list[dict[str, Any]]:
+    """The newest `limit` data events of the actor's streams, as the actor sees them."""
+    events = await store.recent_events(actor.streams, limit, _DATA_EVENT_PREFIXES)
+    return [redaction.event_for(actor.user_id, e) for e in events]
+
+
 @router.get(ACTIVITY_PATH)
 async def activity(request: Request) -> JSONResponse:
     actor = authenticate(request)
     limit = _limit(request.query_params.get("limit"))
     ctx = context_of(request)
-    events = await ctx.store.recent_events(actor.streams, limit, _DATA_EVENT_PREFIXES)
-    return JSONResponse({"data": [ctx.redaction.event_for(actor.user_id, e) for e in events]})
+    return JSONResponse({"data": await activity_feed(ctx.store, ctx.redaction, actor, limit)})

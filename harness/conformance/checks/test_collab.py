@@ -139,10 +139,12 @@ async def test_viewing_distinct_users(crm: Crm) -> None:
     stranger = crm.org.agent()
     record = await crm.create(crm.rest(user), "escrow")
     mine = await _room(crm, await crm.client(user, node=0), record)
-    expect_equal(mine.viewer_ids(), {user.user_id}, "viewers in the first view's ack")
+    expect_equal(mine.viewers, [{"userId": user.user_id, "name": user.name}],
+                 "viewers in the first view's ack")  # fmt: skip
     tab = await crm.client(mate, node=1)
     theirs = await _room(crm, tab, record)
-    expect_equal(theirs.viewer_ids(), {user.user_id, mate.user_id}, "viewers in the ack")
+    expect_equal({v.get("userId") for v in theirs.viewers}, {user.user_id, mate.user_id},
+                 "viewers in the second user's view ack")  # fmt: skip
     expect(await mine.wait_viewers({user.user_id, mate.user_id}, _DELIVERY_S),
            "user:viewing not received when a second user viewed")  # fmt: skip
     before = len(mine.client.received(ServerEvent.VIEWING))

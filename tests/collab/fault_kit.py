@@ -1,0 +1,83 @@
+"""Run the conformance suite against `fault_server.py` with one rule broken at a time.
+
+One server process serves a whole test module; `verdicts_under` flips its fault switch,
+runs the suite for the given ids in-process (`harness.conformance.run`) and returns the
+verdicts. Short timings (grace, lock TTL) keep the timing checks inside the run.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from harness.conformance import Verdict, run
+from harness.spec import Heartbeat, Limits
+from reference_server.config import ServerSettings
+from reference_server.launcher import RunningServer, free_port
+
+__all__ = ["FAULT_SERVER", "FaultyServer", "faulty_server", "verdicts_under"]
+
+FAULT_SERVER = Path(__file__).with_name("fault_server.py")
+SHORT_LIMITS = Limits(editLockTtlSeconds=2, presenceGraceSeconds=1)
+# Nested pytest runs must not re-arm pytest-timeout's alarm of the outer test.
+_NESTED = ["-p", "no:timeout"]
+
+
+class FaultyServer(RunningServer):
+    """`RunningServer`, started through the fault entry point instead of `-m reference_server`."""
+
+    secret: str = ""
+
+    def start(self, timeout_seconds: float = 30.0) -> RunningServer:
+        if self.running:
+            return self
+        Path(self.settings.data_dir).mkdir(parents=True, exist_ok=True)
+        self._log = open(self._log_path, "ab")  # noqa: SIM115 - held open for the child's life
+        command = [sys.executable, str(FAULT_SERVER), *self.settings.to_cli_args()]
+        self._process = subprocess.Popen(
+            command, stdout=self._log, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+        self._wait_healthy(timeout_seconds)
+        return self
+
+    def set_faults(self, faults: Sequence[str]) -> None:
+        answer = httpx.post(f"{self.url}/_test/faults", json={"faults": list(faults)}, timeout=5)
+        answer.raise_for_status()
+        assert answer.json()["faults"] == sorted(faults), answer.text
+
+
+@contextmanager
+def faulty_server() -> Iterator[FaultyServer]:
+    secret = secrets.token_hex(16)
+    data_dir = Path(tempfile.mkdtemp(prefix="crm-faulty-"))
+    settings = ServerSettings(port=free_port(), jwt_secret=secret, data_dir=str(data_dir),
+                              limits=SHORT_LIMITS, heartbeat=Heartbeat(2000, 1000))  # fmt: skip
+    server = FaultyServer(settings, data_dir)  # close() removes the data dir
+    server.secret = secret
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+def verdicts_under(
+    server: FaultyServer, faults: Sequence[str], ids: Sequence[str]
+) -> dict[str, Verdict]:
+    server.set_faults(faults)
+    try:
+        outcome = run([server.url], server.secret, requirement_ids=list(ids),
+                      quiet_s=0.3, extra_pytest_args=_NESTED)  # fmt: skip
+    finally:
+        server.set_faults([])
+    assert outcome.errors == [], outcome.errors
+    return outcome.verdicts()
