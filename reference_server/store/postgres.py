@@ -35,9 +35,13 @@ from .base import (
 __all__ = ["PostgresRecordStore"]
 
 CONNECT_TIMEOUT_SECONDS = 3.0
+PING_TIMEOUT_SECONDS = 2.0
 ACQUIRE_TIMEOUT_SECONDS = 5.0
-# Long enough for a statement that waits on a concurrent duplicate's row lock.
-COMMAND_TIMEOUT_SECONDS = 15.0
+# Ample for a statement queued behind a stream head or a duplicate's key (milliseconds when
+# healthy); past it the database counts as unreachable.
+COMMAND_TIMEOUT_SECONDS = 5.0
+# Handing a connection back is instant when healthy; in a partition it is left to finish alone.
+RELEASE_WAIT_SECONDS = 1.0
 _SCHEMA_LOCK_KEY = 0x43524D5F  # advisory lock: nodes starting together create the schema once
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
@@ -70,24 +74,13 @@ async def _reachable(operation: Awaitable[T]) -> T:
 
 
 class _Executor:
-    """Runs shared SQL on a connection (inside a transaction) or on the pool.
+    """Runs shared SQL on one connection: a transaction's."""
 
-    A read on the pool is retried once: a connection the server cut while idle in the pool
-    only shows it when used, and the retry gets a fresh one.
-    """
-
-    def __init__(self, target: asyncpg.Pool | asyncpg.Connection) -> None:
-        self.target = target
-        self._attempts = 2 if isinstance(target, asyncpg.Pool) else 1
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
 
     async def _run(self, method: str, sql: str, args: Sequence[Any]) -> Any:
-        for attempt in range(self._attempts):
-            try:
-                return await _reachable(getattr(self.target, method)(_numbered(sql), *args))
-            except StoreUnavailable:
-                if attempt + 1 == self._attempts:
-                    raise
-        raise AssertionError("unreachable")
+        return await _reachable(getattr(self.conn, method)(_numbered(sql), *args))
 
     async def fetch_all(self, sql: str, args: Sequence[Any] = ()) -> list[Sequence[Any]]:
         return list(await self._run("fetch", sql, args))
@@ -98,6 +91,57 @@ class _Executor:
 
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
         await self._run("execute", sql, args)
+
+
+class _PoolExecutor(_Executor):
+    """Reads outside a transaction, each on a pool connection taken and given back within
+    timeouts (asyncpg's pool shortcuts give a connection back without one, which a network
+    partition can stall for minutes). Retried once: a connection the server cut while idle in
+    the pool only shows it when used, and the retry gets a fresh one."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def _run(self, method: str, sql: str, args: Sequence[Any]) -> Any:
+        for attempt in range(2):
+            try:
+                conn = await _reachable(self.pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS))
+                try:
+                    return await _reachable(getattr(conn, method)(_numbered(sql), *args))
+                finally:
+                    await _give_back(self.pool, conn)
+            except StoreUnavailable:
+                if attempt == 1:
+                    raise
+        raise AssertionError("unreachable")
+
+
+async def _give_back(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+    with suppress(TimeoutError):
+        await _abandon_after(pool.release(conn), RELEASE_WAIT_SECONDS)
+
+
+async def _abandon_after(operation: Awaitable[T], seconds: float) -> T:
+    """`operation`'s result, or TimeoutError after `seconds` WITHOUT waiting for it to wind
+    down: cancelling a query on a partitioned connection can itself take long."""
+    task = asyncio.ensure_future(operation)
+    # Referenced until done, even if our caller is cancelled while waiting for it.
+    _IN_FLIGHT.add(task)
+    task.add_done_callback(_settle)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if task in done:
+        return task.result()
+    task.cancel()
+    raise TimeoutError(f"no answer within {seconds} s")
+
+
+_IN_FLIGHT: set[asyncio.Future[Any]] = set()
+
+
+def _settle(task: asyncio.Future[Any]) -> None:
+    _IN_FLIGHT.discard(task)
+    if not task.cancelled():
+        task.exception()  # marked retrieved: an abandoned one's failure interests nobody
 
 
 # One round trip from taking the stream's head lock to the event row: the lock is held until
@@ -139,6 +183,7 @@ class PostgresRecordStore(SqlReads):
         *,
         clock: Clock | None = None,
         max_connections: int = 10,
+        command_timeout: float = COMMAND_TIMEOUT_SECONDS,
     ) -> None:
         if _IDENTIFIER.fullmatch(schema) is None:
             raise InvalidDatabaseUrl(f"schema {schema!r} is not a plain SQL identifier")
@@ -146,6 +191,7 @@ class PostgresRecordStore(SqlReads):
         self.schema = schema
         self.clock = clock or SystemClock()
         self.max_connections = max_connections
+        self.command_timeout = command_timeout
         self._pool: asyncpg.Pool | None = None
 
     def _require_pool(self) -> asyncpg.Pool:
@@ -153,8 +199,8 @@ class PostgresRecordStore(SqlReads):
             raise StoreUnavailable("the PostgreSQL store is not open")
         return self._pool
 
-    def read_db(self) -> _Executor:
-        return _Executor(self._require_pool())
+    def read_db(self) -> _PoolExecutor:
+        return _PoolExecutor(self._require_pool())
 
     async def open(self) -> None:
         if self._pool is not None:
@@ -166,7 +212,7 @@ class PostgresRecordStore(SqlReads):
                     min_size=1,
                     max_size=self.max_connections,
                     timeout=CONNECT_TIMEOUT_SECONDS,
-                    command_timeout=COMMAND_TIMEOUT_SECONDS,
+                    command_timeout=self.command_timeout,
                     server_settings={"search_path": f'"{self.schema}"'},
                 ),
                 timeout=CONNECT_TIMEOUT_SECONDS * 2,
@@ -195,9 +241,11 @@ class PostgresRecordStore(SqlReads):
                 pool.terminate()
 
     async def ping(self) -> bool:
+        # Bounded below the command timeout: /healthz must answer while it matters.
         try:
-            return await self.read_db().fetch_one("SELECT 1") is not None
-        except StoreUnavailable:
+            probe = self.read_db().fetch_one("SELECT 1")
+            return await _abandon_after(probe, PING_TIMEOUT_SECONDS) is not None
+        except (StoreUnavailable, TimeoutError):
             return False
 
     async def _begin(self, pool: asyncpg.Pool) -> tuple[asyncpg.Connection, Any]:
@@ -209,7 +257,7 @@ class PostgresRecordStore(SqlReads):
             try:
                 await _reachable(tx.start())
             except StoreUnavailable:
-                await pool.release(conn)
+                await _give_back(pool, conn)
                 if attempt == 1:
                     raise
                 continue
@@ -231,4 +279,4 @@ class PostgresRecordStore(SqlReads):
                 raise
             await _reachable(tx.commit())
         finally:
-            await pool.release(conn)
+            await _give_back(pool, conn)

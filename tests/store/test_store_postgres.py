@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
 from reference_server.store import IdempotencyEntry, NewEvent, StoreUnavailable, open_store
-from reference_server.store.postgres import PostgresRecordStore
+from reference_server.store.postgres import PING_TIMEOUT_SECONDS, PostgresRecordStore
+from tests.cluster.cluster_faults import TcpProxy
 
 NODES = 2
 EVENTS_PER_NODE = 25
@@ -153,3 +155,32 @@ async def test_store_recovers_after_its_connections_are_killed(postgres_url: str
             assert (await uow.append_event(NewEvent("team:t", "lead:created", {}))).seq == 2
     finally:
         await store.close()
+
+
+async def test_partition_is_reported_within_bounds_and_heals(postgres_url: str) -> None:
+    """INF-3: with PostgreSQL partitioned away (bytes vanish, nothing errors) `ping` says
+    False within its own bound, a change fails with StoreUnavailable instead of hanging, and
+    the store serves again once the network heals."""
+    parts = urlsplit(postgres_url)
+    with TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432) as proxy:
+        via_proxy = urlunsplit(parts._replace(netloc=f"postgres@127.0.0.1:{proxy.port}"))
+        store = PostgresRecordStore(via_proxy, command_timeout=1.0)
+        await store.open()
+        try:
+            assert await store.ping()
+            proxy.cut()
+            started = time.monotonic()
+            assert not await store.ping()
+            assert time.monotonic() - started < PING_TIMEOUT_SECONDS + 2
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable):
+                async with store.transaction() as uow:
+                    await uow.append_event(NewEvent("team:t", "lead:created", {}))
+            assert time.monotonic() - started < 12  # timeouts: command, release, connect
+            proxy.restore()
+            healed = [await store.ping() for _ in range(3)]
+            assert healed[-1]
+            async with store.transaction() as uow:
+                assert (await uow.append_event(NewEvent("team:t", "lead:created", {}))).seq == 1
+        finally:
+            await asyncio.wait_for(store.close(), 15)
