@@ -21,13 +21,14 @@ class Pacer:
     rate: float  # events per second
     burst: float
     _tokens: float = field(init=False)
-    _stamp: float = field(init=False, default_factory=time.monotonic)
+    _stamp: float = field(init=False, default=0.0)
     _lock: asyncio.Lock | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         if self.rate <= 0 or self.burst < 1:
             raise ValueError("a pacer needs rate > 0 and burst >= 1")
         self._tokens = self.burst
+        self._stamp = time.monotonic()
 
     @classmethod
     def below(cls, events_per_second: float, burst: int, margin: float = 0.8) -> Pacer:
@@ -36,7 +37,8 @@ class Pacer:
 
     def _refill(self) -> None:
         now = time.monotonic()
-        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        elapsed = max(now - self._stamp, 0.0)
+        self._tokens = min(self.burst, self._tokens + elapsed * self.rate)
         self._stamp = now
 
     async def acquire(self) -> None:
