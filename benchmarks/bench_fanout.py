@@ -20,6 +20,8 @@ import os
 import secrets
 import statistics
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.synchronize import Event as MpEvent
 from typing import Any
@@ -146,6 +148,15 @@ async def _drive(
     return sent
 
 
+@contextmanager
+def _server(url: str | None, secret: str, pid: int | None) -> Iterator[tuple[str, int | None]]:
+    if url:
+        yield url.rstrip("/"), pid
+        return
+    with start_server(ServerSettings(port=0, jwt_secret=secret)) as server:
+        yield server.url, server.pid
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sockets", type=int, default=2000)
@@ -153,23 +164,24 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=100)
     parser.add_argument("--rate", type=float, default=10.0, help="updates per second")
     parser.add_argument("--processes", type=int, default=2, help="client processes")
+    parser.add_argument("--url", help="an already running server (default: start one)")
+    parser.add_argument("--jwt-secret", help="the secret of --url's server")
+    parser.add_argument("--server-pid", type=int, help="--url's pid, for its CPU figure")
     args = parser.parse_args()
 
-    secret = secrets.token_hex(32)
+    secret = args.jwt_secret or secrets.token_hex(32)
     tokens = TokenFactory(secret)
     org = Org(seed=1)
     team = org.team_of(args.team)
     others = [org.agent() for _ in range(args.sockets - args.team)]  # each in a team of one
     ctx = mp.get_context("spawn")
     ready, results, stop_flag = ctx.Queue(), ctx.Queue(), ctx.Event()
-    with start_server(ServerSettings(port=0, jwt_secret=secret)) as server:
+    with _server(args.url, secret, args.server_pid) as (url, pid):
         procs = []
         for p in range(args.processes):
             mine_team = team[p :: args.processes]
             mine_others = others[p :: args.processes]
-            job = ClientJob(
-                server.url, [tokens.mint(a) for a in mine_team + mine_others], len(mine_team)
-            )
+            job = ClientJob(url, [tokens.mint(a) for a in mine_team + mine_others], len(mine_team))
             proc = ctx.Process(target=_client_process, args=(job, ready, results, stop_flag))
             proc.start()
             procs.append(proc)
@@ -177,11 +189,12 @@ def main() -> None:
         connected = sum(ready.get(timeout=300) for _ in procs)
         print(f"connected sockets: {connected} in {time.time() - started:.1f} s "
               f"(team {args.team}, {args.processes} client processes)")  # fmt: skip
-        server_process = psutil.Process(server.pid)
-        cpu_before = sum(server_process.cpu_times()[:2])
-        sent = asyncio.run(_drive(server.url, tokens, team[0], args.updates, args.rate))
+        server_process = psutil.Process(pid) if pid else None
+        cpu_before = sum(server_process.cpu_times()[:2]) if server_process else 0.0
+        sent = asyncio.run(_drive(url, tokens, team[0], args.updates, args.rate))
         time.sleep(0.5)
-        server_cpu_ms = (sum(server_process.cpu_times()[:2]) - cpu_before) * 1000
+        cpu_after = sum(server_process.cpu_times()[:2]) if server_process else float("nan")
+        server_cpu_ms = (cpu_after - cpu_before) * 1000
         time.sleep(2.0)
         stop_flag.set()
         receipts = [r for _ in procs for r in results.get(timeout=60)]

@@ -49,12 +49,46 @@ class RedactingManager(socketio.AsyncManager):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.socket_users: dict[str, str] = {}  # local sid -> user id
+        self._rooms_of: dict[tuple[str, str], set[str | None]] = {}  # (namespace, sid) -> rooms
 
     def bind_user(self, sid: str, user_id: str) -> None:
         self.socket_users[sid] = user_id
 
     def unbind_user(self, sid: str) -> None:
         self.socket_users.pop(sid, None)
+
+    # -- room bookkeeping: the library scans every room of the namespace on each disconnect,
+    # O(sockets) per disconnect and O(sockets²) for a reconnect storm (profiled: 2,000 sockets
+    # spent 11 s in it). A reverse index makes a disconnect cost the rooms of that socket only.
+    def basic_enter_room(
+        self, sid: str, namespace: str, room: str | None, eio_sid: str | None = None
+    ) -> None:
+        super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
+        self._rooms_of.setdefault((namespace, sid), set()).add(room)
+
+    def basic_leave_room(self, sid: str, namespace: str, room: str | None) -> None:
+        super().basic_leave_room(sid, namespace, room)
+        rooms = self._rooms_of.get((namespace, sid))
+        if rooms is not None:
+            rooms.discard(room)
+            if not rooms:
+                del self._rooms_of[(namespace, sid)]
+
+    def basic_disconnect(self, sid: str, namespace: str, **kwargs: Any) -> None:
+        """The library's `basic_disconnect`, with the room scan replaced by the index."""
+        if namespace not in self.rooms:
+            return
+        for room in list(self._rooms_of.get((namespace, sid), ())):
+            self.basic_leave_room(sid, namespace, room)
+        self.callbacks.pop(sid, None)
+        for pending in (self.pending_connect, self.pending_disconnect):
+            if namespace in pending and sid in pending[namespace]:
+                pending[namespace].remove(sid)
+                if not pending[namespace]:
+                    del pending[namespace]
+
+    def get_rooms(self, sid: str, namespace: str) -> list[str]:
+        return [r for r in self._rooms_of.get((namespace, sid), ()) if r is not None]
 
     def _encode(self, event: str, args: list[Any], namespace: str) -> list[eio_packet.Packet]:
         pkt = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *args])

@@ -84,3 +84,26 @@ async def test_publisher_sends_one_payload_when_nothing_is_sensitive(
     await publisher.publish([event])
     await asyncio.sleep(0.2)
     assert inbox == [event.wire()] and emitted == ["escrow:updated"]
+
+
+async def test_room_index_follows_connects_and_disconnects(stack: AsyncExitStack) -> None:
+    """EVT-1, EVT-2: the manager's reverse room index matches the library's rooms; after a
+    disconnect nothing of the socket remains and the others still receive."""
+    sio, manager, url = await _node(stack)
+    stayer = await _client(stack, url, "u1", ["team:t1"])
+    leaver = socketio.AsyncClient(reconnection=False)
+    await leaver.connect(url, auth={"user": "u2", "rooms": ["team:t1", "broker:b1"]},
+                         transports=["websocket"])  # fmt: skip
+    await asyncio.sleep(0.1)
+    leaver_sid = next(s for s, user in manager.socket_users.items() if user == "u2")
+    assert sorted(manager.get_rooms(leaver_sid, "/")) == sorted(
+        [leaver_sid, "team:t1", "broker:b1"]
+    )
+    await leaver.disconnect()
+    await asyncio.sleep(0.2)
+    assert all(leaver_sid not in room for room in manager.rooms.get("/", {}).values())
+    assert "broker:b1" not in manager.rooms["/"]
+    assert manager.get_rooms(leaver_sid, "/") == []
+    await sio.emit("escrow:updated", {"eventId": "after"}, room="team:t1")
+    await asyncio.sleep(0.2)
+    assert stayer == [{"eventId": "after"}]
