@@ -17,7 +17,7 @@ from harness.spec import ClientEvent, ErrorCode
 
 from .changes import ChangeRunner
 from .context import LoadContext
-from .measure import MEASUREMENTS, ActionRecord, UserRecord
+from .measure import MEASUREMENTS, ActionRecord, AnomalyKind, AnomalyRecord, UserRecord
 from .payloads import KnownRecord, scope_of_visibility
 from .tracker import SocketTracker
 from .wire import LeanSocket, WireError
@@ -109,9 +109,20 @@ class LoadAgent:
             agent_socket = AgentSocket(self, f"{self.identity.user_id}#{n + 1}")
             try:
                 agent_socket.join()
-            except WireError:
+            except WireError as exc:
                 errors += 1
                 agent_socket.close()
+                MEASUREMENTS.fire(
+                    AnomalyRecord(
+                        AnomalyKind.CONNECT_ERROR,
+                        self.identity.user_id,
+                        "",
+                        0,
+                        "",
+                        str(exc)[:200],
+                        self.ctx.worker,
+                    )
+                )
                 continue
             self.sockets.append(agent_socket)
         if self.sockets:

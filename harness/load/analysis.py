@@ -216,6 +216,13 @@ def summarize(run_dir: Path) -> dict[str, Any]:
             else None,
         },
         "connect_errors": int(users["connect_errors"].sum()) if not users.empty else 0,
+        "connect_error_reasons": {
+            str(k): int(v)
+            for k, v in anomalies[anomalies["kind"] == AnomalyKind.CONNECT_ERROR]["detail"]
+            .value_counts()
+            .head(5)
+            .items()
+        },
         "reconnects": int((actions["op"] == "reconnect").sum()),
         "flood": {
             "sent": len(flood),

@@ -113,6 +113,7 @@ class AnomalyKind:
     GAP = "gap"
     OUT_OF_ORDER = "out_of_order"
     RESET = "reset"
+    CONNECT_ERROR = "connect_error"
 
 
 @dataclass(slots=True)

@@ -178,9 +178,19 @@ def run_load(config: LoadConfig) -> Path:
             "profiles": profiles,
             "mix": mix,
         }
-        config_path = tmp / "load-config.json"
+        # Remote workers need the config (JWT secret included) where they can read it: the
+        # run directory, which they must share anyway for their part files.
+        config_path = (run_dir if config.remote_workers else tmp) / "load-config.json"
         config_path.write_text(json.dumps(process_config))
         scenario_file = SCENARIO_DIR / f"{config.scenario}.py"
+        if config.remote_workers:
+            print(
+                f"crm-harness load: waiting for {config.remote_workers} remote worker(s); on "
+                f"each run: CRM_LOAD_CONFIG={config_path} locust -f {scenario_file} --worker "
+                f"--master-host <this host> --master-port {config.master_bind_port} "
+                f"(note: {config_path} holds the JWT secret)",
+                file=sys.stderr,
+            )
         started_at = time.time()
         code = _run_locust(_Plan(config, run_dir, config_path, scenario_file))
         ended_at = time.time()
