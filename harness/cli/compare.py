@@ -15,8 +15,8 @@ def add_parser(subparsers: Any) -> None:
         "compare",
         help="compare two load runs: relative change, regressions beyond run-to-run noise",
         description="Side-by-side figures of two run directories. A latency percentile "
-        "regresses when its bootstrap confidence interval lies above zero AND it grew by more "
-        "than --threshold percent AND by more than --noise-floor-ms.",
+        "regresses when a permutation test over one-second blocks of both runs gives p < 0.01 "
+        "AND it grew by more than --threshold percent AND by more than --noise-floor-ms.",
     )
     parser.add_argument("base", metavar="BASE", help="baseline run directory")
     parser.add_argument("new", metavar="NEW", help="run directory to judge")

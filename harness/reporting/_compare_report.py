@@ -90,7 +90,7 @@ def write_comparison(comparison: RunComparison, out_dir: Path) -> ComparisonOutp
         "regressions": [d.metric for d in comparison.regressions],
         "metrics": [{"metric": d.metric, "unit": d.unit, "base": d.base, "new": d.new,
                      "relative_pct": d.relative_pct, "change": d.change.value,
-                     "ci_low": d.ci_low, "ci_high": d.ci_high, "reason": d.reason}
+                     "p_value": d.p_value, "reason": d.reason}
                     for d in comparison.deltas],
         "warnings": list(comparison.warnings),
     }  # fmt: skip

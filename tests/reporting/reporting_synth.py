@@ -309,11 +309,14 @@ def write_run(directory: Path, spec: RunSpec) -> Path:
     return directory
 
 
-def latency_spec(latencies_ms: Sequence[float], *, receivers: int = 5) -> RunSpec:
-    """One team update per value; every receiver gets it after exactly that latency."""
+def latency_spec(
+    latencies_ms: Sequence[float], *, receivers: int = 5, spacing_s: float = 0.1
+) -> RunSpec:
+    """One team update per value, `spacing_s` apart; every receiver gets it after exactly
+    that latency."""
     spec = RunSpec(anomalies=[], generator=[])
     for i, latency in enumerate(latencies_ms):
-        change = action("u1", "update", f"e-{i}", 2, "team", T0 + 0.01 * i)
+        change = action("u1", "update", f"e-{i}", 2, "team", T0 + spacing_s * i)
         add_change(spec, change, stream="team:t1", seq=i + 1, event="escrow:updated",
                    receivers=list(TEAM)[:receivers], e2e_ms=latency, fanout_ms=latency / 2,
                    nbytes=UPDATE_BYTES)  # fmt: skip
