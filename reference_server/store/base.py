@@ -92,7 +92,14 @@ class StoredTask:
 
 
 class UnitOfWork(Protocol):
-    """One transaction. Reads inside it see its own writes; nothing is visible before commit."""
+    """One transaction. Reads inside it see its own writes; nothing is visible before commit.
+
+    Order matters where several nodes write at once (PostgreSQL): claim the idempotency key
+    first, then take row locks (`get_record`, `get_task`), write, and append events LAST, in
+    stream-name order. A stream's head row stays locked from `append_event` to commit, so
+    anything after it makes every writer of that stream wait, and taking locks in another
+    order can deadlock.
+    """
 
     async def claim_idempotency_key(self, user_id: str, key: str) -> IdempotencyEntry | None:
         """Reserve `key` for this transaction, or return the entry already committed for it.
