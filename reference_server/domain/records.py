@@ -73,7 +73,8 @@ class RecordService:
     async def get(self, actor: Actor, entity_type: str, record_id: str) -> dict[str, Any]:
         """The record with true values, or NOT_FOUND when missing or not visible (REC-4)."""
         validate_entity_type(entity_type)
-        if not is_storable_key(record_id):  # no such id was ever made; the store would choke
+        if not isinstance(record_id, str) or not is_storable_key(record_id):
+            # No such id was ever made, and the store would choke on it.
             raise not_found(entity_type)
         record = await self.store.get_record(entity_type, record_id)
         if record is None or not can_see(actor, record):

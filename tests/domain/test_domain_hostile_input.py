@@ -65,3 +65,13 @@ async def test_nul_inside_values_is_kept(service: RecordService, alice: Actor) -
     )
     stored = await service.get(alice, "escrow", created.record_id)
     assert stored["address"] == "a\x00b" and stored["tags"] == ["\x00"]
+
+
+@pytest.mark.parametrize("record_id", [None, 7, ["r"]])
+async def test_get_with_a_non_string_id_is_not_found(
+    service: RecordService, alice: Actor, record_id: object
+) -> None:
+    """REC-4: whatever a transport passes as an id, a read answers NOT_FOUND, never crashes."""
+    with pytest.raises(DomainError) as caught:
+        await service.get(alice, "escrow", record_id)  # type: ignore[arg-type]
+    assert caught.value.code is ErrorCode.NOT_FOUND
