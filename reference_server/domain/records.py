@@ -2,9 +2,10 @@
 
 One change is one store transaction holding, in this order: the idempotency claim (MUT-2), the
 record read under lock, the refusals in the spec's precedence (404, 400, 423, 409), the record
-write, its ONE data event and any extra events (`extra_events`), and the remembered outcome.
-Events are published only after the commit (EVT-5). Records and events hold true values; the
-transport redacts for whoever it answers (`domain.redaction`).
+write, the remembered outcome, and last its ONE data event plus any extra events
+(`extra_events_for`, e.g. COL-7 notifications). Events are published only after the commit
+(EVT-5). Records and events hold true values; the transport redacts for whoever it answers
+(`domain.redaction`). A key that is not 1–64 characters is refused before anything else.
 """
 
 from __future__ import annotations
