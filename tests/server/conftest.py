@@ -14,7 +14,7 @@ from reference_server.config import ServerSettings
 from reference_server.launcher import RunningServer, start_server
 
 # Short where a test waits on them; the rest are the spec's defaults.
-TEST_LIMITS = Limits(floodDisconnectThreshold=30, replayWindowEvents=50)
+TEST_LIMITS = Limits(floodDisconnectThreshold=30, replayWindowEvents=10)
 TEST_HEARTBEAT = Heartbeat(pingInterval=1000, pingTimeout=1000)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from srvkit import Live, Target
 
 from harness.client import Org
-from harness.spec import REDACTED, ClientEvent, ErrorCode
+from harness.spec import INFO_PATH, REDACTED, ClientEvent, ErrorCode
 
 
 async def _close(*lives: Live) -> None:
@@ -123,8 +123,8 @@ async def test_sync_resets_and_refusals(target: Target, org: Org) -> None:
     """STR-3, STR-4, §15: beyond the window or above head → reset; bad cursor → VALIDATION_ERROR;
     a foreign stream → FORBIDDEN (decided first) and nothing is replayed."""
     agent, stranger = org.agent(), org.agent()
-    info_window = 50  # TEST_LIMITS.replayWindowEvents
     async with target.http() as http:
+        info_window = (await http.get(INFO_PATH)).json()["limits"]["replayWindowEvents"]
         for i in range(info_window + 2):
             await target.create(http, agent, "lead", {"name": f"n{i}"})
     live = await target.live(agent)
