@@ -31,12 +31,18 @@ __all__ = ["DEFAULT_PER_NODE", "DEFAULT_PER_USER", "TaskCancelled", "TaskRunner"
 DEFAULT_PER_USER = 2
 DEFAULT_PER_NODE = 8
 _CANCEL_WAIT_SECONDS = 2.0
+_STOP_WAIT_SECONDS = 2.0
 
 _log = logging.getLogger(__name__)
 
 
 class TaskCancelled(Exception):
     """Raised at a step boundary once a cancel was requested."""
+
+
+class _NodeStopping(Exception):
+    """Raised at a step boundary while the node shuts down: the task is left as it is, and
+    the node's next start fails it (it never resumes half-done work)."""
 
 
 def _fail(view: TaskView, error: DomainError, now: str) -> list[tuple[str, Mapping[str, Any]]]:
@@ -106,6 +112,7 @@ class TaskRunner:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._running_users: dict[str, int] = {}
         self._wake: dict[str, asyncio.Event] = {}
+        self._stopping = False
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -115,12 +122,16 @@ class TaskRunner:
             await self.journal.commit(view.task_id, self._ending(TaskStatus.FAILED, error=error))
 
     async def stop(self) -> None:
+        """Stop at the next step boundary rather than cancel mid-transaction."""
+        self._stopping = True
         self._queue.clear()
+        for wake in self._wake.values():
+            wake.set()
         tasks = list(self._running.values())
-        for task in tasks:
-            task.cancel()
         if tasks:
-            await asyncio.wait(tasks, timeout=2)
+            _, late = await asyncio.wait(tasks, timeout=_STOP_WAIT_SECONDS)
+            for task in late:
+                task.cancel()
 
     # -- submit, cancel, read -----------------------------------------------------------------
     async def submit(self, actor: Actor, task_type: TaskType, params: dict[str, Any]) -> TaskView:
@@ -174,6 +185,8 @@ class TaskRunner:
 
     # -- running ------------------------------------------------------------------------------
     def _pump(self) -> None:
+        if self._stopping:
+            return
         waiting: deque[TaskView] = deque()
         while self._queue and len(self._running) < self.per_node:
             view = self._queue.popleft()
@@ -205,6 +218,8 @@ class TaskRunner:
             await asyncio.wait_for(wake.wait(), seconds)
 
     async def check_cancel(self, task_id: str) -> None:
+        if self._stopping:
+            raise _NodeStopping
         wake = self._wake.get(task_id)
         if wake is not None and wake.is_set():
             raise TaskCancelled
@@ -233,8 +248,8 @@ class TaskRunner:
             ending = self._ending(TaskStatus.FAILED, error=failure.error)
         except TaskCancelled:
             ending = self._ending(TaskStatus.CANCELLED)
-        except asyncio.CancelledError:
-            raise  # the node is stopping: a restart fails the task (start())
+        except (_NodeStopping, asyncio.CancelledError):
+            return  # the node is stopping: its next start fails the task (start())
         except Exception:
             _log.exception("AI task %s failed", view.task_id)
             ending = self._ending(
