@@ -157,7 +157,7 @@ def start_server(settings: ServerSettings | None = None, **changes: Any) -> Runn
     base = settings or ServerSettings(port=0)
     base = dataclasses.replace(base, **changes)
     owned: Path | None = None
-    if base.data_dir == DEFAULT_DATA_DIR and base.database_url is None:
+    if base.data_dir == DEFAULT_DATA_DIR:  # also with a database URL: the log lives there
         owned = Path(tempfile.mkdtemp(prefix="crm-server-"))
         base = dataclasses.replace(base, data_dir=str(owned))
     if base.port == 0:

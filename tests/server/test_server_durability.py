@@ -9,6 +9,7 @@ import httpx
 import pytest
 from srvkit import Target
 
+from harness import TargetError
 from harness.client import Agent, Org, TokenFactory
 from harness.spec import ClientEvent
 from reference_server.config import ServerSettings
@@ -79,3 +80,10 @@ async def test_kill_and_restart_lose_nothing(
     seqs_after, ids_after = await _replayed_ids(target, agent)
     assert seqs_after == list(range(1, len(seqs) + 2))
     assert ids <= ids_after
+
+
+def test_launcher_reports_a_server_that_cannot_start() -> None:
+    """INF-3: a server that exits at startup is a TargetError carrying its own one-line reason."""
+    with pytest.raises(TargetError) as failed:
+        start_server(database_url="mysql://localhost/crm")
+    assert "unsupported database URL" in str(failed.value)

@@ -135,6 +135,12 @@ async def test_idempotent_create_replays(target: Target, org: Org) -> None:
         assert again.json() == first.json()
         listed = await http.get(path, headers=target.headers(agent))
         assert listed.json()["total"] == 1
+        record_url = f"{path}/{first.json()['data']['id']}"
+        delete_headers = target.headers(agent, **{"Idempotency-Key": "k-2"})
+        deleted = await http.delete(record_url, headers=delete_headers)
+        deleted_again = await http.delete(record_url, headers=delete_headers)
+        assert (deleted.status_code, deleted_again.status_code) == (204, 204)
+        assert deleted_again.headers["Idempotent-Replayed"] == "true"
         long_key = await http.post(
             path, json={"name": "I"}, headers=target.headers(agent, **{"Idempotency-Key": "k" * 65})
         )
