@@ -82,6 +82,13 @@ class ServerSettings:
         return args
 
 
+# The short spellings the collab timing checks are usually run with (`--edit-lock-ttl 3`).
+_LIMIT_ALIASES: dict[str, tuple[str, ...]] = {
+    "editLockTtlSeconds": ("--edit-lock-ttl",),
+    "presenceGraceSeconds": ("--presence-grace",),
+}
+
+
 def _limit_option(name: str) -> str:
     dashed = "".join(f"-{c.lower()}" if c.isupper() else c for c in name)
     return f"--{dashed}"
@@ -123,7 +130,8 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
     # A clear place for the cluster work: `--nodes N` starts N nodes sharing one backend.
     for f in fields(Limits):
         parser.add_argument(
-            _limit_option(f.name), dest=f"limit_{f.name}", type=_number, metavar="N",
+            _limit_option(f.name), *_LIMIT_ALIASES.get(f.name, ()),
+            dest=f"limit_{f.name}", type=_number, metavar="N",
             help=f"{f.name} (env {LIMIT_ENV[f.name]}, default {f.default})",
         )  # fmt: skip
 

@@ -91,17 +91,14 @@ class CollabContext:
     def spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
         """Background work that must outlive the handler (kept referenced until done)."""
 
-        async def guarded() -> None:
-            try:
-                await work
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("%s failed", what)
-
-        task = asyncio.create_task(guarded(), name=what)
+        task = asyncio.create_task(work, name=what)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s failed", task.get_name(), exc_info=task.exception())
 
     async def stop(self) -> None:
         for task in list(self._tasks):
