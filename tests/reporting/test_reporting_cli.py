@@ -8,6 +8,7 @@ import pytest
 from reporting_synth import standard_spec, write_run
 
 from harness.cli import main
+from harness.reporting import GATES
 
 
 def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
@@ -69,9 +70,18 @@ def test_report_on_a_missing_directory_exits_2(
     assert "does not exist" in one_line_error(capsys)
 
 
-def test_report_without_dir_is_an_argparse_error(capsys: pytest.CaptureFixture[str]) -> None:
-    """argparse errors exit 2 in one line too."""
-    with pytest.raises(SystemExit) as exited:
-        main(["report"])
-    assert exited.value.code == 2
+def test_report_without_dir_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """No DIR: exit 2 in one line; argparse's own errors too."""
+    assert main(["report"]) == 2
     assert "DIR" in one_line_error(capsys)
+    with pytest.raises(SystemExit) as exited:
+        main(["report", "--no-such-option"])
+    assert exited.value.code == 2
+    assert "--no-such-option" in one_line_error(capsys)
+
+
+def test_list_gates_names_every_gate(capsys: pytest.CaptureFixture[str]) -> None:
+    """--list-gates prints the registry, one gate a line."""
+    assert main(["report", "--list-gates"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == list(GATES)
