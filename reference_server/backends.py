@@ -40,10 +40,11 @@ def choose_backends(settings: ServerSettings) -> Backends:
             f"unsupported Redis URL {settings.redis_url!r}: expected redis://HOST:PORT/DB"
         )
     from .realtime.redis_fanout import RedisFanoutManager
+    from .state.guard import guard_store
     from .state.redis import RedisClusterState
 
     state = RedisClusterState(
         settings.redis_url, prefix=settings.redis_prefix, node_id=settings.node_name
     )
     manager = RedisFanoutManager(settings.redis_url, prefix=settings.redis_prefix)
-    return Backends(store, state, manager)
+    return Backends(guard_store(store, lambda: state.available), state, manager)

@@ -92,6 +92,9 @@ class RedisClusterState:
         self._local_connections: dict[str, str] = {}  # sid → user
         self._local_viewers: dict[tuple[str, str], Viewer] = {}  # (record, sid) → viewer
         self._own_leftovers_reaped = False
+        # Whether the last command reached Redis (the heartbeat tries every few seconds):
+        # `StateGuardedStore` refuses changes while it is False, without a round trip.
+        self.available = False
 
     # -- keys -------------------------------------------------------------------------------
     def _conn_key(self, user_id: str) -> str:
@@ -168,11 +171,14 @@ class RedisClusterState:
     async def _call(self, command: Callable[[aioredis.Redis], Awaitable[_T]]) -> _T:
         try:
             async with asyncio.timeout(self.timeouts.command_seconds * 2):
-                return await command(self.redis)
+                result = await command(self.redis)
         except (RedisError, OSError, TimeoutError) as exc:
+            self.available = False
             raise ClusterStateUnavailable(
                 f"cluster state backend (Redis) unavailable: {exc}"
             ) from exc
+        self.available = True
+        return result
 
     async def _script(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         script = self._scripts[name]

@@ -119,10 +119,10 @@ async def test_killed_node_loses_no_record_and_no_event(three_nodes: RunningClus
 
 
 async def test_redis_restart_recovers_by_itself(postgres_url: str) -> None:
-    """CLU-1, STR-5, LIM-3: Redis (private, no persistence) is killed during traffic and
-    started again, empty. The nodes report it (/healthz 503), then recover without a manual
-    step: healthy again, live fan-out across nodes resumes, connection counts come back, and
-    what was lost live comes back through sync."""
+    """CLU-1, INF-3, STR-5, LIM-3: Redis (private, no persistence) is killed during traffic
+    and started again, empty. Meanwhile the nodes answer /healthz 503 and refuse changes
+    clearly; then they recover without a manual step: healthy again, live fan-out across
+    nodes resumes, connection counts come back, and a sync shows no seq missing."""
     private = PrivateRedis()
     private.start()
     try:
@@ -148,8 +148,11 @@ async def _redis_restart_scenario(cluster: RunningCluster, private: PrivateRedis
             await writer.create(socks, index)
         private.kill()
         assert await eventually(lambda: _health_is(False, n1, n2), within=8.0)
-        for index in range(5, 10):  # stored in PostgreSQL; other nodes miss them live
-            await writer.create(socks, index)
+        for url in (n1, n2):
+            started = time.monotonic()
+            refused = await (await socks.rest(writer.agent, url)).create(LEAD, {"name": "No"})
+            assert refused.status == 503 and refused.code == ErrorCode.INTERNAL, refused.body
+            assert time.monotonic() - started < 5
         private.start()
         assert await eventually(lambda: _health_is(True, n1, n2), within=10.0)
         raw = aioredis.Redis.from_url(private.url)
@@ -160,12 +163,14 @@ async def _redis_restart_scenario(cluster: RunningCluster, private: PrivateRedis
             await raw.aclose()
         await asyncio.sleep(1.5)  # the fan-out listeners resubscribe (retry every second)
         mark = [c.mark() for c in clients]
-        await writer.create(socks, 10)
+        for index in range(5, 10):  # through both nodes: each reaches the other's sockets live
+            await writer.create(socks, index)
         for client, since in zip(clients, mark, strict=True):
-            live = await client.wait_for(lambda e: e.payload.get("stream") == stream, 5.0,
-                                         since=since)  # fmt: skip
-            assert live is not None, f"{client.label}: no live event after Redis came back"
-        await _assert_everything_held(clients, stream, 11)
+            live = await client.wait_for_count(
+                lambda e: e.payload.get("stream") == stream, 5, 5.0, since=since
+            )
+            assert len(live) == 5, f"{client.label}: live events missing after Redis came back"
+        await _assert_everything_held(clients, stream, 10)
 
 
 async def _hlen_is(raw: aioredis.Redis, key: str, expected: int) -> bool:
