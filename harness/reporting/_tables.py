@@ -56,7 +56,7 @@ def key_figures(context: ReportContext) -> list[tuple[str, str]]:
                  for p in ("p50", "p95", "p99", "max")]  # fmt: skip
         return " · ".join(parts) + " ms"
 
-    return [
+    rows = [
         ("scenario", str(context.run.run.get("scenario", "–"))),
         ("users", fmt_number(lookup(s, "users"))),
         ("duration", f"{fmt_number(fig.duration_s)} s"),
@@ -79,6 +79,20 @@ def key_figures(context: ReportContext) -> list[tuple[str, str]]:
         ("connect errors", fmt_number(lookup(s, "connect_errors"))),
         ("generator saturated", fmt_number(lookup(s, "generator", "saturated"))),
     ]  # fmt: skip
+    # Scenario-specific figures the engine adds (reconnect_storm, flood): shown when present.
+    optional = (
+        ("reconnects", ("reconnects",)),
+        ("replayed deliveries", ("deliveries", "replayed")),
+        ("stream resets (refetch needed)", ("resets",)),
+        ("flood", ("flood",)),
+    )
+    for label, keys in optional:
+        value = lookup(s, *keys)
+        if isinstance(value, dict) and any(value.values()):
+            rows.append((label, " · ".join(f"{k} {fmt_number(v)}" for k, v in value.items())))
+        elif isinstance(value, int | float) and value:
+            rows.append((label, fmt_number(value)))
+    return rows
 
 
 def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:

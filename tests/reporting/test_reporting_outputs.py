@@ -101,3 +101,17 @@ def test_bad_input_writes_nothing(run_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(UsageError):
         write_reports(run_dir, bad)
     assert not (run_dir / "report.html").exists()
+
+
+def test_scenario_figures_show_only_when_present(tmp_path: Path) -> None:
+    """LIM-1, STR-5: flood and reconnect figures appear for the runs that have them."""
+    plain = write_run(tmp_path / "plain", standard_spec())
+    write_reports(plain)
+    assert "reconnects" not in (plain / "summary.md").read_text(encoding="utf-8")
+    spec = standard_spec()
+    spec.summary = {"reconnects": 12, "flood": {"sent": 400, "rate_limited": 380}}
+    storm = write_run(tmp_path / "storm", spec)
+    write_reports(storm)
+    markdown = (storm / "summary.md").read_text(encoding="utf-8")
+    assert "| reconnects | 12 |" in markdown
+    assert "| flood | sent 400 · rate_limited 380 |" in markdown
