@@ -115,6 +115,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
     runner = environment.runner
     if not isinstance(runner, MasterRunner):
         worker = runner.worker_index if isinstance(runner, WorkerRunner) else 0
+        workers = max(int(config["workers"]), 1)
         workload = Workload.from_json(config["workload"])
         ctx = LoadContext(
             url=config["url"],
@@ -123,9 +124,13 @@ def _on_init(environment: Environment, **_: Any) -> None:
             run_id=config["run_id"],
             scenario=config["scenario"],
             worker=max(worker, 0),
-            workers=max(int(config["workers"]), 1),
+            workers=workers,
             profiles=list(config.get("profiles", ["core"])),
-            rest=RestPool(config["url"], timeout=workload.ack_timeout_s),
+            rest=RestPool(
+                config["url"],
+                concurrency=workload.pool_size(-(-int(config["users"]) // workers)),
+                timeout=workload.ack_timeout_s,
+            ),
             mix=dict(config.get("mix") or {}),
         )
         STATE.ctx = ctx

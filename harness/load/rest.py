@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import gevent
 from geventhttpclient import HTTPClient
 
 from .wire import split_url
@@ -36,6 +37,7 @@ class RestPool:
     def __init__(self, url: str, concurrency: int = 64, timeout: float = 10.0) -> None:
         host, port, base = split_url(url)
         self._base = base
+        self._timeout = timeout
         self._client = HTTPClient(
             host,
             port,
@@ -52,16 +54,20 @@ class RestPool:
         body: Any = None,
         headers: dict[str, str] | None = None,
     ) -> RestResult:
-        """One request; raises OSError/gevent.Timeout on transport failure."""
+        """One request; raises OSError/gevent.Timeout on transport failure.
+
+        The timeout bounds the whole call, waiting for a pooled connection included.
+        """
         data = b"" if body is None else json.dumps(body).encode()
         sent_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
         if body is not None:
             sent_headers["Content-Type"] = "application/json"
-        response = self._client.request(method, self._base + path, data, sent_headers)
-        try:
-            raw = response.read()
-        finally:
-            response.release()
+        with gevent.Timeout(self._timeout):
+            response = self._client.request(method, self._base + path, data, sent_headers)
+            try:
+                raw = response.read()
+            finally:
+                response.release()
         try:
             parsed = json.loads(raw) if raw else None
         except ValueError:

@@ -66,6 +66,10 @@ class Workload:
     flood_sockets: int = 2  # flood: abusive sockets
     flood_events_per_s: float = 200.0  # flood: what each of them tries to send
     refetch_limit: int = 50  # refetch_baseline: page size of each refetch (REC-3)
+    # Keep-alive REST connections per generator process; 0 = one per 4 users (at least 64).
+    # Too few and requests queue inside the generator, which then reports its own queue
+    # as server latency.
+    rest_pool_size: int = 0
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -85,6 +89,7 @@ class Workload:
         check(self.final_sync_timeout_s > 0, "final_sync_timeout_s", "must be > 0")
         check(self.ack_timeout_s > 0, "ack_timeout_s", "must be > 0")
         check(self.flood_sockets >= 0, "flood_sockets", "must be ≥ 0")
+        check(self.rest_pool_size >= 0, "rest_pool_size", "must be ≥ 0 (0 = automatic)")
         check(1 <= self.refetch_limit <= 200, "refetch_limit", "must be 1–200 (REC-3)")
         _check_mix(self.action_mix, ACTION_OPS, "action_mix")
         _check_mix(self.visibility_mix, VISIBILITIES, "visibility_mix")
@@ -112,6 +117,9 @@ class Workload:
             return cls(**data)
         except TypeError as exc:
             raise UsageError(f"workload: {exc}") from None
+
+    def pool_size(self, users_per_process: int) -> int:
+        return self.rest_pool_size or max(64, users_per_process // 4)
 
     def layout(self, index: int) -> tuple[int, int]:
         """(team number, broker number) of the user with this global index."""
