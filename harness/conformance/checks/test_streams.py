@@ -22,7 +22,10 @@ MAX_WINDOW_EVENTS = 1200
 
 
 def _durable_problems(client: RealtimeClient) -> dict[str, Any]:
-    conflicts = [a for a in client.tracker.anomalies if a.kind is not AnomalyKind.DUPLICATE]
+    """Gaps, and seqs that are not one event each. Out-of-order delivery is allowed (STR-1:
+    clients reorder by seq) and so are copies of one eventId (STR-5: deduplicated)."""
+    broken = (AnomalyKind.CONFLICT, AnomalyKind.BAD_SEQ)
+    conflicts = [a for a in client.tracker.anomalies if a.kind in broken]
     return {"gaps": client.tracker.gaps(), "anomalies": [repr(a) for a in conflicts]}
 
 
