@@ -156,8 +156,10 @@ def _read_json(path: Path) -> dict[str, Any]:
 def load_run(run_dir: Path | str) -> RunData:
     """Read a run directory; a path that is not one is a `UsageError`."""
     path = Path(run_dir)
-    if not path.is_dir():
+    if not path.exists():
         raise UsageError(f"run directory {path} does not exist")
+    if not path.is_dir():
+        raise UsageError(f"{path} is a file, not a run directory")
     run_json = path / RUN_JSON
     if not run_json.is_file():
         raise UsageError(f"{path} is not a run directory (no {RUN_JSON})")
