@@ -32,6 +32,8 @@ __all__ = ["RunningCluster", "check_cluster_settings", "serve_cluster", "start_c
 
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 _MONITOR_SECONDS = 0.5
+_PORT_ATTEMPTS = 3
+_PORT_IN_USE = "already in use"  # runner.py's words when a port is taken
 
 
 def check_cluster_settings(nodes: int, redis_url: str | None, database_url: str | None) -> None:
@@ -120,7 +122,27 @@ def start_cluster(
         database_url=database_url,
         **changes,
     )
-    first_port = base.port or _consecutive_free_ports(base.host, nodes)
+    for attempt in range(1, _PORT_ATTEMPTS + 1):
+        first_port = base.port or _consecutive_free_ports(base.host, nodes)
+        cluster = _make_nodes(base, nodes, first_port)
+        try:
+            # Nodes start together: each waits for its own /healthz, in parallel.
+            with ThreadPoolExecutor(max_workers=nodes) as pool:
+                list(pool.map(lambda server: server.start(), cluster.nodes))
+        except TargetError as exc:
+            cluster.stop()
+            # A free block picked for us may be taken before the nodes bind it: pick again.
+            if base.port or _PORT_IN_USE not in str(exc) or attempt == _PORT_ATTEMPTS:
+                raise
+            continue
+        except BaseException:
+            cluster.stop()
+            raise
+        return cluster
+    raise AssertionError("unreachable")
+
+
+def _make_nodes(base: ServerSettings, nodes: int, first_port: int) -> RunningCluster:
     servers: list[RunningServer] = []
     for index in range(nodes):
         scratch = Path(tempfile.mkdtemp(prefix=f"crm-cluster-node-{index + 1}-"))
@@ -128,15 +150,7 @@ def start_cluster(
             base, port=first_port + index, node_name=f"node-{index + 1}", data_dir=str(scratch)
         )
         servers.append(RunningServer(node_settings, scratch))
-    cluster = RunningCluster(servers)
-    try:
-        # Nodes start together: each waits for its own /healthz, in parallel.
-        with ThreadPoolExecutor(max_workers=nodes) as pool:
-            list(pool.map(lambda server: server.start(), servers))
-    except BaseException:
-        cluster.stop()
-        raise
-    return cluster
+    return RunningCluster(servers)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
