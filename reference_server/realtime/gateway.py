@@ -22,7 +22,7 @@ from ..store.base import RecordStore, StoredEvent
 from ..transport_ports import Records, Redaction
 from .acks import Ack, ack_error, ack_ok, validation_error
 from .fanout import RedactingManager
-from .limits import payload_size
+from .limits import measure_payload
 from .mutate import change_request_from_mutate, mutate_ack
 from .session import SocketSession
 from .sync import StreamReplayer
@@ -167,7 +167,8 @@ class RealtimeGateway:
         retry_after_ms = session.bucket.take(now)
         if retry_after_ms is not None:
             return await self._refuse_rate(session, now, retry_after_ms)
-        if payload_size(args) > self._limits.maxPayloadBytes:
+        measured = measure_payload(args)
+        if measured.size > self._limits.maxPayloadBytes:
             return ack_error(DomainError(
                 ErrorCode.PAYLOAD_TOO_LARGE, "event payload is over maxPayloadBytes",
                 {"maxPayloadBytes": self._limits.maxPayloadBytes},
@@ -177,6 +178,8 @@ class RealtimeGateway:
             return ack_error(
                 DomainError(ErrorCode.UNKNOWN_EVENT, "unknown event", {"event": event})
             )
+        if measured.binary:
+            return ack_error(validation_error("binary data is not accepted; send JSON"))
         payload = args[0] if len(args) == 1 else (list(args) if args else None)
         try:
             return await handler(session, payload)

@@ -8,7 +8,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FloodCounter", "TokenBucket", "payload_size"]
+__all__ = ["FloodCounter", "PayloadMeasure", "TokenBucket", "measure_payload", "payload_size"]
 
 
 @dataclass(slots=True)
@@ -55,7 +55,28 @@ class FloodCounter:
         return len(self._times) > self.threshold
 
 
-def payload_size(args: tuple[Any, ...]) -> int:
-    """UTF-8 length of the JSON of an event's arguments (§15): the one object when there is one."""
+@dataclass(frozen=True, slots=True)
+class PayloadMeasure:
+    size: int
+    binary: bool  # the spec's payloads are JSON; a binary attachment is refused, not processed
+
+
+def measure_payload(args: tuple[Any, ...]) -> PayloadMeasure:
+    """UTF-8 length of the JSON of an event's arguments (§15): the one object when there is one.
+    Binary attachments count at their byte length."""
     data: Any = args[0] if len(args) == 1 else list(args)
-    return len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    binary = False
+
+    def as_text(value: Any) -> str:
+        nonlocal binary
+        if isinstance(value, bytes | bytearray):
+            binary = True
+            return bytes(value).decode("latin-1")  # one character per byte: the same length
+        raise TypeError(f"{type(value).__name__} is not JSON")
+
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=as_text)
+    return PayloadMeasure(len(text.encode("utf-8")), binary)
+
+
+def payload_size(args: tuple[Any, ...]) -> int:
+    return measure_payload(args).size

@@ -109,7 +109,7 @@ async def test_payload_too_large_and_bad_input(target: Target, org: Org) -> None
         assert ack["error"]["code"] == ErrorCode.PAYLOAD_TOO_LARGE
         unknown = await live.call("record:teleport", {})
         assert unknown["error"]["code"] == ErrorCode.UNKNOWN_EVENT
-        for odd in (None, 5, "text", [], {"cursors": None}):
+        for odd in (None, 5, "text", [], {"cursors": None}, {"cursors": {"x": b"\x00"}}):
             odd_ack = await live.call(ClientEvent.SYNC, odd)
             assert odd_ack["error"]["code"] == ErrorCode.VALIDATION_ERROR
         await live.client.emit("record:teleport", {})  # no ack: no reply, nothing else

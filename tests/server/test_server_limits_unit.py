@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from reference_server.realtime.limits import FloodCounter, TokenBucket, payload_size
+from reference_server.realtime.limits import (
+    FloodCounter,
+    TokenBucket,
+    measure_payload,
+    payload_size,
+)
 from reference_server.rest.if_match import IfMatchError, parse_if_match
 
 
@@ -40,6 +45,13 @@ def test_payload_size_is_utf8_json_length() -> None:
     assert payload_size(({"a": "é"},)) == len('{"a":"é"}'.encode())
     assert payload_size(({"a": 1}, 2)) == len('[{"a":1},2]')
     assert payload_size(()) == 2
+
+
+def test_binary_attachments_are_measured_and_flagged() -> None:
+    """LIM-4, LIM-5: bytes count at their length and mark the payload as not JSON."""
+    measured = measure_payload(({"blob": b"abc"},))
+    assert measured.binary and measured.size == len('{"blob":"abc"}')
+    assert not measure_payload(({"a": [1, "x"]},)).binary
 
 
 @pytest.mark.parametrize(
