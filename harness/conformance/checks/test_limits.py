@@ -227,3 +227,22 @@ async def test_wrong_shapes_change_nothing(crm: Crm) -> None:
     expect_equal(after.record, record, "stored record after bad input")
     listed = await crm.rest(agent).list("lead")
     expect_equal(listed.body.get("total"), 1, "records after bad input")
+
+
+@pytest.mark.req("LIM-5", "MUT-1")
+async def test_event_without_ack_is_processed(crm: Crm) -> None:
+    """LIM-5 (§15): a client event sent without an ack is processed and gets no reply: a
+    `mutate` emitted without a callback still creates its record and emits its event."""
+    agent, mate = crm.org.team_of(2)
+    sender = await crm.client(agent, node=0, from_heads=False)
+    watcher = await crm.client(mate, node=1)
+    name = f"No Ack {uuid.uuid4().hex[:6]}"
+    changes = sample_record("lead", name=name)
+    payload = {"mutationId": uuid.uuid4().hex, "op": "create", "entityType": "lead"}
+    await sender.emit(ClientEvent.MUTATE, {**payload, "changes": changes})
+    event = await watcher.wait_for(
+        lambda e: e.name == "lead:created" and e.get("changes", {}).get("name") == name, 5.0
+    )
+    expect(event is not None, "a mutate sent without an ack was not processed")
+    listed = await crm.rest(agent).list("lead")
+    expect_equal([r.get("name") for r in listed.data or []], [name], "records after the emit")
