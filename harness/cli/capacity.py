@@ -51,5 +51,5 @@ def run(args: argparse.Namespace) -> int:
     result = find_capacity(judge_with_slo(load_runner(template), slo, out_dir), search)
     outputs = write_capacity(result, slo, out_dir)
     print(result.summary)
-    print(f"wrote {outputs['markdown']}, {outputs['json'].name}")
+    print(f"wrote {outputs['html']}, {outputs['markdown'].name}, {outputs['json'].name}")
     return 0 if result.capacity > 0 else 1

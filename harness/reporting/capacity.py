@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from matplotlib.axes import Axes
+
+from ._plots import Plot, render_png
 from ._tables import markdown_table
-from .gates import Slo
+from .formats import render_template
+from .gates import Comparison, GateOutcome, Slo
 from .runs import LoadStep, StepRunner
 
 __all__ = [
@@ -25,6 +29,7 @@ __all__ = [
     "StepJudge",
     "find_capacity",
     "judge_with_slo",
+    "limit_use",
     "write_capacity",
 ]
 
@@ -37,6 +42,22 @@ class CapacityStep:
     failures: tuple[str, ...] = ()  # "gate: message" of each failed gate
     run_dir: str = ""
     generator_saturated: bool = False
+    # Per numeric gate, how much of its limit the run used (observed ÷ limit for "at most",
+    # limit ÷ observed for "at least"): above 1 the gate failed. Gates with limit 0 are left
+    # out, they have no scale.
+    limit_use: dict[str, float] = field(default_factory=dict)
+
+
+def limit_use(outcomes: Sequence[GateOutcome]) -> dict[str, float]:
+    use: dict[str, float] = {}
+    for o in outcomes:
+        if isinstance(o.observed, bool) or o.observed is None or isinstance(o.threshold, bool):
+            continue
+        if o.comparison is Comparison.AT_MOST and o.threshold > 0:
+            use[o.gate] = float(o.observed) / float(o.threshold)
+        elif o.comparison is Comparison.AT_LEAST and o.observed > 0:
+            use[o.gate] = float(o.threshold) / float(o.observed)
+    return use
 
 
 # Runs and judges one user count.
@@ -91,8 +112,7 @@ def find_capacity(judge: StepJudge, search: CapacitySearch) -> CapacityResult:
 
     def run(users: int, phase: str) -> bool:
         outcome = judge(users)
-        steps.append(CapacityStep(outcome.users, outcome.passed, phase, outcome.failures,
-                                  outcome.run_dir, outcome.generator_saturated))  # fmt: skip
+        steps.append(replace(outcome, phase=phase))
         return outcome.passed
 
     last_pass: int | None = None
@@ -139,7 +159,8 @@ def judge_with_slo(
         failures = tuple(f"{f.gate}: {f.message}" for f in result.verdict.failures)
         verdict = "PASS" if result.verdict.passed else "FAIL (" + "; ".join(failures) + ")"
         progress(f"{prefix}: {verdict}" + (" [GENERATOR SATURATED]" if saturated else ""))
-        return CapacityStep(users, result.verdict.passed, "", failures, str(run_dir), saturated)
+        return CapacityStep(users, result.verdict.passed, "", failures, str(run_dir), saturated,
+                            limit_use(result.verdict.outcomes))  # fmt: skip
 
     return judge
 
@@ -162,4 +183,30 @@ def write_capacity(result: CapacityResult, slo: Slo, out_dir: Path) -> dict[str,
                      "may be the generator's, not the server's. Add --workers.")  # fmt: skip
     markdown = out_dir / "capacity.md"
     markdown.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return {"json": json_path, "markdown": markdown}
+    html = out_dir / "capacity.html"
+    html.write_text(render_template(
+        "capacity.html.j2", result=result, slo=slo, rows=rows, plots=[_limit_use_plot(result)],
+        warning=lines[-1] if lines[-1].startswith(">") else ""), encoding="utf-8")  # fmt: skip
+    return {"json": json_path, "markdown": markdown, "html": html}
+
+
+def _limit_use_plot(result: CapacityResult) -> Plot:
+    steps = sorted(result.steps, key=lambda s: s.users)
+    gates = sorted({gate for s in steps for gate in s.limit_use})
+
+    def draw(ax: Axes) -> None:
+        if not gates:
+            ax.text(0.5, 0.5, "no gate with a non-zero numeric limit", ha="center",
+                    transform=ax.transAxes)  # fmt: skip
+            return
+        for gate in gates:
+            points = [(s.users, s.limit_use[gate]) for s in steps if gate in s.limit_use]
+            ax.plot(*zip(*points, strict=True), marker="o", label=gate)
+        ax.axhline(1.0, color="red", linestyle="--", label="limit")
+        for s in steps:
+            ax.axvline(s.users, color="green" if s.passed else "red", alpha=0.15)
+        ax.set_xlabel("users (green: step met the SLO, red: it did not)")
+        ax.set_ylabel("share of the limit used")
+        ax.legend(fontsize=8)
+
+    return Plot("limit_use", "Share of each gate's limit used, per step", render_png(draw))

@@ -85,8 +85,12 @@ def test_judge_with_slo_reads_each_step_run(tmp_path: Path) -> None:
     assert 455 <= result.capacity <= 500 < result.first_failure  # type: ignore[operator]
     assert (tmp_path / "users-100-nodes-1" / "report.html").is_file()
     assert any("FAIL (p99_e2e_ms" in line for line in lines)
+    first = result.steps[0]
+    assert first.users == 100 and first.limit_use["p99_e2e_ms"] == pytest.approx(10 / 50)
     outputs = write_capacity(result, slo, tmp_path)
     assert f"capacity at SLO: {result.capacity} users" in outputs["markdown"].read_text()
+    html = outputs["html"].read_text(encoding="utf-8")
+    assert 'data-plot="limit_use"' in html and "data:image/png;base64," in html
 
 
 def test_a_step_that_cannot_run_stops_the_search(tmp_path: Path) -> None:
