@@ -88,12 +88,13 @@ class CollabContext:
         await self.sio.emit(event, data, room=room)
         self.metrics.emitted(event)
 
-    def spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
+    def spawn(self, work: Coroutine[Any, Any, None], what: str) -> asyncio.Task[None]:
         """Background work that must outlive the handler (kept referenced until done)."""
 
         task = asyncio.create_task(work, name=what)
         self._tasks.add(task)
         task.add_done_callback(self._finished)
+        return task
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

@@ -40,6 +40,7 @@ class LockService:
     def __init__(self, ctx: CollabContext) -> None:
         self.ctx = ctx
         self.held = UserKeySet(ctx.state, "locks")
+        self._timers: dict[str, asyncio.Task[None]] = {}  # record key -> this node's timer
 
     async def _emit(self, ref: RecordRef, user_id: str, name: str, state: str,
                     expires_at: float | None = None) -> None:  # fmt: skip
@@ -61,7 +62,7 @@ class LockService:
             raise DomainError(ErrorCode.LOCKED, f"{lock.name} is editing this record",
                               lock_json(lock))  # fmt: skip
         await self.held.add(actor.user_id, ref.key)
-        self.ctx.spawn(self._expire_after(ref, lock), "edit lock expiry")
+        self._schedule_expiry(ref, lock)
         if not refresh:  # a refresh emits nothing (§15)
             await self._emit(ref, actor.user_id, actor.name, "started", lock.expires_at)
         return ack_ok(lock=lock_json(lock))
@@ -83,6 +84,9 @@ class LockService:
         """Release `user_id`'s lock with `stopped`; False when they held none."""
         released = await self.ctx.state.release_lock(ref.key, user_id)
         await self.held.discard(user_id, ref.key)
+        timer = self._timers.pop(ref.key, None) if released else None
+        if timer is not None:
+            timer.cancel()
         if released:
             await self._emit(ref, user_id, name, "stopped")
         return released
@@ -98,6 +102,13 @@ class LockService:
         if lock is not None:
             await self.release(ref, lock.user_id, lock.name)
 
+    def _schedule_expiry(self, ref: RecordRef, lock: EditLock) -> None:
+        """One timer per record on this node: a refresh replaces it rather than adding one."""
+        previous = self._timers.pop(ref.key, None)
+        if previous is not None:
+            previous.cancel()
+        self._timers[ref.key] = self.ctx.spawn(self._expire_after(ref, lock), "edit lock expiry")
+
     async def _expire_after(self, ref: RecordRef, granted: EditLock) -> None:
         remaining = granted.expires_at - self.ctx.clock.now()
         await asyncio.sleep(max(0.0, remaining) + _TIMER_SLACK_SECONDS)
@@ -108,5 +119,7 @@ class LockService:
             and (current.expires_at > granted.expires_at)
         ):
             return  # refreshed: the refresh scheduled its own timer
+        if self._timers.get(ref.key) is asyncio.current_task():
+            del self._timers[ref.key]
         if await self.held.discard(granted.user_id, ref.key):
             await self._emit(ref, granted.user_id, granted.name, "expired")
