@@ -8,8 +8,11 @@ from typing import Any
 
 import pandas as pd
 
+from harness.spec import DATA_EVENTS
+
 from ._figures import LatencyKind, RunFigures, compute_figures
 from ._rundir import RunData, load_summary
+from ._tables import lookup
 from .gates import Slo, Verdict, evaluate, parse_slo
 
 __all__ = [
@@ -114,16 +117,17 @@ def _warnings(summary: dict[str, Any], figures: RunFigures) -> list[str]:
     if figures.deliveries_live == 0:
         notes.append("No live deliveries were recorded: nothing below measures fan-out.")
     live = figures.live
-    data_events = live[live["entity_id"].astype(str) != ""] if len(live) else live
-    unmatched = int(data_events["e2e_ms"].isna().sum()) if len(data_events) else 0
+    # Notifications and AI task events carry an entity but are no change's data event.
+    data_events = live[live["event"].isin(DATA_EVENTS)]
+    unmatched = int(data_events["e2e_ms"].isna().sum())
     if unmatched:
         notes.append(
-            f"{unmatched} deliveries match no successful action by (entity_id, version); "
-            "they count in fan-out latency only."
+            f"{unmatched} data-event deliveries match no successful action by (entity_id, "
+            "version); they count in fan-out latency only."
         )
     for kind in LatencyKind.ALL:
-        if not (summary.get("latency_ms") or {}).get(kind):
-            notes.append(f"No {kind} latency in the summary.")
+        if lookup(summary, "latency_ms", kind, "p50") is None:
+            notes.append(f"No {kind} latency was measured.")
     return notes
 
 

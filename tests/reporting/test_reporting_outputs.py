@@ -115,3 +115,23 @@ def test_scenario_figures_show_only_when_present(tmp_path: Path) -> None:
     markdown = (storm / "summary.md").read_text(encoding="utf-8")
     assert "| reconnects | 12 |" in markdown
     assert "| flood | sent 400 · rate_limited 380 |" in markdown
+
+
+def test_unmatched_data_events_are_warned_about_but_notifications_are_not(tmp_path: Path) -> None:
+    """EVT-5, COL-7: a data event with no successful change is flagged; a notification (an
+    entity, no change of its own) is not."""
+    spec = standard_spec()
+    spec.anomalies = []
+    note = dict(spec.deliveries[0], event="notification", version="", stream="user:u1")
+    spec.deliveries.append(note)
+    clean = write_run(tmp_path / "clean", spec)
+    write_reports(clean)
+    assert "match no successful action" not in (clean / "summary.md").read_text("utf-8")
+    for change in spec.actions:
+        if change["entity_id"] == "l-0":
+            change["ok"] = 0
+    broken = write_run(tmp_path / "broken", spec)
+    write_reports(broken)
+    assert "5 data-event deliveries match no successful action" in (
+        broken / "summary.md"
+    ).read_text("utf-8")
