@@ -9,7 +9,7 @@ __all__ = ["add_parser"]
 
 
 def add_parser(subparsers: Any) -> None:
-    from harness.reporting.compare import DEFAULT_NOISE_FLOOR_MS, DEFAULT_THRESHOLD_PCT
+    from harness.reporting._defaults import DEFAULT_NOISE_FLOOR_MS, DEFAULT_THRESHOLD_PCT
 
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "compare",

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ._context import ReportContext, build_context
+from ._defaults import DEFAULT_NOISE_FLOOR_MS, DEFAULT_THRESHOLD_PCT
 from ._figures import LatencyKind
 from ._noise import BlockedSample, permutation_p_values
 from ._rundir import RunData
@@ -35,8 +36,6 @@ __all__ = [
     "compare_runs",
 ]
 
-DEFAULT_THRESHOLD_PCT = 20.0
-DEFAULT_NOISE_FLOOR_MS = 2.0
 SIGNIFICANCE = 0.01
 _MIN_BLOCKS = 10  # fewer one-second blocks than this: too short a run to tell noise apart
 _COMPARED_PERCENTILES: tuple[tuple[str, float], ...] = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
