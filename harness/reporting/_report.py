@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._exceptions import GateFailed
 from ._context import ReportContext, build_context
 from ._rundir import load_run
 from .formats import ReportFormat, default_formats
@@ -27,6 +28,16 @@ class ReportResult:
     def exit_code(self) -> int:
         """1 when an SLO the caller gave failed; default correctness gates only colour the page."""
         return 1 if self.slo_given and not self.verdict.passed else 0
+
+    def raise_for_gates(self) -> None:
+        """`GateFailed` (exit 1, one line naming each failed gate) when a given SLO failed:
+        what `crm-harness load --slo` needs after its run."""
+        if self.exit_code:
+            failed = self.verdict.failures
+            raise GateFailed(
+                f"{len(failed)} SLO gate(s) failed: {self.verdict.describe_failures()} "
+                f"(report: {self.outputs.get('html', self.run_dir)})"
+            )
 
 
 def _context(run_dir: Path | str, slo: Slo | Path | str | None,

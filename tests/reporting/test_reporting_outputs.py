@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from reporting_synth import standard_spec, write_run
 
-from harness import UsageError
+from harness import GateFailed, UsageError
 from harness.reporting import parse_slo, write_reports
 
 PLOT_KEYS = (
@@ -64,6 +64,17 @@ def test_passing_slo_gives_a_green_verdict_and_exit_0(tmp_path: Path) -> None:
     result = write_reports(run_dir, parse_slo({"p99_e2e_ms": 100, "isolation_leaks": 0}))
     assert result.verdict.passed and result.exit_code == 0
     assert 'class="verdict pass"' in (run_dir / "report.html").read_text(encoding="utf-8")
+
+
+def test_raise_for_gates_is_one_line_naming_the_failed_gates(run_dir: Path) -> None:
+    """What `load --slo` calls: GateFailed (exit 1) only when a given SLO failed."""
+    write_reports(run_dir).raise_for_gates()  # default gates fail, but no SLO was given
+    write_reports(run_dir, parse_slo({"p99_e2e_ms": 1000})).raise_for_gates()
+    with pytest.raises(GateFailed) as failed:
+        write_reports(run_dir, parse_slo({"p99_e2e_ms": 50, "loss_final": 0})).raise_for_gates()
+    message = str(failed.value)
+    assert failed.value.exit_code == 1 and "\n" not in message
+    assert message.startswith("1 SLO gate(s) failed: p99_e2e_ms:") and "report.html" in message
 
 
 def test_summary_json_keeps_engine_figures_and_adds_breakdowns(run_dir: Path) -> None:
