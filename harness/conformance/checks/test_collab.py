@@ -276,6 +276,8 @@ async def test_lock_refuses_other_users_changes(crm: Crm) -> None:
                  {op: (423, ErrorCode.LOCKED.value) for op in answers},
                  "another user's REST changes while the record is locked")  # fmt: skip
     mate_socket = await crm.client(mate, node=1)
+    refresh = await RecordPresence(await crm.client(holder), "escrow", rid).start_editing()
+    expect(refresh.ok, "the holder's refresh refused", observed=refresh.raw)  # a short TTL
     mutate = await mate_socket.request(ClientEvent.MUTATE, {
         "mutationId": uuid.uuid4().hex, "op": "update", "entityType": "escrow", "id": rid,
         "changes": {"status": "closed"}})  # fmt: skip
