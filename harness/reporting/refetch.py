@@ -109,7 +109,7 @@ def update_costs(incremental: ReportContext, refetch: ReportContext) -> CostTabl
     def ratio(x: float, y: float) -> object:
         return f"{x / y:.1f}×" if y and x == x and y == y else "–"
 
-    ratios = ("refetch ÷ incremental", "", ratio(b.bytes_median, a.bytes_median),
+    ratios = (f"{b.label} ÷ {a.label}", "", ratio(b.bytes_median, a.bytes_median),
               ratio(b.latency_p50_ms, a.latency_p50_ms),
               ratio(b.latency_p95_ms, a.latency_p95_ms),
               ratio(b.latency_p99_ms, a.latency_p99_ms), "")  # fmt: skip

@@ -169,7 +169,9 @@ def test_incremental_vs_refetch_table(tmp_path: Path) -> None:
     refetch = write_run(tmp_path / "ref", refetch_spec(250.0, 50_000))
     comparison = compare_runs(load_run(incremental), load_run(refetch))
     outputs = write_comparison(comparison, tmp_path / "out")
-    assert "Incremental updates vs full refetch" in outputs.markdown.read_text(encoding="utf-8")
+    markdown = outputs.markdown.read_text(encoding="utf-8")
+    assert "Incremental updates vs full refetch" in markdown
+    assert "| refetch_baseline ÷ team_sync |  | 126.0× | 25.0× |" in markdown  # 50,400 / 400
     assert 'id="update-costs"' in outputs.html.read_text(encoding="utf-8")
     inc = measure_update_cost(load_run(incremental))
     ref = measure_update_cost(load_run(refetch))
