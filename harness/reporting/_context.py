@@ -125,6 +125,13 @@ def _warnings(summary: dict[str, Any], figures: RunFigures) -> list[str]:
             f"{unmatched} data-event deliveries match no successful action by (entity_id, "
             "version); they count in fan-out latency only."
         )
+    negative = int((live["fanout_ms"] < 0).sum())
+    if negative:
+        notes.append(
+            f"{negative} deliveries arrived before their server timestamp: the server's clock "
+            "is ahead of the generator's, so fan-out figures (two clocks) are skewed; "
+            "end-to-end figures (one clock) are not."
+        )
     for kind in LatencyKind.ALL:
         if lookup(summary, "latency_ms", kind, "p50") is None:
             notes.append(f"No {kind} latency was measured.")

@@ -146,3 +146,15 @@ def test_unmatched_data_events_are_warned_about_but_notifications_are_not(tmp_pa
     assert "5 data-event deliveries match no successful action" in (
         broken / "summary.md"
     ).read_text("utf-8")
+
+
+def test_clock_skew_shows_as_a_warning(tmp_path: Path) -> None:
+    """Fan-out spans two clocks: deliveries stamped in the future are called out."""
+    spec = standard_spec()
+    for d in spec.deliveries[:3]:
+        d["server_ts"] = d["t_recv"] + 0.050
+    run_dir = write_run(tmp_path / "run", spec)
+    write_reports(run_dir)
+    assert "3 deliveries arrived before their server timestamp" in (
+        run_dir / "summary.md"
+    ).read_text("utf-8")
