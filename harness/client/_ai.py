@@ -19,7 +19,7 @@ from typing import Any
 from harness.spec import (
     AI_TASK_EVENTS,
     AI_TASK_TERMINAL_EVENTS,
-    API_PREFIX,
+    AI_TASKS_PATH,
     ClientEvent,
     ServerEvent,
 )
@@ -40,7 +40,7 @@ __all__ = [
     "submit_task",
 ]
 
-TASKS_PATH = f"{API_PREFIX}/ai/tasks"
+TASKS_PATH = AI_TASKS_PATH
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,8 @@ HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"
 SOCKETIO_PATH = "/socket.io/"
 API_PREFIX = "/api/v1"
+ACTIVITY_PATH = f"{API_PREFIX}/activity"  # COL-8
+AI_TASKS_PATH = f"{API_PREFIX}/ai/tasks"  # AI-1, AI-5, AI-7
 FLOOD_WINDOW_SECONDS = 10  # LIM-2
 REFRESH_GRACE_SECONDS = 2  # AUTH-3, LIM-3: "within 2 s"
 
@@ -63,6 +65,8 @@ def requirements_for(*profiles: Profile | str) -> list[Requirement]:
 
 
 __all__ = [
+    "ACTIVITY_PATH",
+    "AI_TASKS_PATH",
     "AI_TASK_EVENTS",
     "AI_TASK_TERMINAL_EVENTS",
     "API_PREFIX",

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from harness.spec import API_PREFIX, ErrorCode
+from harness.spec import AI_TASKS_PATH, ErrorCode
 
 from ..domain.contracts import DomainError
 from ..realtime.acks import Ack, ack_ok, validation_error
@@ -21,7 +21,7 @@ from .runner import TaskRunner
 
 __all__ = ["TASKS_PATH", "socket_cancel_handler", "submitted", "task_router"]
 
-TASKS_PATH = f"{API_PREFIX}/ai/tasks"
+TASKS_PATH = AI_TASKS_PATH
 
 
 async def _json_object(request: Request) -> Mapping[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from harness.spec import API_PREFIX, ENTITY_TYPES
+from harness.spec import ACTIVITY_PATH, ENTITY_TYPES
 
 from ..domain.contracts import Actor
 from ..realtime.acks import validation_error
@@ -24,7 +24,6 @@ __all__ = [
     "router",
 ]
 
-ACTIVITY_PATH = f"{API_PREFIX}/activity"
 DEFAULT_ACTIVITY_LIMIT = 20
 MAX_ACTIVITY_LIMIT = 100
 # Data events only: notifications and AI task events share the user: stream.

@@ -17,7 +17,7 @@ from harness.client import (
     list_tasks,
     submit_task,
 )
-from harness.spec import AI_TASK_EVENTS, ClientEvent, ErrorCode, ServerEvent
+from harness.spec import AI_TASK_EVENTS, AI_TASKS_PATH, ClientEvent, ErrorCode, ServerEvent
 
 from ..failures import expect, expect_equal
 from ..kit import Crm
@@ -58,7 +58,7 @@ async def test_submit_answers_202_or_400(crm: Crm) -> None:
     expect_equal(task.response.data.get("status"), "queued", "status of a new task")
     for body in ({"type": "make_coffee", "params": {}}, {"type": "create_escrow", "params": []},
                  {"type": "import_escrows", "params": "rows"}, ["create_escrow"]):  # fmt: skip
-        refused = await rest.raw("POST", "/api/v1/ai/tasks", json_body=body)
+        refused = await rest.raw("POST", AI_TASKS_PATH, json_body=body)
         expect_equal((refused.status, refused.code), (400, ErrorCode.VALIDATION_ERROR.value),
                      f"POST /ai/tasks {body!r}")  # fmt: skip
 

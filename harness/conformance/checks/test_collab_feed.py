@@ -11,7 +11,7 @@ import pytest
 
 from harness.client import RecordPresence
 from harness.spec import (
-    API_PREFIX,
+    ACTIVITY_PATH,
     ENTITY_TYPES,
     REDACTED,
     ErrorCode,
@@ -24,7 +24,6 @@ from ..kit import Crm, is_wire_timestamp
 
 pytestmark = pytest.mark.asyncio
 
-ACTIVITY_PATH = f"{API_PREFIX}/activity"
 _DELIVERY_S = 5.0
 _FEED_REACH = 100  # §15: the feed reaches back at least 100 events per stream
 _SECRET = {"myCommission": 64231.17, "grossCommission": 128462.34}
