@@ -18,7 +18,7 @@ from ..domain.clock import Clock, iso_from_epoch
 from ..domain.contracts import Actor, DomainError
 from ..metrics import ServerMetrics
 from ..state.base import ClusterState
-from ..store.base import RecordStore, StoredEvent
+from ..store.base import RecordStore, StoredEvent, StoreUnavailable
 from ..transport_ports import Records, Redaction
 from .acks import Ack, ack_error, ack_ok, validation_error
 from .fanout import RedactingManager
@@ -30,6 +30,7 @@ from .sync import StreamReplayer
 __all__ = ["RealtimeGateway"]
 
 log = logging.getLogger(__name__)
+_UNAVAILABLE_MESSAGE = "Service unavailable"  # the cluster state backend cannot be reached
 
 EventHandler = Callable[[SocketSession, Any], Awaitable[Ack]]
 # Called with the session and the user's socket count across the cluster after the change.
@@ -105,9 +106,16 @@ class RealtimeGateway:
         except AuthError as exc:
             raise socketio.exceptions.ConnectionRefusedError(*exc.connect_error()) from None
         actor = verified.actor
-        count = await self._state.add_connection(
-            actor.user_id, sid, self._limits.maxConnectionsPerUser
-        )
+        try:
+            count = await self._state.add_connection(
+                actor.user_id, sid, self._limits.maxConnectionsPerUser
+            )
+        except StoreUnavailable:
+            # A node cut from its cluster state refuses at once rather than never answering.
+            code = ErrorCode.INTERNAL
+            raise socketio.exceptions.ConnectionRefusedError(
+                _UNAVAILABLE_MESSAGE, {"code": code}
+            ) from None
         if count is None:
             code = ErrorCode.TOO_MANY_CONNECTIONS
             raise socketio.exceptions.ConnectionRefusedError(AUTH_MESSAGES[code], {"code": code})

@@ -120,8 +120,8 @@ async def test_killed_node_loses_no_record_and_no_event(three_nodes: RunningClus
 
 async def test_redis_restart_recovers_by_itself(postgres_url: str) -> None:
     """CLU-1, INF-3, STR-5, LIM-3: Redis (private, no persistence) is killed during traffic
-    and started again, empty. Meanwhile the nodes answer /healthz 503 and refuse changes
-    clearly; then they recover without a manual step: healthy again, live fan-out across
+    and started again, empty. Meanwhile the nodes answer /healthz 503 and refuse changes and
+    new sockets clearly (INTERNAL); then they recover without a manual step: healthy again, live fan-out across
     nodes resumes, connection counts come back, and a sync shows no seq missing."""
     private = PrivateRedis()
     private.start()
@@ -152,6 +152,7 @@ async def _redis_restart_scenario(cluster: RunningCluster, private: PrivateRedis
             started = time.monotonic()
             refused = await (await socks.rest(writer.agent, url)).create(LEAD, {"name": "No"})
             assert refused.status == 503 and refused.code == ErrorCode.INTERNAL, refused.body
+            assert await socks.try_open(org.agent(team), url) == ErrorCode.INTERNAL
             assert time.monotonic() - started < 5
         private.start()
         assert await eventually(lambda: _health_is(True, n1, n2), within=10.0)
