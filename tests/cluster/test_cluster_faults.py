@@ -121,8 +121,9 @@ async def test_killed_node_loses_no_record_and_no_event(three_nodes: RunningClus
 async def test_redis_restart_recovers_by_itself(postgres_url: str) -> None:
     """CLU-1, INF-3, STR-5, LIM-3: Redis (private, no persistence) is killed during traffic
     and started again, empty. Meanwhile the nodes answer /healthz 503 and refuse changes and
-    new sockets clearly (INTERNAL); then they recover without a manual step: healthy again, live fan-out across
-    nodes resumes, connection counts come back, and a sync shows no seq missing."""
+    new sockets clearly (INTERNAL); then they recover without a manual step: healthy again,
+    live fan-out across nodes resumes, connection counts come back, and a sync shows no seq
+    missing."""
     private = PrivateRedis()
     private.start()
     try:
