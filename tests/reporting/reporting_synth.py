@@ -27,6 +27,23 @@ from harness.reporting._rundir import (
     USERS_COLUMNS,
 )
 
+__all__ = [
+    "BROKER_CREATE_LATENCY_MS",
+    "CREATE_BYTES",
+    "T0",
+    "TEAM",
+    "TEAM_UPDATE_LATENCIES_MS",
+    "UPDATE_BYTES",
+    "RunSpec",
+    "action",
+    "add_change",
+    "default_summary",
+    "delivery",
+    "latency_spec",
+    "standard_spec",
+    "write_run",
+]
+
 T0 = 1_800_000_000.0
 TEAM = {"u1": "t1", "u2": "t1", "u3": "t1", "u4": "t2", "u5": "t2"}
 TEAM_UPDATE_LATENCIES_MS = [10.0 * (i + 1) for i in range(10)]
