@@ -122,8 +122,14 @@ def expect_equal(
     *,
     requirement: str | None = None,
 ) -> None:
-    if observed != expected:
-        raise CheckFailure(title, message, expected, observed, requirement)
+    expect(
+        observed == expected,
+        title,
+        message,
+        expected=expected,
+        observed=observed,
+        requirement=requirement,
+    )
 
 
 def expect_in(
@@ -134,5 +140,11 @@ def expect_in(
     *,
     requirement: str | None = None,
 ) -> None:
-    if observed not in allowed:
-        raise CheckFailure(title, message, {"one of": list(allowed)}, observed, requirement)
+    expect(
+        observed in allowed,
+        title,
+        message,
+        expected={"one of": list(allowed)},
+        observed=observed,
+        requirement=requirement,
+    )
