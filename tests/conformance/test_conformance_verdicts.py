@@ -5,6 +5,8 @@ EVT-6 (a SHOULD) and EVT-1 (a MUST) stand in for the two levels.
 
 from __future__ import annotations
 
+import pytest
+
 from harness.conformance._model import (
     ConformanceResult,
     Outcome,
@@ -66,3 +68,23 @@ def test_result_lists_every_selected_id_in_spec_order() -> None:
     assert result.requirements["MET-1"].reason == "no metrics"
     summary = result.summary
     assert summary == {"pass": 1, "fail": 1, "non-strict": 0, "not-run": len(ids) - 2, "info": 0}
+
+
+def test_check_failures_carry_expected_and_observed() -> None:
+    """Failures are data: title, message, severity, the id they blame, both payloads."""
+    from harness.conformance.failures import CheckFailure, Severity, expect_equal, expect_in
+
+    with pytest.raises(CheckFailure) as caught:
+        expect_equal({"a": 1}, {"a": 2}, "payload differs", "why", requirement="EVT-3")
+    failure = caught.value
+    record = failure.record()
+    assert (record.title, record.message, record.requirement) == ("payload differs", "why", "EVT-3")
+    assert (record.expected, record.observed, record.severity) == (
+        {"a": 2},
+        {"a": 1},
+        Severity.MUST,
+    )
+    assert "expected" in str(failure) and "[EVT-3]" in str(failure)
+    odd = FailureRecord("t", "m", observed={1, 2}).to_json()
+    assert odd["observed"] == repr({1, 2})  # not JSON: kept readable
+    expect_in("b", ("a", "b"), "in")  # passes silently
