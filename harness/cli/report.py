@@ -27,6 +27,11 @@ def add_parser(subparsers: Any) -> None:
         metavar="DIR",
         help="a refetch_baseline run: adds the incremental-vs-refetch table",
     )
+    parser.add_argument(
+        "--recompute",
+        action="store_true",
+        help="redo the engine's summary from the CSVs instead of trusting DIR/summary.json",
+    )
     parser.set_defaults(run=run)
 
 
@@ -49,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
     if args.run_dir is None:
         raise UsageError("give the run directory DIR (or --list-gates)")
 
-    result = write_reports(args.run_dir, args.slo, junit=args.junit, baseline=args.baseline)
+    result = write_reports(
+        args.run_dir, args.slo, junit=args.junit, baseline=args.baseline, recompute=args.recompute
+    )
     for path in result.outputs.values():
         print(f"wrote {path}")
     word = "PASS" if result.verdict.passed else "FAIL"

@@ -139,10 +139,14 @@ def _warnings(summary: dict[str, Any], figures: RunFigures) -> list[str]:
 
 
 def build_context(
-    run: RunData, slo: Slo | None = None, baseline: ReportContext | None = None
+    run: RunData,
+    slo: Slo | None = None,
+    baseline: ReportContext | None = None,
+    *,
+    recompute: bool = False,
 ) -> ReportContext:
     figures = compute_figures(run)
-    summary = extend_summary(load_summary(run.path), figures)
+    summary = extend_summary(load_summary(run.path, recompute=recompute), figures)
     effective = slo if slo is not None else DEFAULT_SLO
     return ReportContext(
         run=run,

@@ -41,10 +41,10 @@ class ReportResult:
 
 
 def _context(run_dir: Path | str, slo: Slo | Path | str | None,
-             baseline: Path | str | None) -> ReportContext:  # fmt: skip
+             baseline: Path | str | None, recompute: bool) -> ReportContext:  # fmt: skip
     parsed = slo if isinstance(slo, Slo) or slo is None else load_slo(slo)
     base = build_context(load_run(baseline)) if baseline is not None else None
-    return build_context(load_run(run_dir), parsed, base)
+    return build_context(load_run(run_dir), parsed, base, recompute=recompute)
 
 
 def write_reports(
@@ -54,14 +54,15 @@ def write_reports(
     junit: Path | str | None = None,
     baseline: Path | str | None = None,
     formats: Sequence[ReportFormat] | None = None,
+    recompute: bool = False,
 ) -> ReportResult:
     """Write report.html, summary.json, summary.md and junit.xml into `run_dir`.
 
     `slo` is a parsed `Slo` or a path to an SLO TOML file; `baseline` a refetch_baseline run
-    for the incremental-vs-refetch table. Bad input raises `UsageError` before anything is
-    written.
+    for the incremental-vs-refetch table; `recompute` has the load engine's analysis redo
+    summary.json from the CSVs. Bad input raises `UsageError` before anything is written.
     """
-    context = _context(run_dir, slo, baseline)
+    context = _context(run_dir, slo, baseline, recompute)
     out_dir = Path(run_dir)
     outputs = {fmt.name: fmt.write(context, out_dir) for fmt in formats or default_formats(junit)}
     return ReportResult(out_dir, context.verdict, context.slo_given, outputs, context.summary)

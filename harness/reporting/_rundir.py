@@ -175,18 +175,18 @@ def load_run(run_dir: Path | str) -> RunData:
     )
 
 
-def load_summary(run_dir: Path | str) -> dict[str, Any]:
-    """The run's summary.json as the load engine wrote it (it alone saw the closing sync);
-    for a run directory without one, the engine's analysis recomputes it from the CSVs."""
+def load_summary(run_dir: Path | str, *, recompute: bool = False) -> dict[str, Any]:
+    """The run's summary.json as the load engine wrote it; recomputed from the CSVs by the
+    engine's analysis when asked (after the analysis improved, say) or when there is none."""
     path = Path(run_dir)
     summary_json = path / SUMMARY_JSON
-    if summary_json.is_file():
+    if summary_json.is_file() and not recompute:
         return _read_json(summary_json)
     try:
         from harness.load.analysis import summarize
     except ImportError:
         raise UsageError(
-            f"{path} has no {SUMMARY_JSON} and the load analysis is not installed"
+            f"{path}: cannot compute a summary, the load analysis is not installed"
         ) from None
     result: dict[str, Any] = dict(summarize(path))
     return result

@@ -158,3 +158,14 @@ def test_clock_skew_shows_as_a_warning(tmp_path: Path) -> None:
     assert "3 deliveries arrived before their server timestamp" in (
         run_dir / "summary.md"
     ).read_text("utf-8")
+
+
+def test_recompute_redoes_the_summary_with_the_load_analysis(run_dir: Path) -> None:
+    """A stale summary.json is replaced by the engine's analysis of the same CSVs."""
+    stale = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    stale["latency_ms"]["e2e"]["p99"] = 99999.0
+    (run_dir / "summary.json").write_text(json.dumps(stale), encoding="utf-8")
+    assert write_reports(run_dir).summary["latency_ms"]["e2e"]["p99"] == 99999.0
+    fresh = write_reports(run_dir, recompute=True).summary
+    assert fresh["latency_ms"]["e2e"]["max"] == pytest.approx(100.0, abs=0.01)
+    assert fresh["latency_ms"]["e2e"]["p99"] == pytest.approx(100.0, abs=0.01)
