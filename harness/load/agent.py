@@ -20,7 +20,7 @@ from .context import LoadContext
 from .measure import MEASUREMENTS, ActionRecord, AnomalyKind, AnomalyRecord, UserRecord
 from .payloads import KnownRecord, scope_of_visibility
 from .tracker import SocketTracker
-from .wire import LeanSocket, WireError
+from .wire import CLOSED_BY_CLIENT, LeanSocket, WireError
 
 __all__ = ["AgentSocket", "LoadAgent"]
 
@@ -45,8 +45,14 @@ class AgentSocket:
         if record is not None and record.entity_id:
             self.agent.learn(payload, record.replayed == 1)
 
+    def _on_close(self, reason: str) -> None:
+        if reason != CLOSED_BY_CLIENT:
+            # The server (or the network) ended it: live events stop here until a reconnect.
+            self.agent.anomaly(AnomalyKind.DISCONNECT, reason)
+
     def open(self) -> None:
         self.sock = LeanSocket(self.agent.ctx.url, self._on_event)
+        self.sock.on_close = self._on_close
         self.sock.connect(self.agent.token(), timeout=self.agent.ctx.workload.ack_timeout_s)
 
     def sync(self, cursors: dict[str, int]) -> dict[str, Any]:
@@ -112,17 +118,7 @@ class LoadAgent:
             except WireError as exc:
                 errors += 1
                 agent_socket.close()
-                MEASUREMENTS.fire(
-                    AnomalyRecord(
-                        AnomalyKind.CONNECT_ERROR,
-                        self.identity.user_id,
-                        "",
-                        0,
-                        "",
-                        str(exc)[:200],
-                        self.ctx.worker,
-                    )
-                )
+                self.anomaly(AnomalyKind.CONNECT_ERROR, str(exc))
                 continue
             self.sockets.append(agent_socket)
         if self.sockets:
@@ -264,6 +260,10 @@ class LoadAgent:
                 bytes_received=bytes_received,
             )
         )
+
+    def anomaly(self, kind: str, detail: str) -> None:
+        ident = self.identity.user_id
+        MEASUREMENTS.fire(AnomalyRecord(kind, ident, "", 0, "", detail[:200], self.ctx.worker))
 
     def ack_error(self, ack: Any) -> str:
         if isinstance(ack, dict) and ack.get("ok"):

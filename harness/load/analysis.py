@@ -224,6 +224,7 @@ def summarize(run_dir: Path) -> dict[str, Any]:
             .items()
         },
         "reconnects": int((actions["op"] == "reconnect").sum()),
+        "disconnects": int(kinds.get(AnomalyKind.DISCONNECT, 0)),
         "flood": {
             "sent": len(flood),
             "rate_limited": int((flood["error_code"] == ErrorCode.RATE_LIMITED.value).sum()),

@@ -114,6 +114,7 @@ class AnomalyKind:
     OUT_OF_ORDER = "out_of_order"
     RESET = "reset"
     CONNECT_ERROR = "connect_error"
+    DISCONNECT = "disconnect"  # the server or the network closed a socket mid-run
 
 
 @dataclass(slots=True)

@@ -115,4 +115,7 @@ class Progress:
                     )
                 self._print(totals, now)
                 runner.quit()
+                if self.environment.web_ui is not None:
+                    # With --web the UI's greenlet is what keeps the process alive.
+                    self.environment.web_ui.stop()
                 return

@@ -29,7 +29,14 @@ from gevent.lock import Semaphore
 
 from harness.spec import SOCKETIO_PATH
 
-__all__ = ["ConnectRefused", "EventCallback", "LeanSocket", "WireError", "split_url"]
+__all__ = [
+    "CLOSED_BY_CLIENT",
+    "ConnectRefused",
+    "EventCallback",
+    "LeanSocket",
+    "WireError",
+    "split_url",
+]
 
 # Engine.IO v4 packet types (first character of a text frame).
 _EIO_OPEN, _EIO_CLOSE, _EIO_PING, _EIO_PONG, _EIO_MESSAGE = "0", "1", "2", "3", "4"
@@ -37,6 +44,8 @@ _EIO_OPEN, _EIO_CLOSE, _EIO_PING, _EIO_PONG, _EIO_MESSAGE = "0", "1", "2", "3", 
 _SIO_CONNECT, _SIO_DISCONNECT, _SIO_EVENT, _SIO_ACK, _SIO_CONNECT_ERROR = "0", "1", "2", "3", "4"
 _OP_TEXT, _OP_CLOSE, _OP_PING, _OP_PONG = 0x1, 0x8, 0x9, 0xA
 _RECV_SIZE = 65536
+
+CLOSED_BY_CLIENT = "closed by client"
 
 # event name, payload, receive time (epoch s), wire bytes of the frame
 EventCallback = Callable[[str, Any, float, int], None]
@@ -272,7 +281,7 @@ class LeanSocket:
         except (OSError, WireError) as exc:
             reason = str(exc) or type(exc).__name__
         except gevent.GreenletExit:
-            reason = "closed by client"
+            reason = CLOSED_BY_CLIENT
         self._finish(reason)
 
     def _dispatch(self, text: str, t_recv: float, nbytes: int) -> bool:
@@ -355,7 +364,7 @@ class LeanSocket:
                 self._send_text(_EIO_MESSAGE + _SIO_DISCONNECT)
         if self._reader is not None and gevent.getcurrent() is not self._reader:
             self._reader.kill(block=False)
-        self._finish("closed by client")
+        self._finish(CLOSED_BY_CLIENT)
 
     def _drop(self) -> None:
         if self._sock is not None:

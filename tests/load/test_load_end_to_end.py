@@ -77,3 +77,29 @@ def test_reconnect_storm_replays_what_was_missed(tmp_path: Path) -> None:
     assert s["reconnects"] > 0
     assert s["deliveries"]["replayed"] > 0
     assert s["loss"]["final"] == 0 and s["duplicates"] == 0
+
+
+def test_flood_is_limited_while_others_are_served(tmp_path: Path) -> None:
+    """LIM-1, LIM-2: flooders get RATE_LIMITED acks and are disconnected; the other users'
+    changes still reach everyone (final loss 0)."""
+    workload = _workload(flood_sockets=1, flood_events_per_s=150.0, think_time_s=1.0)
+    config = LoadConfig(users=6, spawn_rate=40, duration_s=5, scenario="flood",
+                        report_dir=tmp_path / "run", workload=workload, quiet=True)  # fmt: skip
+    s = json.loads((run_load(config) / "summary.json").read_text())
+    assert s["flood"]["sent"] > 100
+    assert s["flood"]["rate_limited"] > 0
+    assert s["flood"]["disconnects"] >= 1
+    assert s["changes"]["ok"] > 0 and s["loss"]["final"] == 0
+
+
+def test_refetch_baseline_measures_bytes_per_refetch(tmp_path: Path) -> None:
+    """EVT-6 comparison point: every event triggers a list refetch, recorded with its bytes
+    and joined to the change that caused it."""
+    config = LoadConfig(users=6, spawn_rate=40, duration_s=5, scenario="refetch_baseline",
+                        report_dir=tmp_path / "run", workload=_workload(think_time_s=1.0),
+                        quiet=True)  # fmt: skip
+    s = json.loads((run_load(config) / "summary.json").read_text())
+    assert s["bytes_per_update"]["refetch_median"] is not None
+    assert s["bytes_per_update"]["refetch_median"] > 0
+    assert s["latency_ms"]["refetch_e2e"]["p50"] is not None
+    assert s["loss"]["final"] == 0
