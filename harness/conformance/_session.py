@@ -165,17 +165,24 @@ class ConformanceSession:
         if report.failed or (report.skipped and "outcome" not in state):
             state["outcome"] = report
         if report.when == "teardown":
-            self._finish(report.nodeid, ids, state)
+            self._finish(report.nodeid, ids, state, self._notes(report))
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self._ids_by_nodeid = {item.nodeid: requirement_ids_of(item) for item in session.items}
 
-    def _finish(self, nodeid: str, ids: Iterable[str], state: dict[str, Any]) -> None:
+    def _finish(
+        self,
+        nodeid: str,
+        ids: Iterable[str],
+        state: dict[str, Any],
+        notes: dict[str, tuple[Outcome, str]],
+    ) -> None:
+        """One record per declared id. `notes` come from the teardown report, which carries
+        every user property the test attached."""
         report: pytest.TestReport | None = state.get("outcome")
         duration = float(state["duration"])
         name = nodeid.split("::", 1)[-1]
-        notes = self._notes(report) if report is not None else {}
         for rid in ids:
             outcome, message, failure = Outcome.PASSED, "", None
             if report is not None and report.skipped:

@@ -1,7 +1,8 @@
 """Outcomes a check can report besides pass and fail: not-run, non-strict, info.
 
 `not_run(reason)` ends the check (a pytest skip the plugin reads as `not-run`); `note(...)`
-records a `non-strict` or `info` outcome for one id and lets the check go on.
+records a `non-strict` or `info` outcome (or a remark on a pass) for one id and lets the
+check go on.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ def not_run(reason: str) -> NoReturn:
 
 
 def note(item: pytest.Item, requirement: str, outcome: Outcome, message: str) -> None:
-    """Attach a non-strict/info outcome for `requirement` to the running test."""
-    if outcome not in (Outcome.NON_STRICT, Outcome.INFO):
-        raise ValueError(f"a note is non-strict or info, not {outcome}")
+    """Attach an outcome for `requirement` to the running test, used if the test passes:
+    NON_STRICT (a SHOULD missed), INFO (observed, nothing judged), or PASSED with a remark
+    (e.g. a measured figure)."""
+    if outcome not in (Outcome.NON_STRICT, Outcome.INFO, Outcome.PASSED):
+        raise ValueError(f"a note is non-strict, info or a passed remark, not {outcome}")
     payload = {"requirement": requirement, "outcome": outcome.value, "message": message}
     item.user_properties.append((NOTE_PROPERTY, json.dumps(payload)))

@@ -93,6 +93,57 @@ def test_unknown_requirement_marker_is_an_error(server: RunningServer, tmp_path:
     assert "unknown requirement id" in done.stderr + done.stdout
 
 
+OUTCOMES_MODULE = """
+import pytest
+from harness.conformance._model import Outcome
+from harness.conformance.failures import CheckFailure
+from harness.conformance.outcomes import note, not_run
+
+@pytest.mark.req("EVT-1", "EVT-2")
+def test_blames_one_id():
+    raise CheckFailure("copies", "two copies", expected=1, observed=2, requirement="EVT-2")
+
+@pytest.mark.req("TRN-2")
+def test_should_missed(request):
+    note(request.node, "TRN-2", Outcome.NON_STRICT, "no polling")
+
+@pytest.mark.req("EVT-6")
+def test_measured(request):
+    note(request.node, "EVT-6", Outcome.INFO, "812 bytes")
+
+@pytest.mark.req("STR-3")
+def test_cannot_run():
+    not_run("a 300 s window")
+
+@pytest.mark.req("INF-3")
+def test_plain_assert():
+    assert 1 == 2, "plain"
+"""
+
+
+def test_outcomes_become_verdicts(server: RunningServer, tmp_path: Path) -> None:
+    """A failure narrowed to one id fails it and leaves the test's other ids not-run; notes
+    give non-strict and info; not_run gives its reason; a plain assert still fails."""
+    check = tmp_path / "test_outcome_kinds.py"
+    check.write_text(OUTCOMES_MODULE)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", str(check), "-p", "no:cacheprovider", "-q",
+         "--crm-url", server.url, "--crm-jwt-secret", SECRET, "--rootdir", str(tmp_path),
+         "--crm-report", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    reqs = json.loads((tmp_path / "out" / "report.json").read_text())["requirements"]
+    verdicts = {rid: reqs[rid]["verdict"] for rid in ("EVT-1", "EVT-2", "TRN-2", "EVT-6",
+                                                       "STR-3", "INF-3")}  # fmt: skip
+    assert verdicts == {"EVT-1": "not-run", "EVT-2": "fail", "TRN-2": "non-strict",
+                        "EVT-6": "info", "STR-3": "not-run", "INF-3": "fail"}  # fmt: skip
+    assert reqs["EVT-2"]["tests"][0]["failure"]["observed"] == 2
+    assert "not reached" in reqs["EVT-1"]["reason"]
+    assert reqs["STR-3"]["reason"] == "a 300 s window"
+    assert "plain" in reqs["INF-3"]["tests"][0]["message"]
+
+
 def test_plugin_is_inert_without_url() -> None:
     """Without --crm-url the checks collect but report not-run; nothing else changes."""
     done = subprocess.run(

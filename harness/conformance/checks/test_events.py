@@ -235,3 +235,4 @@ async def test_one_field_update_is_small(crm: Crm) -> None:
             observed=f"{size} bytes",
             severity=Severity.SHOULD,
         )
+    crm.remark("EVT-6", f"one-field updated event: {size} bytes of compact JSON")
