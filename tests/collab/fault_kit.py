@@ -71,11 +71,13 @@ def faulty_server() -> Iterator[FaultyServer]:
 
 
 def verdicts_under(
-    server: FaultyServer, faults: Sequence[str], ids: Sequence[str]
+    server: FaultyServer, faults: Sequence[str], ids: Sequence[str], keyword: str | None = None
 ) -> dict[str, Verdict]:
+    """The suite's verdicts for `ids` with `faults` on; `keyword` narrows it to the checks
+    that target the fault (an id's other, slower checks need not run to show it fails)."""
     server.set_faults(faults)
     try:
-        outcome = run([server.url], server.secret, requirement_ids=list(ids),
+        outcome = run([server.url], server.secret, requirement_ids=list(ids), keyword=keyword,
                       quiet_s=0.3, extra_pytest_args=_NESTED)  # fmt: skip
     finally:
         server.set_faults([])
