@@ -162,7 +162,9 @@ class ConformanceSession:
             return
         state = self._pending.setdefault(report.nodeid, {"duration": 0.0})
         state["duration"] += report.duration
-        if report.failed or (report.skipped and "outcome" not in state):
+        # The first failure (or skip) decides: a teardown error after a failed call must not
+        # hide the call's CheckFailure.
+        if (report.failed or report.skipped) and "outcome" not in state:
             state["outcome"] = report
         if report.when == "teardown":
             self._finish(report.nodeid, ids, state, self._notes(report))
