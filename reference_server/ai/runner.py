@@ -116,9 +116,12 @@ class TaskRunner:
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
-        """Fail what a previous process of this node left queued or running."""
+        """Fail what a previous process of this node left queued or running (a crash)."""
+        await self._fail_unfinished("the server restarted while the task ran")
+
+    async def _fail_unfinished(self, reason: str) -> None:
+        error = DomainError(ErrorCode.INTERNAL, reason)
         for view in await self.journal.unfinished(self.node):
-            error = DomainError(ErrorCode.INTERNAL, "the server restarted while the task ran")
             await self.journal.commit(view.task_id, self._ending(TaskStatus.FAILED, error=error))
 
     async def stop(self) -> None:
@@ -132,6 +135,10 @@ class TaskRunner:
             _, late = await asyncio.wait(tasks, timeout=_STOP_WAIT_SECONDS)
             for task in late:
                 task.cancel()
+        try:  # a graceful stop tells users now; after a crash, the next start() does
+            await self._fail_unfinished("the server stopped while the task ran")
+        except Exception:
+            _log.warning("could not fail this node's unfinished tasks on stop", exc_info=True)
 
     # -- submit, cancel, read -----------------------------------------------------------------
     async def submit(self, actor: Actor, task_type: TaskType, params: dict[str, Any]) -> TaskView:

@@ -11,7 +11,7 @@ import pytest
 from ai_support import TaskBench, make_bench
 
 from harness.spec import ErrorCode, ServerEvent
-from reference_server.ai.model import TaskStatus, TaskType
+from reference_server.ai.model import TaskStatus, TaskType, TaskView
 from reference_server.domain.contracts import Actor, DomainError
 from reference_server.store import open_store
 
@@ -116,29 +116,44 @@ async def test_cancel_while_running_stops_before_the_next_step(bench: TaskBench)
     assert not [e for e in bench.recorder.published if e.name == "escrow:created"]
 
 
+def _mark_running(view: TaskView) -> list[tuple[str, dict[str, str]]]:
+    view.status = TaskStatus.RUNNING
+    return []
+
+
 async def test_restart_fails_what_the_node_left_running(tmp_path: Path) -> None:
-    """AI-7: tasks a node left queued or running are failed when it starts again (with
-    `ai:task:failed`), not left running forever; another node's tasks are untouched."""
+    """AI-7: tasks a crashed node left queued or running are failed when it starts again
+    (with `ai:task:failed`), not left running forever; another node's tasks are untouched."""
     store = open_store(f"sqlite:///{tmp_path}/ai.sqlite3")
     await store.open()
     try:
-        crashed = make_bench(store, node="node-1")
-        other = make_bench(store, node="node-2")
-        mine = await crashed.runner.submit(
-            ALICE, TaskType.CREATE_ESCROW, {**ESCROW, "stepDelayMs": 5000}
-        )
-        theirs = await other.runner.submit(
-            BOB, TaskType.CREATE_ESCROW, {**ESCROW, "stepDelayMs": 5000}
-        )
-        await crashed.runner.stop()  # the process dies: its asyncio tasks are gone
-        await other.runner.stop()
+        crashed = make_bench(store, node="node-1", per_node=0)  # runs nothing: "dies" at once
+        other = make_bench(store, node="node-2", per_node=0)
+        queued = await crashed.runner.submit(ALICE, TaskType.CREATE_ESCROW, ESCROW)
+        running = await crashed.runner.submit(ALICE, TaskType.CREATE_ESCROW, ESCROW)
+        await crashed.runner.journal.commit(running.task_id, _mark_running)
+        theirs = await other.runner.submit(BOB, TaskType.CREATE_ESCROW, ESCROW)
         restarted = make_bench(store, node="node-1")
         await restarted.runner.start()
-        after = await restarted.runner.get(ALICE, mine.task_id)
-        assert after.status is TaskStatus.FAILED and after.error is not None
-        assert after.error["code"] == ErrorCode.INTERNAL.value
-        assert restarted.recorder.names(mine.task_id) == [ServerEvent.AI_TASK_FAILED]
-        untouched = await restarted.runner.get(BOB, theirs.task_id)
-        assert not untouched.finished
+        for task in (queued, running):
+            after = await restarted.runner.get(ALICE, task.task_id)
+            assert after.status is TaskStatus.FAILED and after.error is not None
+            assert after.error["code"] == ErrorCode.INTERNAL.value
+            assert restarted.recorder.names(task.task_id) == [ServerEvent.AI_TASK_FAILED]
+        assert not (await restarted.runner.get(BOB, theirs.task_id)).finished
     finally:
         await store.close()
+
+
+async def test_graceful_stop_fails_running_tasks_at_once(bench: TaskBench) -> None:
+    """AI-3, AI-7: a node that stops cuts its tasks short at the next step boundary and
+    fails them right away (the user is told now, not at the next start)."""
+    task = await bench.runner.submit(ALICE, TaskType.CREATE_ESCROW, {**ESCROW, "stepDelayMs": 5000})
+    for _ in range(200):
+        if bench.recorder.names(task.task_id):
+            break
+        await asyncio.sleep(0.01)
+    await bench.runner.stop()
+    assert bench.recorder.names(task.task_id) == [ServerEvent.AI_TASK_STARTED,
+                                                  ServerEvent.AI_TASK_FAILED]  # fmt: skip
+    assert (await bench.runner.get(ALICE, task.task_id)).status is TaskStatus.FAILED
