@@ -81,6 +81,8 @@ class PresenceService:
         await asyncio.sleep(grace_s)
         if not await self._grace(actor.user_id).release(token):
             return  # a socket came back in time and ended the grace period
+        if await self.ctx.state.connection_count(actor.user_id) > 0:
+            return  # one came back before the lease was even taken: still online
         await self._announce(ServerEvent.PRESENCE_OFFLINE, actor)
         for listener in self.offline_listeners:
             await listener(actor)
