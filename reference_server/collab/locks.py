@@ -40,7 +40,9 @@ class LockService:
     def __init__(self, ctx: CollabContext) -> None:
         self.ctx = ctx
         self.held = UserKeySet(ctx.state, "locks")
-        self._timers: dict[str, asyncio.Task[None]] = {}  # record key -> this node's timer
+        # (record key, holder) -> this node's expiry timer; per holder, so that a new holder
+        # taking an expired lock does not cancel the timer that announces the old expiry.
+        self._timers: dict[tuple[str, str], asyncio.Task[None]] = {}
 
     async def _emit(self, ref: RecordRef, user_id: str, name: str, state: str,
                     expires_at: float | None = None) -> None:  # fmt: skip
@@ -84,7 +86,7 @@ class LockService:
         """Release `user_id`'s lock with `stopped`; False when they held none."""
         released = await self.ctx.state.release_lock(ref.key, user_id)
         await self.held.discard(user_id, ref.key)
-        timer = self._timers.pop(ref.key, None) if released else None
+        timer = self._timers.pop((ref.key, user_id), None) if released else None
         if timer is not None:
             timer.cancel()
         if released:
@@ -103,11 +105,12 @@ class LockService:
             await self.release(ref, lock.user_id, lock.name)
 
     def _schedule_expiry(self, ref: RecordRef, lock: EditLock) -> None:
-        """One timer per record on this node: a refresh replaces it rather than adding one."""
-        previous = self._timers.pop(ref.key, None)
+        """One timer per lock on this node: a refresh replaces it rather than adding one."""
+        slot = (ref.key, lock.user_id)
+        previous = self._timers.pop(slot, None)
         if previous is not None:
             previous.cancel()
-        self._timers[ref.key] = self.ctx.spawn(self._expire_after(ref, lock), "edit lock expiry")
+        self._timers[slot] = self.ctx.spawn(self._expire_after(ref, lock), "edit lock expiry")
 
     async def _expire_after(self, ref: RecordRef, granted: EditLock) -> None:
         remaining = granted.expires_at - self.ctx.clock.now()
@@ -119,7 +122,8 @@ class LockService:
             and (current.expires_at > granted.expires_at)
         ):
             return  # refreshed: the refresh scheduled its own timer
-        if self._timers.get(ref.key) is asyncio.current_task():
-            del self._timers[ref.key]
+        slot = (ref.key, granted.user_id)
+        if self._timers.get(slot) is asyncio.current_task():
+            del self._timers[slot]
         if await self.held.discard(granted.user_id, ref.key):
             await self._emit(ref, granted.user_id, granted.name, "expired")
