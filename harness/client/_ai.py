@@ -34,6 +34,7 @@ __all__ = [
     "TaskAnomaly",
     "TaskAnomalyKind",
     "TaskProgress",
+    "TaskSequenceError",
     "cancel_task",
     "get_task",
     "list_tasks",
@@ -92,6 +93,16 @@ class TaskAnomaly:
     detail: str
 
 
+class TaskSequenceError(AssertionError):
+    """A task's events broke AI-3; `anomalies` says how."""
+
+    def __init__(self, task_id: str, anomalies: list[TaskAnomaly]) -> None:
+        listed = "; ".join(f"{a.kind.value} at {a.event} ({a.detail})" for a in anomalies)
+        super().__init__(f"task {task_id}: {listed}")
+        self.task_id = task_id
+        self.anomalies = anomalies
+
+
 class TaskProgress:
     """One task's `ai:task:*` events as a client received them, in arrival order."""
 
@@ -122,6 +133,12 @@ class TaskProgress:
 
     async def cancel(self) -> Ack:
         return await self.client.request(ClientEvent.AI_TASK_CANCEL, {"taskId": self.task_id})
+
+    def assert_valid(self) -> None:
+        """Raise TaskSequenceError when `check()` finds anything (for scripts and tests)."""
+        anomalies = self.check()
+        if anomalies:
+            raise TaskSequenceError(self.task_id, anomalies)
 
     def check(self) -> list[TaskAnomaly]:
         """What breaks AI-3 in the events so far: started first, integer progress 0–100 never

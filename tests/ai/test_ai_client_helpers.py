@@ -6,7 +6,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from harness.client import RealtimeClient, ReceivedEvent, TaskAnomalyKind, TaskProgress
+import pytest
+
+from harness.client import (
+    RealtimeClient,
+    ReceivedEvent,
+    TaskAnomalyKind,
+    TaskProgress,
+    TaskSequenceError,
+)
 from harness.spec import ServerEvent
 
 
@@ -49,7 +57,11 @@ def test_each_kind_of_breakage_is_named() -> None:
         (ServerEvent.AI_TASK_PROGRESS, {"taskId": "t", "progress": 100}),
         (ServerEvent.AI_TASK_CANCELLED, {"taskId": "t"}),
     )
-    assert _kinds(TaskProgress(client, "t")) == [
+    progress = TaskProgress(client, "t")
+    with pytest.raises(TaskSequenceError) as raised:
+        progress.assert_valid()
+    assert "progress-decreased" in str(raised.value)
+    assert [a.kind for a in raised.value.anomalies] == [
         TaskAnomalyKind.BEFORE_STARTED,
         TaskAnomalyKind.PROGRESS_DECREASED,
         TaskAnomalyKind.BAD_PROGRESS,
