@@ -25,10 +25,6 @@ def _client_with(*events: tuple[str, dict[str, Any]]) -> RealtimeClient:
     return client
 
 
-def _kinds(progress: TaskProgress) -> list[TaskAnomalyKind]:
-    return [a.kind for a in progress.check()]
-
-
 def test_a_clean_sequence_has_no_anomalies() -> None:
     """AI-3: started, rising progress, completed: nothing to report; other tasks ignored."""
     client = _client_with(
