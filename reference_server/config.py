@@ -16,12 +16,17 @@ from harness.spec import Heartbeat, Limits
 __all__ = [
     "DEFAULT_DATA_DIR",
     "LIMIT_ENV",
+    "LISTENING_MESSAGE",
     "ServerSettings",
     "add_server_options",
+    "listening_line",
     "settings_from_args",
 ]
 
 DEFAULT_DATA_DIR = "./crm-data"
+# Printed once the node serves; the launcher waits for it (so /healthz from another process
+# that happens to hold the port is never mistaken for ours).
+LISTENING_MESSAGE = "listening on"
 SERVER_NAME = "crm-reference-server"
 
 # Every limit is configurable from the environment too (INF-2: the server enforces what it
@@ -87,6 +92,10 @@ _LIMIT_ALIASES: dict[str, tuple[str, ...]] = {
     "editLockTtlSeconds": ("--edit-lock-ttl",),
     "presenceGraceSeconds": ("--presence-grace",),
 }
+
+
+def listening_line(prog: str, host: str, port: int) -> str:
+    return f"{prog}: {LISTENING_MESSAGE} http://{host}:{port}"
 
 
 def _limit_option(name: str) -> str:

@@ -26,7 +26,7 @@ import httpx
 from harness._exceptions import TargetError
 from harness.spec import HEALTH_PATH
 
-from .config import DEFAULT_DATA_DIR, ServerSettings
+from .config import DEFAULT_DATA_DIR, LISTENING_MESSAGE, ServerSettings
 
 __all__ = ["RunningServer", "free_port", "start_server"]
 
@@ -51,6 +51,7 @@ class RunningServer:
         self._process: subprocess.Popen[bytes] | None = None
         self._log_path = Path(settings.data_dir) / "server.log"
         self._log: IO[bytes] | None = None
+        self._log_offset = 0
 
     @property
     def url(self) -> str:
@@ -69,6 +70,7 @@ class RunningServer:
             return self
         Path(self.settings.data_dir).mkdir(parents=True, exist_ok=True)
         self._log = open(self._log_path, "ab")  # noqa: SIM115 - held open for the child's life
+        self._log_offset = self._log.tell()
         command = [sys.executable, "-m", "reference_server", *self.settings.to_cli_args()]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self._process = subprocess.Popen(
@@ -77,6 +79,17 @@ class RunningServer:
         self._wait_healthy(timeout_seconds)
         return self
 
+    def _announced(self) -> bool:
+        """Our child printed its listening line. A /healthz answer alone could come from another
+        process that took the port between `free_port()` and our bind."""
+        try:
+            with open(self._log_path, "rb") as log:
+                log.seek(self._log_offset)
+                text = log.read().decode(errors="replace")
+        except OSError:
+            return False
+        return f"{LISTENING_MESSAGE} {self.url}" in text
+
     def _wait_healthy(self, timeout_seconds: float) -> None:
         deadline = time.monotonic() + timeout_seconds
         with httpx.Client(timeout=1.0) as client:
@@ -84,7 +97,7 @@ class RunningServer:
                 if self._process is not None and self._process.poll() is not None:
                     raise TargetError(f"the server exited at startup: {self.log_tail()}")
                 try:
-                    if client.get(self.url + HEALTH_PATH).status_code == 200:
+                    if self._announced() and client.get(self.url + HEALTH_PATH).status_code == 200:
                         return
                 except httpx.HTTPError:
                     pass

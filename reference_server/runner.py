@@ -22,11 +22,10 @@ from harness._exceptions import TargetError, UsageError
 
 from .app import build_app
 from .backends import Backends, choose_backends
-from .config import ServerSettings
+from .config import LISTENING_MESSAGE, ServerSettings, listening_line
 
 __all__ = ["LISTENING_MESSAGE", "listening_line", "serve_forever"]
 
-LISTENING_MESSAGE = "listening on"
 _GRACEFUL_SHUTDOWN_SECONDS = 3
 _WEBSOCKET_PROTOCOL = "websockets-sansio"
 
@@ -38,10 +37,6 @@ class _Server(uvicorn.Server):
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
         self._captured_signals.clear()
-
-
-def listening_line(prog: str, host: str, port: int) -> str:
-    return f"{prog}: {LISTENING_MESSAGE} http://{host}:{port}"
 
 
 def _bind(host: str, port: int) -> socket.socket:
