@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 __all__ = ["add_parser"]
@@ -39,17 +40,23 @@ def add_parser(subparsers: Any) -> None:
         "--report", metavar="DIR", help="write compare.html, compare.md and compare.json into DIR"
     )
     parser.add_argument(
+        "--junit", metavar="FILE", type=Path, help="JUnit XML: a testcase per metric"
+    )
+    parser.add_argument(
         "--fail-on-regression", action="store_true", help="exit 1 when any metric regressed"
     )
-    parser.set_defaults(run=run)  # fmt: skip
+    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from harness import UsageError
     from harness.reporting import load_run
-    from harness.reporting._compare_report import HEADERS, comparison_rows, write_comparison
+    from harness.reporting._compare_report import (
+        HEADERS,
+        comparison_rows,
+        write_comparison,
+        write_comparison_junit,
+    )
     from harness.reporting._tables import text_table
     from harness.reporting.compare import compare_runs
 
@@ -66,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     if args.report:
         outputs = write_comparison(comparison, Path(args.report))
         print(f"wrote {outputs.html}, {outputs.markdown.name}, {outputs.json.name}")
+    if args.junit:
+        print(f"wrote {write_comparison_junit(comparison, args.junit)}")
     regressions = comparison.regressions
     if regressions:
         print(f"REGRESSION: {', '.join(d.metric for d in regressions)}")

@@ -9,10 +9,10 @@ from pathlib import Path
 from ._plots import Plot, bars_draw, cdf_plot, render_png
 from ._tables import fmt_number, markdown_table
 from .compare import Change, MetricDelta, RunComparison
-from .formats import render_template
+from .formats import JunitCase, render_template, write_junit
 from .refetch import REFETCH_OP, CostTable, update_costs
 
-__all__ = ["ComparisonOutputs", "comparison_rows", "write_comparison"]
+__all__ = ["ComparisonOutputs", "comparison_rows", "write_comparison", "write_comparison_junit"]
 
 HEADERS = ("metric", "base", "new", "change", "verdict", "detail")
 
@@ -103,3 +103,17 @@ def write_comparison(comparison: RunComparison, out_dir: Path) -> ComparisonOutp
         rows=rows, regression=Change.REGRESSION.value, plots=_plots(comparison), costs=costs,
     ), encoding="utf-8")  # fmt: skip
     return ComparisonOutputs(html, markdown, json_path)
+
+
+def write_comparison_junit(comparison: RunComparison, path: Path) -> Path:
+    """One testcase per metric; a regression is a failure."""
+    cases = [
+        JunitCase(
+            d.metric,
+            f"{d.metric} regressed: {d.reason}" if d.change is Change.REGRESSION else None,
+            f"base {fmt_number(d.base)} → new {fmt_number(d.new)} ({_relative(d)}) {d.reason}",
+        )
+        for d in comparison.deltas
+    ]
+    names = f"{comparison.base.run.name} → {comparison.new.run.name}"
+    return write_junit(path, f"crm-harness compare: {names}", "crm-harness.compare", cases)

@@ -18,7 +18,7 @@ from matplotlib.axes import Axes
 
 from ._plots import Plot, render_png
 from ._tables import markdown_table
-from .formats import render_template
+from .formats import ReportFormat, render_template
 from .gates import Comparison, GateOutcome, Slo
 from .runs import LoadStep, StepRunner
 
@@ -142,10 +142,14 @@ def find_capacity(judge: StepJudge, search: CapacitySearch) -> CapacityResult:
 
 
 def judge_with_slo(
-    run_step: StepRunner, slo: Slo, out_dir: Path, progress: Callable[[str], None] = print
+    run_step: StepRunner,
+    slo: Slo,
+    out_dir: Path,
+    progress: Callable[[str], None] = print,
+    formats: Sequence[ReportFormat] | None = None,
 ) -> StepJudge:
     """Run one step with the real runner and judge its run directory by the SLO; each
-    step's reports (report.html etc.) are written into its run directory."""
+    step's reports (all formats unless `formats` says otherwise) go into its run directory."""
     from ._report import write_reports
 
     counter = iter(range(1, 1_000_000))
@@ -154,7 +158,7 @@ def judge_with_slo(
         prefix = f"[step {next(counter)}] users={users}"
         progress(f"{prefix}: running")
         run_dir = run_step(LoadStep(users), out_dir)
-        result = write_reports(run_dir, slo)
+        result = write_reports(run_dir, slo, formats=formats)
         saturated = bool((result.summary.get("generator") or {}).get("saturated"))
         failures = tuple(f"{f.gate}: {f.message}" for f in result.verdict.failures)
         verdict = "PASS" if result.verdict.passed else "FAIL (" + "; ".join(failures) + ")"

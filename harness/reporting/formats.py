@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -18,11 +20,13 @@ from .refetch import update_costs
 __all__ = [
     "HtmlReport",
     "JsonSummary",
+    "JunitCase",
     "JunitReport",
     "MarkdownSummary",
     "ReportFormat",
     "default_formats",
     "render_template",
+    "write_junit",
 ]
 
 
@@ -93,38 +97,47 @@ class MarkdownSummary:
         return path
 
 
+@dataclass(frozen=True, slots=True)
+class JunitCase:
+    name: str
+    failure: str | None  # None: passed
+    detail: str
+
+
+def write_junit(path: Path, suite_name: str, classname: str, cases: Sequence[JunitCase]) -> Path:
+    """One <testsuite> of one <testcase> per case: how CI shows gates and metrics as tests."""
+    failures = sum(1 for c in cases if c.failure is not None)
+    suite = ET.Element("testsuite", name=suite_name, tests=str(len(cases)),
+                       failures=str(failures), errors="0")  # fmt: skip
+    for c in cases:
+        case = ET.SubElement(suite, "testcase", classname=classname, name=c.name)
+        if c.failure is not None:
+            ET.SubElement(case, "failure", message=c.failure).text = c.detail
+        else:
+            ET.SubElement(case, "system-out").text = c.detail
+    root = ET.Element("testsuites", name="crm-harness")
+    root.append(suite)
+    ET.indent(root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    return path
+
+
 class JunitReport:
-    """JUnit XML, one testcase per gate, so CI shows each gate as a test."""
+    """JUnit XML, one testcase per gate; DIR/junit.xml unless given a path of its own."""
 
     name = "junit"
 
-    def __init__(self, filename: str | Path = "junit.xml") -> None:
-        self.filename = Path(filename)
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else None
 
     def write(self, context: ReportContext, out_dir: Path) -> Path:
-        outcomes = context.verdict.outcomes
-        suite = ET.Element(
-            "testsuite",
-            name=f"crm-harness slo: {context.run.name}",
-            tests=str(len(outcomes)),
-            failures=str(len(context.verdict.failures)),
-            errors="0",
-        )
-        for outcome in outcomes:
-            case = ET.SubElement(suite, "testcase", classname="crm-harness.slo", name=outcome.gate)
-            if not outcome.passed:
-                failure = ET.SubElement(case, "failure", message=outcome.message,
-                                        type=outcome.status.value)  # fmt: skip
-                failure.text = f"{outcome.title}\n{outcome.message}"
-            else:
-                ET.SubElement(case, "system-out").text = outcome.message
-        path = self.filename if self.filename.is_absolute() else out_dir / self.filename
-        path.parent.mkdir(parents=True, exist_ok=True)
-        root = ET.Element("testsuites", name="crm-harness")
-        root.append(suite)
-        ET.indent(root)
-        ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
-        return path
+        cases = [
+            JunitCase(o.gate, None if o.passed else o.message, f"{o.title}\n{o.message}")
+            for o in context.verdict.outcomes
+        ]
+        suite = f"crm-harness slo: {context.run.name}"
+        return write_junit(self.path or out_dir / "junit.xml", suite, "crm-harness.slo", cases)
 
 
 _ENV = jinja2.Environment(
@@ -173,4 +186,4 @@ class HtmlReport:
 
 
 def default_formats(junit: str | Path | None = None) -> list[ReportFormat]:
-    return [JsonSummary(), MarkdownSummary(), HtmlReport(), JunitReport(junit or "junit.xml")]
+    return [JsonSummary(), MarkdownSummary(), HtmlReport(), JunitReport(junit)]

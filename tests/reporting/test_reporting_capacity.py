@@ -17,6 +17,7 @@ from harness.reporting.capacity import (
     judge_with_slo,
     write_capacity,
 )
+from harness.reporting.formats import MarkdownSummary
 from harness.reporting.runs import LoadStep
 
 
@@ -80,10 +81,10 @@ def test_judge_with_slo_reads_each_step_run(tmp_path: Path) -> None:
 
     slo = parse_slo({"p99_e2e_ms": 50})
     lines: list[str] = []
-    judge = judge_with_slo(run_step, slo, tmp_path, lines.append)
+    judge = judge_with_slo(run_step, slo, tmp_path, lines.append, (MarkdownSummary(),))
     result = find_capacity(judge, CapacitySearch(start=100, max_steps=20, resolution=0.1))
     assert 455 <= result.capacity <= 500 < result.first_failure  # type: ignore[operator]
-    assert (tmp_path / "users-100-nodes-1" / "report.html").is_file()
+    assert "FAIL" in (tmp_path / "users-800-nodes-1" / "summary.md").read_text("utf-8")
     assert any("FAIL (p99_e2e_ms" in line for line in lines)
     first = result.steps[0]
     assert first.users == 100 and first.limit_use["p99_e2e_ms"] == pytest.approx(10 / 50)

@@ -85,3 +85,13 @@ def test_list_gates_names_every_gate(capsys: pytest.CaptureFixture[str]) -> None
     assert main(["report", "--list-gates"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == list(GATES)
+
+
+def test_junit_path_is_relative_to_the_working_directory(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--junit out/slo.xml lands where the user stands, not inside the run directory."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", str(run_dir), "--junit", "out/slo.xml"]) == 0
+    assert (tmp_path / "out" / "slo.xml").is_file()
+    assert not (run_dir / "out").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -122,8 +123,14 @@ def test_compare_cli_exit_codes_and_report(
     new = lognormal_run(tmp_path / "new", 101, scale=1.3)
     assert main(["compare", str(base), str(new)]) == 0
     out_dir = tmp_path / "cmp"
-    args = ["compare", str(base), str(new), "--fail-on-regression", "--report", str(out_dir)]
+    junit = tmp_path / "ci" / "compare.xml"
+    args = ["compare", str(base), str(new), "--fail-on-regression", "--report", str(out_dir),
+            "--junit", str(junit)]  # fmt: skip
     assert main(args) == 1
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None
+    failed = {c.get("name") for c in suite.iter("testcase") if c.find("failure") is not None}
+    assert "p50_e2e_ms" in failed and "loss_final" not in failed
     assert "REGRESSION: p50_e2e_ms" in capsys.readouterr().out
     html = (out_dir / "compare.html").read_text(encoding="utf-8")
     assert html.count('src="data:image/png;base64,') == 3
