@@ -66,6 +66,7 @@ class Step:
     errors: int
     p50: float
     p99: float
+    cpu_ms_per_patch: float  # all node processes together: what one change costs the cluster
 
     @property
     def passed(self) -> bool:
@@ -100,15 +101,22 @@ def capacity(nodes: int, redis_url: str, args: argparse.Namespace) -> list[Step]
         members = [m for t in teams for m in t.members]
         fleet = ClientFleet([(urls[i % nodes], tokens.mint(m)) for i, m in enumerate(members)])
         asyncio.run(create_records(urls[0], teams, tokens))
+        pids = [node.pid for node in cluster.nodes if node.pid is not None]
         runs = []
         for rate in args.rates:
             started = time.monotonic()
-            sent, errors = asyncio.run(write_at_rate(urls, teams, tokens, rate, args.seconds))
-            runs.append((rate, sent, errors, time.monotonic() - started))
-            time.sleep(1.0)  # drain before the next step
+            outcome: list[tuple[dict[Any, float], int]] = []
+
+            def step(rate: float = rate, outcome: list[Any] = outcome) -> None:
+                outcome.append(asyncio.run(write_at_rate(urls, teams, tokens, rate, args.seconds)))
+                time.sleep(1.0)  # drain before the next step
+
+            cpu_ms = sum(_cpu_ms_during(pids, step))
+            sent, errors = outcome[0]
+            runs.append((rate, sent, errors, time.monotonic() - started - 1.0, cpu_ms))
         receipts = fleet.receipts()
     steps = []
-    for rate, sent, errors, took in runs:
+    for rate, sent, errors, took, cpu_ms in runs:
         latencies = [(at - sent[(rid, v)]) * 1000 for rid, v, at in receipts if (rid, v) in sent]
         steps.append(
             Step(
@@ -120,18 +128,22 @@ def capacity(nodes: int, redis_url: str, args: argparse.Namespace) -> list[Step]
                 errors,
                 _p(latencies, 50),
                 _p(latencies, 99),
+                cpu_ms / max(1, len(sent)),
             )
         )
     print(
         f"\n{nodes} node(s), {fleet.connected} sockets ({args.teams} teams x {args.members}), "
         f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}"
     )
-    print(" offered/s  achieved/s  deliveries/s  received/expected  errors  p50 ms  p99 ms  ok")
+    print(
+        " offered/s  achieved/s  deliveries/s  received/expected  errors  p50 ms  p99 ms"
+        "  CPU ms/PATCH  ok"
+    )
     for s in steps:
         print(
             f" {s.rate:9.0f}  {s.achieved:10.1f}  {s.deliveries_per_s:12.0f}  "
             f"{s.received:8d}/{s.expected:<8d}  {s.errors:6d}  {s.p50:6.1f}  {s.p99:6.1f}  "
-            f"{'yes' if s.passed else 'no'}"
+            f"{s.cpu_ms_per_patch:12.1f}  {'yes' if s.passed else 'no'}"
         )
     return steps
 
