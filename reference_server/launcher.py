@@ -33,6 +33,8 @@ __all__ = ["RunningServer", "free_port", "start_server"]
 _START_TIMEOUT_SECONDS = 30.0
 _STOP_TIMEOUT_SECONDS = 8.0
 _LOG_TAIL_LINES = 15
+_PORT_ATTEMPTS = 3
+_PORT_TAKEN = "already in use"  # runner's wording for EADDRINUSE
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -173,11 +175,20 @@ def start_server(settings: ServerSettings | None = None, **changes: Any) -> Runn
     if base.data_dir == DEFAULT_DATA_DIR:  # also with a database URL: the log lives there
         owned = Path(tempfile.mkdtemp(prefix="crm-server-"))
         base = dataclasses.replace(base, data_dir=str(owned))
-    if base.port == 0:
-        base = dataclasses.replace(base, port=free_port(base.host))
-    server = RunningServer(base, owned)
-    try:
-        return server.start()
-    except BaseException:
-        server.close()
-        raise
+    pick_port = base.port == 0
+    for attempt in range(_PORT_ATTEMPTS):
+        if pick_port:
+            base = dataclasses.replace(base, port=free_port(base.host))
+        server = RunningServer(base, owned)
+        try:
+            return server.start()
+        except TargetError as exc:
+            # Another process may take the port between free_port() and the child's bind.
+            if not (pick_port and _PORT_TAKEN in str(exc)) or attempt == _PORT_ATTEMPTS - 1:
+                server.close()
+                raise
+            server.stop()
+        except BaseException:
+            server.close()
+            raise
+    raise AssertionError("unreachable")  # the loop returns or raises

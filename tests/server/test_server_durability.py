@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Iterator
 
 import httpx
@@ -11,7 +12,8 @@ from srvkit import Target
 
 from harness import TargetError
 from harness.client import Agent, Org, TokenFactory
-from harness.spec import ClientEvent
+from harness.spec import HEALTH_PATH, ClientEvent
+from reference_server import launcher
 from reference_server.config import ServerSettings
 from reference_server.launcher import RunningServer, start_server
 
@@ -87,3 +89,20 @@ def test_launcher_reports_a_server_that_cannot_start() -> None:
     with pytest.raises(TargetError) as failed:
         start_server(database_url="mysql://localhost/crm")
     assert "unsupported database URL" in str(failed.value)
+
+
+def test_launcher_retries_when_its_port_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """INF-3: a picked port that another process takes before the child binds it is retried
+    with a new port; the server that answers is the launcher's own."""
+    real_free_port = launcher.free_port
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen(1)
+        taken = squatter.getsockname()[1]
+        picks = iter([taken])
+        monkeypatch.setattr(
+            launcher, "free_port", lambda host: next(picks, None) or real_free_port(host)
+        )
+        with start_server() as server:
+            assert server.settings.port != taken
+            assert httpx.get(server.url + HEALTH_PATH).json() == {"status": "ok"}
