@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from harness.load.measure import AnomalyKind  # the kinds the engine writes to anomalies.csv
+
 from .._exceptions import UsageError
 from ..spec import Op
 
@@ -53,18 +55,6 @@ STREAMS_COLUMNS: tuple[str, ...] = ("receiver", "socket", "stream", "missing_liv
 
 # Ops in actions.csv that change a record and therefore emit one data event (SPEC §5).
 CHANGE_OPS: frozenset[str] = frozenset(op.value for op in Op)
-
-
-class AnomalyKind:
-    """Values of `anomalies.csv`'s `kind` column."""
-
-    ISOLATION_LEAK = "isolation_leak"
-    REDACTION_LEAK = "redaction_leak"
-    DUPLICATE = "duplicate"
-    GAP = "gap"
-    OUT_OF_ORDER = "out_of_order"
-
-    ALL: tuple[str, ...] = (ISOLATION_LEAK, REDACTION_LEAK, DUPLICATE, GAP, OUT_OF_ORDER)
 
 
 # Columns read as text whatever they look like: ids such as "42" must not become integers
