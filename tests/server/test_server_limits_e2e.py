@@ -162,3 +162,27 @@ async def test_metrics_count_logical_events(target: Target, org: Org) -> None:
     assert delta("crm_realtime_events_received_total", event=ClientEvent.SYNC) >= 1
     assert delta("crm_realtime_replayed_events_total") == 1
     assert delta("crm_realtime_connections") == 3
+
+
+async def test_abrupt_disconnects_free_every_slot(target: Target, org: Org) -> None:
+    """LIM-3, MET-1: sockets that vanish without a goodbye (transport dropped) release their
+    connection slots and the connections gauge returns to where it was."""
+    limit = (await _limits(target))["maxConnectionsPerUser"]
+    users = [org.agent() for _ in range(4)]
+    before = (await _metrics(target))[("crm_realtime_connections", ())]
+    lives = [await target.live(user) for user in users for _ in range(limit)]
+    for live in lives:
+        await live.client.eio.disconnect(abort=True)  # no Socket.IO DISCONNECT packet
+    assert await wait_until(lambda: all(live.disconnected_at for live in lives), within=5)
+
+    async def gauge() -> float:
+        return (await _metrics(target))[("crm_realtime_connections", ())]
+
+    for _ in range(100):
+        if await gauge() == before:
+            break
+        await asyncio.sleep(0.05)
+    assert await gauge() == before
+    again = [await target.live(user) for user in users for _ in range(limit)]
+    for live in again:
+        await live.close()
