@@ -72,8 +72,8 @@ async def _change(
 ) -> Response:
     actor = authenticate(request)
     ctx = context_of(request)
-    entity_type = _entity(collection)
     body = await _body(request)  # read even when unused: an oversized body is still a 413
+    entity_type = _entity(collection)  # 413 before 404 (§15)
     changes = body if with_body else None
     try:
         expected = parse_if_match(request.headers.get("if-match"))

@@ -198,5 +198,7 @@ async def test_payload_too_large_and_precedence(target: Target, org: Org) -> Non
             f"{path}/nope", json={}, headers=target.headers(agent, **{"If-Match": "x"})
         )
         assert bad_header.status_code == 404
+        big_unknown = await http.post("/api/v1/widgets", content=big, headers=target.headers(agent))
+        assert big_unknown.status_code == 413
         unknown = await http.get("/api/v1/widgets", headers=target.headers(agent))
         assert unknown.status_code == 404 and _code(unknown) == ErrorCode.NOT_FOUND
