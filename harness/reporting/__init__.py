@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._report import ReportResult, write_reports
     from ._rundir import RunData, load_run, load_summary
+    from .capacity import CapacityResult, CapacitySearch, find_capacity, judge_with_slo
+    from .compare import RunComparison, compare_runs
     from .gates import (
         GATES,
         Comparison,
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
         load_slo,
         parse_slo,
     )
+    from .runs import LoadStep, LoadTemplate, load_runner
+    from .sweep import SweepRow, run_sweep, write_sweep
 
 _HOMES: dict[str, str] = {
     "ReportResult": "._report",
@@ -33,6 +37,11 @@ _HOMES: dict[str, str] = {
     "RunData": "._rundir",
     "load_run": "._rundir",
     "load_summary": "._rundir",
+    **{name: ".capacity" for name in ("CapacityResult", "CapacitySearch", "find_capacity",
+                                      "judge_with_slo")},
+    **{name: ".compare" for name in ("RunComparison", "compare_runs")},
+    **{name: ".runs" for name in ("LoadStep", "LoadTemplate", "load_runner")},
+    **{name: ".sweep" for name in ("SweepRow", "run_sweep", "write_sweep")},
     **{
         name: ".gates"
         for name in ("GATES", "Comparison", "Gate", "GateOutcome", "GateStatus", "Slo",
@@ -42,20 +51,32 @@ _HOMES: dict[str, str] = {
 
 __all__ = [
     "GATES",
+    "CapacityResult",
+    "CapacitySearch",
     "Comparison",
     "Gate",
     "GateOutcome",
     "GateStatus",
+    "LoadStep",
+    "LoadTemplate",
     "ReportResult",
+    "RunComparison",
     "RunData",
     "Slo",
+    "SweepRow",
     "Verdict",
+    "compare_runs",
     "evaluate",
+    "find_capacity",
+    "judge_with_slo",
     "load_run",
+    "load_runner",
     "load_slo",
     "load_summary",
     "parse_slo",
+    "run_sweep",
     "write_reports",
+    "write_sweep",
 ]
 
 
