@@ -123,3 +123,12 @@ def test_readme_documents_every_gate() -> None:
     section = readme.split("<!-- section: reports -->")[1].split("<!-- section:")[0]
     missing = [name for name in GATES if f"`{name}`" not in section]
     assert missing == []
+
+
+def test_public_api_names_resolve() -> None:
+    """Every name harness.reporting exports (lazily) resolves to an object."""
+    import harness.reporting as reporting
+
+    assert all(getattr(reporting, name) is not None for name in reporting.__all__)
+    with pytest.raises(AttributeError):
+        reporting.no_such_name  # noqa: B018
