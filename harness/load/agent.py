@@ -170,7 +170,7 @@ class LoadAgent:
                 agent_socket.sync(agent_socket.tracker.cursors())
             except WireError as exc:
                 ok, code = 0, type(exc).__name__
-            self._record("reconnect", "socket", "", "", 0, "", t_send, ok, code, 0)
+            self.record_action("reconnect", "socket", "", "", 0, "", t_send, ok, code, 0)
 
     # -- knowledge of records ------------------------------------------------------------------
 
@@ -228,7 +228,7 @@ class LoadAgent:
     def new_key(self) -> str:
         return uuid.uuid4().hex
 
-    def _record(
+    def record_action(
         self,
         op: str,
         transport: str,
@@ -263,7 +263,8 @@ class LoadAgent:
 
     def anomaly(self, kind: str, detail: str) -> None:
         ident = self.identity.user_id
-        MEASUREMENTS.fire(AnomalyRecord(kind, ident, "", 0, "", detail[:200], self.ctx.worker))
+        record = AnomalyRecord(kind, ident, "", 0, "", detail[:200], self.ctx.worker, time.time())
+        MEASUREMENTS.fire(record)
 
     def ack_error(self, ack: Any) -> str:
         if isinstance(ack, dict) and ack.get("ok"):

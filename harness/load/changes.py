@@ -102,7 +102,9 @@ class ChangeRunner:
         if error:
             known = agent.known.get(entity_id)
             scope = known.scope if known else ""
-            agent._record(op, transport, entity_type, entity_id, 0, scope, t_send, 0, error, sent)
+            agent.record_action(
+                op, transport, entity_type, entity_id, 0, scope, t_send, 0, error, sent
+            )
             if error == ErrorCode.NOT_FOUND.value:
                 agent.known.pop(entity_id, None)
             return
@@ -114,7 +116,9 @@ class ChangeRunner:
             entity_id, version, scope = agent.remember(data, visibility)
             if entity_type and entity_id in agent.known:
                 agent.known[entity_id].entity_type = entity_type
-        agent._record(op, transport, entity_type, entity_id, version, scope, t_send, 1, "", sent)
+        agent.record_action(
+            op, transport, entity_type, entity_id, version, scope, t_send, 1, "", sent
+        )
 
     def _mutate(
         self,
@@ -184,7 +188,7 @@ class ChangeRunner:
             error = self.agent.ack_error(ack)
         except WireError:
             error = "TIMEOUT"
-        self.agent._record(
+        self.agent.record_action(
             op,
             "socket",
             str(payload.get("entityType", "")),
@@ -238,7 +242,7 @@ class ChangeRunner:
                 task_id = str(result.body["data"].get("taskId", ""))
         except (OSError, gevent.Timeout):
             error = "TIMEOUT"
-        self.agent._record(
+        self.agent.record_action(
             "ai_task", "rest", "escrow", task_id, 0, "user", t_send, 0 if error else 1, error, sent
         )
 
@@ -253,7 +257,7 @@ class ChangeRunner:
             sent, received, error = result.bytes_sent, result.bytes_received, result.error_code
         except (OSError, gevent.Timeout):
             error = "TIMEOUT"
-        self.agent._record(
+        self.agent.record_action(
             "refetch",
             "rest",
             entity_type,

@@ -8,7 +8,6 @@ from typing import Any
 
 from harness.client import Agent, TokenFactory
 
-from .payloads import KnownRecord
 from .recorder import Counters
 from .workload import Workload
 
@@ -81,6 +80,3 @@ class LoadContext:
     def pick_op(self) -> str:
         ops = list(self.mix)
         return self.rng.choices(ops, weights=[self.mix[o] for o in ops])[0]
-
-
-KnownRecords = dict[str, KnownRecord]

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,10 @@ from .rest import RestPool
 from .workload import Workload
 
 __all__ = ["CONFIG_ENV", "STATE", "ProcessState", "current_context"]
+
+# Test tokens for a server's own secret: PyJWT's advice on key length is the server
+# operator's business and would otherwise repeat in every generator process.
+warnings.filterwarnings("ignore", message="The HMAC key is")
 
 CONFIG_ENV = "CRM_LOAD_CONFIG"
 _DEADLINE_MESSAGE = "crm_deadline"

@@ -89,7 +89,9 @@ class FloodUser(User):
             error = self.agent.ack_error(ack)
         except WireError:
             error, sent = "DISCONNECTED", 0
-        self.agent._record("flood", "socket", "", "", 0, "", t_send, int(not error), error, sent)
+        self.agent.record_action(
+            "flood", "socket", "", "", 0, "", t_send, int(not error), error, sent
+        )
 
     @task
     def flood(self) -> None:
@@ -106,7 +108,7 @@ class FloodUser(User):
                         agent_socket.open()
                 except WireError as exc:
                     code = getattr(exc, "code", None) or ErrorCode.INTERNAL.value
-                self.agent._record(
+                self.agent.record_action(
                     "reconnect", "socket", "", "", 0, "", t_send, int(not code), code, 0
                 )
                 continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import ClassVar, Union
+from typing import ClassVar
 
 __all__ = [
     "MEASUREMENTS",
@@ -129,6 +129,7 @@ class AnomalyRecord:
     event_id: str
     detail: str
     worker: int
+    t: float = 0.0  # epoch s when it was seen
 
 
 @dataclass(slots=True)
@@ -146,9 +147,7 @@ class GeneratorSample:
     deliveries: int
 
 
-Record = Union[  # noqa: UP007 - a runtime alias used in isinstance-free dispatch tables
-    DeliveryRecord, ActionRecord, UserRecord, StreamRecord, AnomalyRecord, GeneratorSample
-]
+Record = DeliveryRecord | ActionRecord | UserRecord | StreamRecord | AnomalyRecord | GeneratorSample
 
 RECORD_TYPES: tuple[type, ...] = (
     DeliveryRecord,

@@ -97,6 +97,11 @@ class Counters:
                 if record.ok:
                     self.changes_ok += 1
                     self.sent_at[(record.entity_id, record.version)] = record.t_send
+                    if len(self.sent_at) > _SENT_AT_MAX:
+                        # Live progress only needs recent changes; drop the oldest half
+                        # (dicts keep insertion order) so that long runs stay flat in memory.
+                        for key in list(self.sent_at)[: _SENT_AT_MAX // 2]:
+                            del self.sent_at[key]
         elif isinstance(record, AnomalyRecord):
             if record.kind == "gap":
                 self.gaps += 1
@@ -125,6 +130,7 @@ class Counters:
         }
 
 
+_SENT_AT_MAX = 50_000
 _CHANGE_OPS = frozenset({"create", "update", "archive", "restore", "delete"})
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from harness import TargetError, UsageError
+from harness import HarnessError, TargetError, UsageError
 from harness.spec import INFO_PATH
 
 from .analysis import summarize
@@ -194,7 +194,12 @@ def run_load(config: LoadConfig) -> Path:
         started_at = time.time()
         code = _run_locust(_Plan(config, run_dir, config_path, scenario_file))
         ended_at = time.time()
-        merge_parts(run_dir)
+        written = merge_parts(run_dir)
+        if code != 0 and written.get("users", 0) == 0:
+            raise HarnessError(
+                f"the load generator failed before any user started (Locust exit {code}); "
+                "see its output above"
+            )
         run_info = {
             "scenario": config.scenario,
             "url": url,

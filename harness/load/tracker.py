@@ -8,6 +8,7 @@ stream (EVT-1) or a true sensitive value at a non-owner (RED-1).
 
 from __future__ import annotations
 
+import time
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -82,7 +83,9 @@ class SocketTracker:
 
     def _anomaly(self, kind: str, stream: str, seq: int, event_id: str, detail: str) -> None:
         MEASUREMENTS.fire(
-            AnomalyRecord(kind, self.receiver, stream, seq, event_id, detail, self.worker)
+            AnomalyRecord(
+                kind, self.receiver, stream, seq, event_id, detail, self.worker, time.time()
+            )
         )
 
     def on_event(

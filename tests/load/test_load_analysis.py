@@ -20,7 +20,9 @@ from harness.load.measure import (
 
 
 def _write(run_dir: Path, record_type: type, rows: list[tuple[object, ...]]) -> None:
-    frame = pd.DataFrame(rows, columns=columns(record_type))
+    # Rows may stop short of the newest trailing columns: summarize() must accept older files.
+    names = columns(record_type)
+    frame = pd.DataFrame(rows, columns=names[: len(rows[0])] if rows else names)
     frame.to_csv(run_dir / f"{record_type.file}.csv", index=False)  # type: ignore[attr-defined]
 
 
