@@ -29,10 +29,10 @@ RUN pip install --no-index --find-links /wheels crm-realtime-harness && rm -rf /
 # store when no --database-url is given); load runs write /runs (a volume shared by the Locust
 # master and workers in docker-compose.yml) and reports/.
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin crm \
-    && mkdir -p /data /runs/tmp /app/reports \
+    && mkdir -p /data /runs /app/reports \
     && chown -R crm:crm /data /runs /app/reports
 WORKDIR /app
-# Locust loads scenarios by file path; the worker entry script; the SLO example for load gates.
+# Locust loads scenarios by file path; the Locust entry scripts; the SLO example for gates.
 COPY --chown=crm:crm scenarios ./scenarios
 COPY --chown=crm:crm deploy/locust ./deploy/locust
 COPY --chown=crm:crm slo.example.toml ./

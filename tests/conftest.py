@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -81,17 +82,28 @@ def postgres_server() -> Iterator[ServiceEndpoint]:
     yield ServiceEndpoint(LOCAL_POSTGRES, "local")
 
 
+@contextmanager
+def _fresh_database(server: ServiceEndpoint) -> Iterator[str]:
+    name = f"crm_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_pg_execute(server.url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield _with_database(server.url, name)
+    finally:
+        asyncio.run(_pg_execute(server.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture
 def postgres_url(postgres_server: ServiceEndpoint) -> Iterator[str]:
     """A fresh, empty database for this test, dropped afterwards."""
-    name = f"crm_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_execute(postgres_server.url, f'CREATE DATABASE "{name}"'))
-    try:
-        yield _with_database(postgres_server.url, name)
-    finally:
-        asyncio.run(
-            _pg_execute(postgres_server.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        )
+    with _fresh_database(postgres_server) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_postgres_url(postgres_server: ServiceEndpoint) -> Iterator[str]:
+    """A fresh, empty database shared by one test module (e.g. its cluster), dropped after."""
+    with _fresh_database(postgres_server) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -118,12 +130,11 @@ class RedisNamespace:
     prefix: str  # every key and channel a test's code makes starts with this
 
 
-@pytest.fixture
-def redis_namespace(redis_server: ServiceEndpoint) -> Iterator[RedisNamespace]:
-    """A key prefix of this test's own on the shared Redis; its keys are deleted afterwards."""
+@contextmanager
+def _fresh_namespace(server: ServiceEndpoint) -> Iterator[RedisNamespace]:
     import redis
 
-    ns = RedisNamespace(redis_server.url, f"crmtest:{uuid.uuid4().hex[:12]}:")
+    ns = RedisNamespace(server.url, f"crmtest:{uuid.uuid4().hex[:12]}:")
     yield ns
     client = redis.Redis.from_url(ns.url)
     try:
@@ -132,3 +143,17 @@ def redis_namespace(redis_server: ServiceEndpoint) -> Iterator[RedisNamespace]:
             client.delete(*keys)
     finally:
         client.close()
+
+
+@pytest.fixture
+def redis_namespace(redis_server: ServiceEndpoint) -> Iterator[RedisNamespace]:
+    """A key prefix of this test's own on the shared Redis; its keys are deleted afterwards."""
+    with _fresh_namespace(redis_server) as ns:
+        yield ns
+
+
+@pytest.fixture(scope="module")
+def module_redis_namespace(redis_server: ServiceEndpoint) -> Iterator[RedisNamespace]:
+    """A key prefix shared by one test module (e.g. its cluster); deleted afterwards."""
+    with _fresh_namespace(redis_server) as ns:
+        yield ns

@@ -1,22 +1,21 @@
 #!/bin/sh
 # Entry of the compose `locust-worker` service: a Locust worker of a `crm-harness load` master.
 #
-# The master (`crm-harness load --remote-workers N`) writes the run's configuration to a fresh
-# temporary directory under $TMPDIR, which compose puts on the `loadruns` volume shared with the
-# workers; the workers' part files go to the run directory on that same volume, where the master
-# merges them. So: wait for the newest configuration, then run Locust as a worker with it.
+# The master (`crm-harness load --remote-workers N --report DIR`) writes the run's
+# configuration (target URL, JWT secret, workload) to DIR/load-config.json; the workers read it
+# from there and write their measurements into DIR, which the master merges. DIR is a volume
+# both sides mount. So: wait until that file is there, then run Locust as a worker with it.
 set -eu
-: "${TMPDIR:?TMPDIR must be the directory the master writes its run configuration under}"
+: "${CRM_LOAD_CONFIG:?set CRM_LOAD_CONFIG to the master's DIR/load-config.json}"
 waited=0
-while :; do
-    config=$(ls -t "$TMPDIR"/crm-load-*/load-config.json 2>/dev/null | head -n 1 || true)
-    [ -n "$config" ] && break
+until [ -f "$CRM_LOAD_CONFIG" ]; do
     waited=$((waited + 1))
     if [ "$waited" -gt "${CRM_WORKER_WAIT_S:-300}" ]; then
-        echo "locust-worker: no run configuration under $TMPDIR after ${waited}s" >&2
+        echo "locust-worker: no run configuration at $CRM_LOAD_CONFIG after ${waited}s" >&2
         exit 1
     fi
     sleep 1
 done
-echo "locust-worker: using $config"
-CRM_LOAD_CONFIG=$config exec locust "$@"
+echo "locust-worker: using $CRM_LOAD_CONFIG"
+export CRM_LOAD_CONFIG
+exec locust "$@"

@@ -183,7 +183,6 @@ def _locust_options(argv: list[str]) -> dict[str, Any]:
         "opts, unknown = get_parser(default_config_files=[]).parse_known_args(sys.argv[1:])\n"
         "print(json.dumps({'options': vars(opts), 'unknown': unknown}, default=str))\n"
     )
-    argv = [interpolate(arg, {}) for arg in argv]  # compose's ${VAR:-default}
     done = subprocess.run(
         [sys.executable, "-c", code, *argv], capture_output=True, text=True, check=False
     )
@@ -195,7 +194,8 @@ def _locust_options(argv: list[str]) -> dict[str, Any]:
 def test_locust_services_run_our_scenarios_against_nginx(services: dict[str, Any]) -> None:
     """CLU-1 under load: `crm-harness load` as Locust master, workers on a shared run volume."""
     master, worker = services["locust-master"], services["locust-worker"]
-    assert master["entrypoint"] == [console_script()]
+    assert master["entrypoint"] == ["sh", "deploy/locust/master.sh"]
+    assert f"exec {console_script()} " in (ROOT / "deploy/locust/master.sh").read_text()
     load = parse_harness_command([interpolate(arg, {}) for arg in master["command"]])
     assert load.command == "load"
     host = urlsplit(load.url)
@@ -205,19 +205,23 @@ def test_locust_services_run_our_scenarios_against_nginx(services: dict[str, Any
     assert load.remote_workers == int(interpolate(str(worker["deploy"]["replicas"]), {}))
     assert (ROOT / "scenarios" / f"{load.scenario}.py").is_file()
 
-    assert worker["entrypoint"][0] == "sh" and (ROOT / worker["entrypoint"][1]).is_file()
-    locust = _locust_options(worker["command"])
+    assert worker["entrypoint"] == ["sh", "deploy/locust/worker.sh"]
+    locust = _locust_options([interpolate(arg, {}) for arg in worker["command"]])
     assert locust["unknown"] == []
     options = locust["options"]
     assert options["worker"] and options["master_host"] == "locust-master"
     assert options["master_port"] == load.master_bind_port
     assert options["locustfile"] == f"scenarios/{load.scenario}.py"
 
-    # The master's run configuration (under TMPDIR) and run directory reach the workers.
+    # The run's configuration is written in the master's run directory, on the volume that
+    # both mount; workers wait for the master to be healthy, i.e. for that file.
     assert master["volumes"] == worker["volumes"]
     mount = master["volumes"][0].split(":")[1]
-    assert master["environment"]["TMPDIR"].startswith(mount + "/")
-    assert str(load.report).startswith(mount + "/")
+    config = Path(master["environment"]["CRM_LOAD_CONFIG"])
+    assert config == Path(load.report) / "load-config.json"
+    assert config.is_relative_to(mount)
+    assert "CRM_LOAD_CONFIG" in " ".join(master["healthcheck"]["test"])
+    assert worker["depends_on"]["locust-master"]["condition"] == "service_healthy"
 
 
 def _dockerfile_instruction(name: str) -> str:

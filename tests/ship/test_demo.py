@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 DEMO = ROOT / "scripts" / "demo.py"
 SERVER_UP = re.compile(r"reference server up at (http://\S+)")
 # A small, quick demo: a few users acting every second instead of every 50 s.
-SMALL = ["--users", "6", "--spawn-rate", "6", "--duration", "4s", "--load-arg=--think-time",
+SMALL = ["--users", "6", "--spawn-rate", "6", "--duration", "2s", "--load-arg=--think-time",
          "--load-arg=1", "--load-arg=--users-per-team", "--load-arg=3"]  # fmt: skip
 CONFORM_SUBSET = ["--conform-arg=--req", "--conform-arg=INF-1,INF-3"]
 

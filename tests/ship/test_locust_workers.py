@@ -1,6 +1,7 @@
-"""The compose load layout for real: `crm-harness load --remote-workers` as master and a worker
-started by deploy/locust/worker.sh, sharing only TMPDIR and the run directory, as the
-`locust-master` and `locust-worker` services do. EVT-1/EVT-2/STR-5 figures come out of it.
+"""The compose load layout for real: `crm-harness load --remote-workers` started by
+deploy/locust/master.sh and a worker started by deploy/locust/worker.sh, sharing only the run
+directory, as the `locust-master` and `locust-worker` services do. EVT-1/EVT-2/STR-5 figures
+come out of it.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,47 +19,73 @@ from ship_support import ROOT
 
 from reference_server.launcher import RunningServer, free_port, start_server
 
-WORKER_SH = ROOT / "deploy" / "locust" / "worker.sh"
+LOCUST_DIR = ROOT / "deploy" / "locust"
 SECRET = "ship-locust-secret-of-32-bytes-long"
 
 
-def _fake_locust(bin_dir: Path) -> None:
-    script = bin_dir / "locust"
-    script.write_text('#!/bin/sh\necho "config=$CRM_LOAD_CONFIG args=$*"\n')
+def _fake(bin_dir: Path, name: str) -> None:
+    script = bin_dir / name
+    script.write_text(f'#!/bin/sh\necho "{name} config=$CRM_LOAD_CONFIG args=$*"\n')
     script.chmod(0o755)
 
 
-def test_worker_script_starts_locust_with_the_newest_run_configuration(tmp_path: Path) -> None:
-    """The worker runs Locust with the configuration the master wrote last, args passed on."""
-    _fake_locust(tmp_path)
-    for name, mtime in (("crm-load-old", 1_000_000), ("crm-load-new", 2_000_000)):
-        config = tmp_path / name / "load-config.json"
-        config.parent.mkdir()
-        config.write_text("{}")
-        os.utime(config, (mtime, mtime))
-    env = {**os.environ, "TMPDIR": str(tmp_path), "PATH": f"{tmp_path}:{os.environ['PATH']}"}
-    done = subprocess.run(
-        ["sh", str(WORKER_SH), "-f", "scenarios/team_sync.py", "--worker"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
+def _script_env(tmp_path: Path, config: Path, **extra: str) -> dict[str, str]:
+    path = f"{tmp_path}:{os.environ['PATH']}"
+    return {**os.environ, "PATH": path, "CRM_LOAD_CONFIG": str(config), **extra}
+
+
+def _run_script(
+    name: str, args: list[str], env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["sh", str(LOCUST_DIR / name), *args], env=env, capture_output=True, text=True, timeout=30
     )
+
+
+def test_master_script_removes_an_earlier_runs_configuration(tmp_path: Path) -> None:
+    """A stale configuration on the volume is gone before the master runs (then exec)."""
+    _fake(tmp_path, "crm-harness")
+    stale = tmp_path / "run" / "load-config.json"
+    stale.parent.mkdir()
+    stale.write_text("{}")
+    done = _run_script("master.sh", ["load", "--users", "3"], _script_env(tmp_path, stale))
     assert done.returncode == 0, done.stderr
-    expected = tmp_path / "crm-load-new" / "load-config.json"
-    assert f"config={expected} args=-f scenarios/team_sync.py --worker" in done.stdout
+    assert f"crm-harness config={stale} args=load --users 3" in done.stdout
+    assert not stale.exists()
+
+
+def test_worker_script_waits_for_the_configuration_then_runs_locust(tmp_path: Path) -> None:
+    """The worker starts Locust only once the master's configuration exists, args passed on."""
+    _fake(tmp_path, "locust")
+    config = tmp_path / "run" / "load-config.json"
+    config.parent.mkdir()
+    worker = subprocess.Popen(
+        ["sh", str(LOCUST_DIR / "worker.sh"), "-f", "scenarios/team_sync.py", "--worker"],
+        env=_script_env(tmp_path, config),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(1.5)
+        assert worker.poll() is None, "the worker did not wait for the configuration"
+        config.write_text("{}")
+        out, _ = worker.communicate(timeout=10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert worker.returncode == 0
+    assert f"locust config={config} args=-f scenarios/team_sync.py --worker" in out
 
 
 def test_worker_script_gives_up_clearly_without_a_master(tmp_path: Path) -> None:
     """No configuration ever appears: one line on stderr and a non-zero exit, not a hang."""
-    _fake_locust(tmp_path)
-    env = {**os.environ, "TMPDIR": str(tmp_path), "CRM_WORKER_WAIT_S": "1"}
-    done = subprocess.run(
-        ["sh", str(WORKER_SH), "--worker"], env=env, capture_output=True, text=True, timeout=30
-    )
+    _fake(tmp_path, "locust")
+    env = _script_env(tmp_path, tmp_path / "absent.json", CRM_WORKER_WAIT_S="1")
+    done = _run_script("worker.sh", ["--worker"], env)
     assert done.returncode == 1
     assert "no run configuration" in done.stderr
-    assert "config=" not in done.stdout
+    assert "locust config=" not in done.stdout
 
 
 @pytest.fixture
@@ -67,29 +95,27 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
 
 
 @pytest.mark.slow
-def test_master_and_remote_worker_share_only_tmpdir_and_the_run_dir(
+def test_master_and_remote_worker_share_only_the_run_directory(
     server: RunningServer, tmp_path: Path
 ) -> None:
     """EVT-1, EVT-2, STR-5: the worker's users connect, change records and receive them."""
-    shared_tmp = tmp_path / "runs" / "tmp"
-    shared_tmp.mkdir(parents=True)
     run_dir = tmp_path / "runs" / "compose-load"
     master_port = free_port()
     env = {
         **os.environ,
-        "TMPDIR": str(shared_tmp),
+        "CRM_LOAD_CONFIG": str(run_dir / "load-config.json"),
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         "CRM_WORKER_WAIT_S": "60",
     }
     worker = subprocess.Popen(
-        ["sh", str(WORKER_SH), "-f", "scenarios/team_sync.py", "--worker",
+        ["sh", str(LOCUST_DIR / "worker.sh"), "-f", "scenarios/team_sync.py", "--worker",
          "--master-host", "127.0.0.1", "--master-port", str(master_port)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         master = subprocess.run(
-            [str(Path(sys.executable).parent / "crm-harness"), "load", "--url", server.url,
-             "--jwt-secret", SECRET, "--users", "6", "--spawn-rate", "6", "--duration", "4s",
+            ["sh", str(LOCUST_DIR / "master.sh"), "load", "--url", server.url,
+             "--jwt-secret", SECRET, "--users", "6", "--spawn-rate", "6", "--duration", "2s",
              "--think-time", "1", "--users-per-team", "3", "--remote-workers", "1",
              "--master-bind-host", "127.0.0.1", "--master-bind-port", str(master_port),
              "--report", str(run_dir)],

@@ -2,8 +2,8 @@
 
 TRN-1/TRN-2: Socket.IO through the proxy over WebSocket, over long-polling (which only works
 when every request of a session reaches the same node: stickiness) and over polling upgraded to
-WebSocket; direct WebSockets spread over the nodes. The nodes here are three independent
-servers, so a polling request sent to the wrong node would fail outright.
+WebSocket; direct WebSockets spread over the nodes; a change reaches a team spread over the
+nodes (the compose stack without Docker: three nodes on Redis + PostgreSQL behind nginx).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from ship_support import ROOT
 from harness import spec
 from harness.client import Agent, Org, RealtimeClient, RestClient, TokenFactory
 from reference_server.cluster import start_cluster
-from reference_server.launcher import RunningServer, free_port, start_server
+from reference_server.launcher import RunningServer, free_port
 from tests.conftest import RedisNamespace
 
 pytestmark = pytest.mark.slow
@@ -78,47 +77,26 @@ def _proxy(stack: ExitStack, nodes: list[RunningServer]) -> str:
 
 
 @pytest.fixture(scope="module")
-def proxied_nodes() -> Iterator[tuple[str, list[RunningServer]]]:
-    """Three independent nodes: a request routed to the wrong one fails outright."""
-    if NGINX is None:
-        pytest.skip("nginx is not installed (Debian package nginx-light)")
-    with ExitStack() as stack:
-        nodes = _start_nodes(stack, 3)
-        yield _proxy(stack, nodes), nodes
-
-
-@pytest.fixture
 def proxied_cluster(
-    postgres_url: str, redis_namespace: RedisNamespace
+    module_postgres_url: str, module_redis_namespace: RedisNamespace
 ) -> Iterator[tuple[str, list[RunningServer]]]:
-    """The compose topology: three nodes sharing Redis and PostgreSQL, behind nginx."""
+    """The compose topology: three nodes sharing Redis and PostgreSQL, behind nginx.
+
+    Engine.IO sessions still live in one node each, so a polling request that nginx sent to
+    another node would fail outright: the stickiness checks bite on this cluster too."""
     if NGINX is None:
         pytest.skip("nginx is not installed (Debian package nginx-light)")
     with ExitStack() as stack:
         cluster = stack.enter_context(
             start_cluster(
                 3,
-                redis_namespace.url,
-                postgres_url,
+                module_redis_namespace.url,
+                module_postgres_url,
                 jwt_secret=SECRET,
-                redis_prefix=redis_namespace.prefix,
+                redis_prefix=module_redis_namespace.prefix,
             )
         )
         yield _proxy(stack, cluster.nodes), cluster.nodes
-
-
-def _start_nodes(stack: ExitStack, count: int) -> list[RunningServer]:
-    """Start the nodes side by side (each waits for its /healthz); all are stopped at exit."""
-    with ThreadPoolExecutor(count) as pool:
-        futures = [
-            pool.submit(start_server, jwt_secret=SECRET, node_name=f"node-{i}")
-            for i in range(1, count + 1)
-        ]
-        wait(futures)
-    for future in futures:
-        if future.exception() is None:
-            stack.enter_context(future.result())
-    return [future.result() for future in futures]
 
 
 def _stop(proxy: subprocess.Popen[bytes]) -> None:
@@ -156,10 +134,10 @@ async def _sync_ok(client: RealtimeClient) -> None:
 
 
 async def test_long_polling_sessions_stick_to_one_node(
-    proxied_nodes: tuple[str, list[RunningServer]],
+    proxied_cluster: tuple[str, list[RunningServer]],
 ) -> None:
     """TRN-2: a polling session's many requests all reach its node (sticky), so it works."""
-    url, _ = proxied_nodes
+    url, _ = proxied_cluster
     clients = [await _connect(url, ["polling"]) for _ in range(3)]
     try:
         for _ in range(3):
@@ -170,20 +148,21 @@ async def test_long_polling_sessions_stick_to_one_node(
 
 
 async def test_polling_upgrades_to_websocket_through_the_proxy(
-    proxied_nodes: tuple[str, list[RunningServer]],
+    proxied_cluster: tuple[str, list[RunningServer]],
 ) -> None:
-    """TRN-1, TRN-2: the default client path, polling then upgrade, passes nginx."""
-    url, _ = proxied_nodes
-    client = await _connect(url, ["polling", "websocket"])
+    """TRN-1, TRN-2: the default client path, polling then upgrade, passes nginx (several
+    clients: one could get through an unsticky proxy by luck, four hardly)."""
+    url, _ = proxied_cluster
+    clients = await asyncio.gather(*(_connect(url, ["polling", "websocket"]) for _ in range(4)))
     try:
         for _ in range(100):  # the upgrade runs in the background; give it up to 5 s
-            if client.socket.transport() == "websocket":
+            if {c.socket.transport() for c in clients} == {"websocket"}:
                 break
             await asyncio.sleep(0.05)
-        assert client.socket.transport() == "websocket"
-        await _sync_ok(client)
+        assert {c.socket.transport() for c in clients} == {"websocket"}
+        await asyncio.gather(*(_sync_ok(c) for c in clients))
     finally:
-        await client.disconnect()
+        await asyncio.gather(*(c.disconnect() for c in clients))
 
 
 def _connections(node: RunningServer) -> int:
@@ -194,10 +173,10 @@ def _connections(node: RunningServer) -> int:
 
 
 async def test_direct_websockets_spread_over_the_nodes(
-    proxied_nodes: tuple[str, list[RunningServer]],
+    proxied_cluster: tuple[str, list[RunningServer]],
 ) -> None:
     """TRN-1, MET-1: fresh WebSockets from one address are not pinned to one node."""
-    url, nodes = proxied_nodes
+    url, nodes = proxied_cluster
     before = [_connections(n) for n in nodes]
     clients = await asyncio.gather(*(_connect(url, ["websocket"]) for _ in range(12)))
     try:
