@@ -54,6 +54,8 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--workload", type=Path, help="workload file (.toml, .yaml, .json)")
     p.add_argument("--think-time", type=float, help="mean seconds between a user's actions")
     p.add_argument("--users-per-team", type=int, help="team size (default 10)")
+    p.add_argument("--slo", type=Path,
+                   help="SLO gates (TOML): exit 1 when a gate fails")  # fmt: skip
     p.add_argument("--web", action="store_true", help="open Locust's web UI instead of headless")
     p.add_argument("--web-port", type=int, default=8089)
     p.set_defaults(run=run)
@@ -113,13 +115,19 @@ def _print_summary(run_dir: Path, s: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness.load import run_load
+    from harness.reporting import load_slo, write_reports
 
+    # A mistyped gate must cost one line, not a whole run: parse the SLO first.
+    slo = load_slo(args.slo) if args.slo is not None else None
     config = _config(args)
     run_dir = run_load(config)
     summary = json.loads((run_dir / "summary.json").read_text())
     _print_summary(run_dir, summary)
+    report = write_reports(run_dir, slo)
+    print(f"report: {report.outputs['html']}")
     if not summary["passed"]:
         print("crm-harness load: RED: leaks, duplicates or final loss (see anomalies.csv)",
               file=sys.stderr)  # fmt: skip
         return 1
+    report.raise_for_gates()
     return 0
