@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Extra options: `make test PYTEST_ARGS="-k cluster -x"`, `make demo DEMO_ARGS="--users 20"`.
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
-JWT_SECRET ?= dev-secret
+JWT_SECRET ?= dev-secret-for-local-trials-only-0123
 URL ?=
 
 .PHONY: help install test test-fast lint format demo serve conform load ci docker-build compose-up compose-load compose-down clean
