@@ -87,22 +87,32 @@ return 1
 """
 
 # KEYS: owned set, alive key, nodes set. ARGV: prefix, node, force ('1' to reap a live node:
-# a node cleaning its own leftovers at start). Returns the number of entries removed, -1 when
-# the node is alive and not forced.
+# a node cleaning its own leftovers at start). Returns -1 when the node is alive and not
+# forced, else what was removed: {'c', user, sid, '1' if the user has no socket left} and
+# {'v', record key, sid, viewer JSON} entries — so exactly one reaper can announce them.
 REAP_NODE = """
 if ARGV[3] ~= '1' and redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
-local removed = 0
+local removed = {}
 for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local entry = cjson.decode(member)
   if entry[1] == 'c' then
     local conn = ARGV[1] .. 'conn:' .. entry[2]
     if redis.call('HGET', conn, entry[3]) == ARGV[2] then
       redis.call('HDEL', conn, entry[3])
-      removed = removed + 1
-      if redis.call('HLEN', conn) == 0 then redis.call('SREM', ARGV[1] .. 'online', entry[2]) end
+      local offline = '0'
+      if redis.call('HLEN', conn) == 0 then
+        redis.call('SREM', ARGV[1] .. 'online', entry[2])
+        offline = '1'
+      end
+      table.insert(removed, {'c', entry[2], entry[3], offline})
     end
   else
-    removed = removed + redis.call('HDEL', ARGV[1] .. 'viewers:' .. entry[2], entry[3])
+    local hash = ARGV[1] .. 'viewers:' .. entry[2]
+    local viewer = redis.call('HGET', hash, entry[3])
+    if viewer then
+      redis.call('HDEL', hash, entry[3])
+      table.insert(removed, {'v', entry[2], entry[3], viewer})
+    end
   end
 end
 redis.call('DEL', KEYS[1])

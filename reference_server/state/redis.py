@@ -35,6 +35,7 @@ from redis.exceptions import RedisError
 from ..store.base import StoreUnavailable
 from . import _redis_scripts as scripts
 from .base import EditLock, Viewer
+from .reaping import ReapedNode, ReapListener, reaped_from_script
 
 __all__ = ["ClusterStateUnavailable", "RedisClusterState", "RedisTimeouts"]
 
@@ -95,6 +96,9 @@ class RedisClusterState:
         # Whether the last command reached Redis (the heartbeat tries every few seconds):
         # `StateGuardedStore` refuses changes while it is False, without a round trip.
         self.available = False
+        # Told what a dead node left (its sockets, users now offline, viewers): exactly one
+        # node hears each, so it can emit what the dead node never did (COL-1, COL-3).
+        self.reap_listeners: list[ReapListener] = []
 
     # -- keys -------------------------------------------------------------------------------
     def _conn_key(self, user_id: str) -> str:
@@ -221,21 +225,34 @@ class RedisClusterState:
 
         await self._call(put_back)
 
-    async def _reap(self, node_id: str, *, force: bool) -> int:
+    async def _reap(self, node_id: str, *, force: bool) -> ReapedNode | None:
+        """Remove a node's entries (None: it is alive); listeners hear what went."""
         keys = [self._owned_key(node_id), self._alive_key(node_id), self._nodes_key]
-        removed = await self._script(
+        answer = await self._script(
             "REAP_NODE", keys, [self.prefix, node_id, "1" if force else "0"]
         )
-        return int(removed)
+        if not isinstance(answer, list):
+            return None
+        reaped = reaped_from_script(node_id, answer)
+        if not reaped.empty:
+            _log.warning("cluster state: reaped %s sockets of %s", len(reaped.connections), node_id)
+            for listener in list(self.reap_listeners):
+                try:
+                    await listener(reaped)
+                except Exception:  # one listener's failure must not stop the heartbeat
+                    _log.exception("reap listener failed")
+        return reaped
 
-    async def reap_dead_nodes(self) -> list[str]:
-        """Remove the entries of every node whose heartbeat expired; the nodes reaped."""
+    async def reap_dead_nodes(self) -> list[ReapedNode]:
+        """Remove the entries of every node whose heartbeat expired; what each left."""
         members = await self._call(lambda r: r.smembers(self._nodes_key))
         reaped = []
         for raw in members:
             node_id = raw.decode() if isinstance(raw, bytes) else str(raw)
-            if node_id != self.node_id and await self._reap(node_id, force=False) >= 0:
-                reaped.append(node_id)
+            if node_id != self.node_id:
+                gone = await self._reap(node_id, force=False)
+                if gone is not None:
+                    reaped.append(gone)
         return reaped
 
     async def _heartbeat_loop(self) -> None:

@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from cluster_faults import TcpProxy
 
 from reference_server.state.base import Viewer
+from reference_server.state.reaping import ReapedNode
 from reference_server.state.redis import (
     ClusterStateUnavailable,
     RedisClusterState,
@@ -76,10 +77,21 @@ async def test_nodes_share_counts_presence_viewers_and_locks(
 async def test_dead_node_entries_stop_counting(
     redis_namespace: RedisNamespace, nodes: list[RedisClusterState]
 ) -> None:
-    """LIM-3, CLU-2: a node that dies without cleaning up frees its users' slots by itself."""
+    """LIM-3, CLU-2, COL-1, COL-3: a node that dies without cleaning up frees its users' slots
+    by itself, and exactly one surviving node is told what it left, to announce it."""
     survivor = await _node(redis_namespace, nodes, "node-1")
+    other_survivor = await _node(redis_namespace, nodes, "node-3")
+    heard: list[tuple[str, ReapedNode]] = []
+    for state in (survivor, other_survivor):
+
+        async def listen(reaped: ReapedNode, by: str = state.node_id) -> None:
+            heard.append((by, reaped))
+
+        state.reap_listeners.append(listen)
     doomed = await _node(redis_namespace, nodes, "node-2")
     await doomed.add_connection("u1", "a", 1)
+    await doomed.add_connection("u2", "c", 5)
+    await survivor.add_connection("u2", "d", 5)
     await doomed.add_viewer("listing:l1", "a", Viewer("u1", "Ann"))
     assert await survivor.add_connection("u1", "b", 1) is None
     # A crash: the heartbeat stops, nothing is cleaned up.
@@ -91,8 +103,15 @@ async def test_dead_node_entries_stop_counting(
 
     await _wait_for(freed)
     assert await survivor.viewers("listing:l1") == []
-    assert await survivor.online_users() == {}
+    assert await survivor.online_users() == {"u2": 1}
     assert await survivor.add_connection("u1", "b", 1) == 1
+    await asyncio.sleep(0.3)  # both survivors' heartbeats have run again meanwhile
+    assert len(heard) == 1, heard
+    reaped = heard[0][1]
+    assert reaped.node_id == "node-2"
+    assert sorted(reaped.connections) == [("u1", "a"), ("u2", "c")]
+    assert reaped.offline_users == ("u1",), "u2 still has a socket on node-1"
+    assert reaped.viewers == (("listing:l1", "a", Viewer("u1", "Ann")),)
 
 
 async def test_restarted_node_drops_its_previous_entries(
