@@ -32,6 +32,7 @@ DEFAULT_PER_USER = 2
 DEFAULT_PER_NODE = 8
 _CANCEL_WAIT_SECONDS = 2.0
 _STOP_WAIT_SECONDS = 2.0
+_REMOTE_CANCEL_POLL_SECONDS = 0.25
 
 _log = logging.getLogger(__name__)
 
@@ -218,11 +219,21 @@ class TaskRunner:
         self._pump()
 
     async def pause(self, task_id: str, seconds: float) -> None:
+        """The step delay, cut short by a cancel: at once from this node, and within
+        `_REMOTE_CANCEL_POLL_SECONDS` from another (read from the stored task)."""
         wake = self._wake.get(task_id)
         if wake is None or seconds <= 0:
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), seconds)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while (left := deadline - loop.time()) > 0 and not wake.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), min(left, _REMOTE_CANCEL_POLL_SECONDS))
+            if wake.is_set() or left <= _REMOTE_CANCEL_POLL_SECONDS:
+                return
+            stored = await self.journal.get(task_id)
+            if stored is None or stored.cancel_requested or stored.finished:
+                return
 
     async def check_cancel(self, task_id: str) -> None:
         if self._stopping:

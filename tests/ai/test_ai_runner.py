@@ -157,3 +157,20 @@ async def test_graceful_stop_fails_running_tasks_at_once(bench: TaskBench) -> No
     assert bench.recorder.names(task.task_id) == [ServerEvent.AI_TASK_STARTED,
                                                   ServerEvent.AI_TASK_FAILED]  # fmt: skip
     assert (await bench.runner.get(ALICE, task.task_id)).status is TaskStatus.FAILED
+
+
+async def test_cancel_from_another_node_cuts_the_pause_short(bench: TaskBench) -> None:
+    """AI-5, CLU-1: a cancel that arrives through another node (a runner sharing the store)
+    stops a task in its 5 s pause within a fraction of it, and the ack says cancelled."""
+    task = await bench.runner.submit(ALICE, TaskType.CREATE_ESCROW, {**ESCROW, "stepDelayMs": 5000})
+    for _ in range(200):
+        if bench.recorder.names(task.task_id):
+            break
+        await asyncio.sleep(0.01)
+    elsewhere = make_bench(bench.store, node="node-2")
+    started = asyncio.get_running_loop().time()
+    view = await elsewhere.runner.cancel(ALICE, task.task_id)
+    assert view.status is TaskStatus.CANCELLED
+    assert asyncio.get_running_loop().time() - started < 2.0
+    assert bench.recorder.names(task.task_id) == [ServerEvent.AI_TASK_STARTED,
+                                                  ServerEvent.AI_TASK_CANCELLED]  # fmt: skip

@@ -54,7 +54,7 @@ FAULTS: dict[str, str] = {
     "AI-2": "import_escrows skips its last row",
     "AI-3": "a progress event follows the terminal event",
     "AI-4": "a failed task's error loses its details",
-    "AI-5": "a cancel takes effect one step late",
+    "AI-5": "a cancel is acknowledged but the task runs on to the end",
     "AI-6": "records made by a task say via api",
     "AI-7": "another user's task is readable over REST",
 }
@@ -214,19 +214,16 @@ def _ai_faults() -> None:
 
         return patched
 
-    seen: dict[str, int] = {}
-
-    def late_cancel(orig: Method) -> Method:
+    def ignored_cancel(orig: Method) -> Method:
         async def patched(self: TaskRunner, task_id: str) -> None:
             try:
                 await orig(self, task_id)
             except TaskCancelled:
-                seen[task_id] = seen.get(task_id, 0) + 1
-                if not broken("AI-5") or seen[task_id] > 1:
+                if not broken("AI-5"):
                     raise
                 wake = self._wake.get(task_id)
                 if wake is not None:
-                    wake.clear()  # run one more step before giving in
+                    wake.clear()  # acknowledged, then carried on regardless
 
         return patched
 
@@ -245,7 +242,7 @@ def _ai_faults() -> None:
     ai_work.TASK_WORK[TaskType.IMPORT_ESCROWS] = ai_work.import_escrows
     ai_runner._fail = fail_without_details
     _patch(TaskRunner, "_execute", late_progress)
-    _patch(TaskRunner, "check_cancel", late_cancel)
+    _patch(TaskRunner, "check_cancel", ignored_cancel)
     _patch(_Steps, "create_escrow", via_api)
 
 

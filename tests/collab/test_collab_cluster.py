@@ -108,7 +108,7 @@ async def test_lock_and_task_cross_nodes(cluster: RunningCluster, opened: list) 
     progress = TaskProgress(far, task.task_id)
     assert await far.wait_for(ServerEvent.AI_TASK_STARTED, 5) is not None
     ack = await progress.cancel()
-    assert ack.ok, ack.raw
+    assert ack.ok and ack.data.get("status") == "cancelled", ack.raw
     final = await progress.wait_done(8)
     assert final is not None and final.name == ServerEvent.AI_TASK_CANCELLED
     assert progress.check() == []
