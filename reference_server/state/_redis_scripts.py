@@ -1,4 +1,5 @@
-"""Lua scripts of `RedisClusterState`: each check-then-write is one atomic step in Redis.
+"""Key layout and Lua scripts of `RedisClusterState`: each check-then-write is one atomic
+step in Redis.
 
 Key layout (all under the cluster's prefix `P`):
 
@@ -17,6 +18,12 @@ is what the cluster uses (not Redis Cluster).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .base import EditLock, Viewer
+
 __all__ = [
     "ACQUIRE_LOCK",
     "ADD_CONNECTION",
@@ -25,7 +32,55 @@ __all__ = [
     "RELEASE_LOCK",
     "REMOVE_CONNECTION",
     "REMOVE_VIEWER",
+    "RedisKeys",
+    "lock_from",
+    "viewers_from",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class RedisKeys:
+    """Every key of one cluster, under its prefix (the layout above)."""
+
+    prefix: str
+
+    def conn(self, user_id: str) -> str:
+        return f"{self.prefix}conn:{user_id}"
+
+    def viewers(self, record_key: str) -> str:
+        return f"{self.prefix}viewers:{record_key}"
+
+    def lock(self, record_key: str) -> str:
+        return f"{self.prefix}lock:{record_key}"
+
+    def owned(self, node_id: str) -> str:
+        return f"{self.prefix}node:{node_id}:owned"
+
+    def alive(self, node_id: str) -> str:
+        return f"{self.prefix}node:{node_id}:alive"
+
+    @property
+    def online(self) -> str:
+        return f"{self.prefix}online"
+
+    @property
+    def nodes(self) -> str:
+        return f"{self.prefix}nodes"
+
+
+def viewers_from(raw_entries: Sequence[bytes | str]) -> list[Viewer]:
+    """Distinct viewing users, ordered by user id so every node answers the same."""
+    by_user: dict[str, Viewer] = {}
+    for raw in raw_entries:
+        data = json.loads(raw)
+        by_user.setdefault(data["userId"], Viewer(data["userId"], data["name"]))
+    return [by_user[user_id] for user_id in sorted(by_user)]
+
+
+def lock_from(raw: bytes | str) -> EditLock:
+    data = json.loads(raw)
+    return EditLock(data["userId"], data["name"], float(data["expiresAt"]))
+
 
 # KEYS: conn hash, owned set, online set. ARGV: sid, node, limit, user.
 # Returns the new count, or -1 when the user is at the limit. Re-adding a known sid is a no-op.

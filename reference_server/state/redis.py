@@ -34,6 +34,7 @@ from redis.exceptions import RedisError
 
 from ..store.base import StoreUnavailable
 from . import _redis_scripts as scripts
+from ._redis_scripts import RedisKeys, lock_from, viewers_from
 from .base import EditLock, Viewer
 from .reaping import ReapedNode, ReapListener, reaped_from_script
 
@@ -57,20 +58,6 @@ class RedisTimeouts:
     node_ttl_seconds: float = 8.0  # a node silent this long is dead and gets reaped
 
 
-def _viewers_from(raw_entries: Sequence[bytes | str]) -> list[Viewer]:
-    """Distinct viewing users, ordered by user id so every node answers the same."""
-    by_user: dict[str, Viewer] = {}
-    for raw in raw_entries:
-        data = json.loads(raw)
-        by_user.setdefault(data["userId"], Viewer(data["userId"], data["name"]))
-    return [by_user[user_id] for user_id in sorted(by_user)]
-
-
-def _lock_from(raw: bytes | str) -> EditLock:
-    data = json.loads(raw)
-    return EditLock(data["userId"], data["name"], float(data["expiresAt"]))
-
-
 class RedisClusterState:
     """One node's view of the shared state; `node_id` must be unique within the cluster."""
 
@@ -84,6 +71,7 @@ class RedisClusterState:
     ) -> None:
         self.url = url
         self.prefix = prefix
+        self.keys = RedisKeys(prefix)
         self.node_id = node_id or f"node-{uuid.uuid4().hex[:8]}"
         self.timeouts = timeouts or RedisTimeouts()
         self._redis: aioredis.Redis | None = None
@@ -99,30 +87,6 @@ class RedisClusterState:
         # Told what a dead node left (its sockets, users now offline, viewers): exactly one
         # node hears each, so it can emit what the dead node never did (COL-1, COL-3).
         self.reap_listeners: list[ReapListener] = []
-
-    # -- keys -------------------------------------------------------------------------------
-    def _conn_key(self, user_id: str) -> str:
-        return f"{self.prefix}conn:{user_id}"
-
-    def _viewers_key(self, record_key: str) -> str:
-        return f"{self.prefix}viewers:{record_key}"
-
-    def _lock_key(self, record_key: str) -> str:
-        return f"{self.prefix}lock:{record_key}"
-
-    def _owned_key(self, node_id: str) -> str:
-        return f"{self.prefix}node:{node_id}:owned"
-
-    def _alive_key(self, node_id: str) -> str:
-        return f"{self.prefix}node:{node_id}:alive"
-
-    @property
-    def _online_key(self) -> str:
-        return f"{self.prefix}online"
-
-    @property
-    def _nodes_key(self) -> str:
-        return f"{self.prefix}nodes"
 
     # -- lifecycle --------------------------------------------------------------------------
     @property
@@ -161,8 +125,8 @@ class RedisClusterState:
         if self._redis is not None:
             with contextlib.suppress(RedisError, OSError, ClusterStateUnavailable):
                 await self._reap(self.node_id, force=True)
-                await self._redis.delete(self._alive_key(self.node_id))
-                await self._redis.srem(self._nodes_key, self.node_id)
+                await self._redis.delete(self.keys.alive(self.node_id))
+                await self._redis.srem(self.keys.nodes, self.node_id)
             await self._redis.aclose()
             self._redis = None
 
@@ -194,12 +158,12 @@ class RedisClusterState:
             await self._reap(self.node_id, force=True)
             self._own_leftovers_reaped = True
         ttl_ms = int(self.timeouts.node_ttl_seconds * 1000)
-        alive_key = self._alive_key(self.node_id)
+        alive_key = self.keys.alive(self.node_id)
 
         async def beat(r: aioredis.Redis) -> Any:
             pipe = r.pipeline(transaction=True)
             pipe.set(alive_key, "1", px=ttl_ms, get=True)
-            pipe.sadd(self._nodes_key, self.node_id)
+            pipe.sadd(self.keys.nodes, self.node_id)
             return await pipe.execute()
 
         previous, _ = await self._call(beat)
@@ -212,14 +176,14 @@ class RedisClusterState:
 
         async def put_back(r: aioredis.Redis) -> Any:
             pipe = r.pipeline(transaction=False)
-            owned = self._owned_key(self.node_id)
+            owned = self.keys.owned(self.node_id)
             for sid, user_id in self._local_connections.items():
-                pipe.hset(self._conn_key(user_id), sid, self.node_id)
+                pipe.hset(self.keys.conn(user_id), sid, self.node_id)
                 pipe.sadd(owned, json.dumps(["c", user_id, sid]))
-                pipe.sadd(self._online_key, user_id)
+                pipe.sadd(self.keys.online, user_id)
             for (record_key, sid), viewer in self._local_viewers.items():
                 entry = json.dumps({"userId": viewer.user_id, "name": viewer.name})
-                pipe.hset(self._viewers_key(record_key), sid, entry)
+                pipe.hset(self.keys.viewers(record_key), sid, entry)
                 pipe.sadd(owned, json.dumps(["v", record_key, sid]))
             return await pipe.execute()
 
@@ -227,7 +191,7 @@ class RedisClusterState:
 
     async def _reap(self, node_id: str, *, force: bool) -> ReapedNode | None:
         """Remove a node's entries (None: it is alive); listeners hear what went."""
-        keys = [self._owned_key(node_id), self._alive_key(node_id), self._nodes_key]
+        keys = [self.keys.owned(node_id), self.keys.alive(node_id), self.keys.nodes]
         answer = await self._script(
             "REAP_NODE", keys, [self.prefix, node_id, "1" if force else "0"]
         )
@@ -245,7 +209,7 @@ class RedisClusterState:
 
     async def reap_dead_nodes(self) -> list[ReapedNode]:
         """Remove the entries of every node whose heartbeat expired; what each left."""
-        members = await self._call(lambda r: r.smembers(self._nodes_key))
+        members = await self._call(lambda r: r.smembers(self.keys.nodes))
         reaped = []
         for raw in members:
             node_id = raw.decode() if isinstance(raw, bytes) else str(raw)
@@ -268,7 +232,7 @@ class RedisClusterState:
 
     # -- connections (LIM-3) and presence (COL-1) -------------------------------------------
     async def add_connection(self, user_id: str, sid: str, limit: int) -> int | None:
-        keys = [self._conn_key(user_id), self._owned_key(self.node_id), self._online_key]
+        keys = [self.keys.conn(user_id), self.keys.owned(self.node_id), self.keys.online]
         count = int(await self._script("ADD_CONNECTION", keys, [sid, self.node_id, limit, user_id]))
         if count < 0:
             return None
@@ -277,24 +241,24 @@ class RedisClusterState:
 
     async def remove_connection(self, user_id: str, sid: str) -> int:
         self._local_connections.pop(sid, None)
-        keys = [self._conn_key(user_id), self._owned_key(self.node_id), self._online_key]
+        keys = [self.keys.conn(user_id), self.keys.owned(self.node_id), self.keys.online]
         return int(await self._script("REMOVE_CONNECTION", keys, [sid, user_id]))
 
     async def connection_count(self, user_id: str) -> int:
-        return int(await self._call(lambda r: r.hlen(self._conn_key(user_id))))
+        return int(await self._call(lambda r: r.hlen(self.keys.conn(user_id))))
 
     async def online_users(self, user_ids: Sequence[str] | None = None) -> dict[str, int]:
         async def counts(r: aioredis.Redis) -> dict[str, int]:
             if user_ids is None:
                 wanted = sorted(
                     m.decode() if isinstance(m, bytes) else m
-                    for m in await r.smembers(self._online_key)
+                    for m in await r.smembers(self.keys.online)
                 )
             else:
                 wanted = list(dict.fromkeys(user_ids))
             pipe = r.pipeline(transaction=False)
             for user_id in wanted:
-                pipe.hlen(self._conn_key(user_id))
+                pipe.hlen(self.keys.conn(user_id))
             found = await pipe.execute()
             return {u: int(n) for u, n in zip(wanted, found, strict=True) if int(n) > 0}
 
@@ -303,18 +267,18 @@ class RedisClusterState:
     # -- record rooms (COL-3) ---------------------------------------------------------------
     async def add_viewer(self, record_key: str, sid: str, viewer: Viewer) -> list[Viewer]:
         entry = json.dumps({"userId": viewer.user_id, "name": viewer.name})
-        keys = [self._viewers_key(record_key), self._owned_key(self.node_id)]
+        keys = [self.keys.viewers(record_key), self.keys.owned(self.node_id)]
         raw = await self._script("ADD_VIEWER", keys, [sid, entry, record_key])
         self._local_viewers[(record_key, sid)] = viewer
-        return _viewers_from(raw)
+        return viewers_from(raw)
 
     async def remove_viewer(self, record_key: str, sid: str) -> list[Viewer]:
         self._local_viewers.pop((record_key, sid), None)
-        keys = [self._viewers_key(record_key), self._owned_key(self.node_id)]
-        return _viewers_from(await self._script("REMOVE_VIEWER", keys, [sid, record_key]))
+        keys = [self.keys.viewers(record_key), self.keys.owned(self.node_id)]
+        return viewers_from(await self._script("REMOVE_VIEWER", keys, [sid, record_key]))
 
     async def viewers(self, record_key: str) -> list[Viewer]:
-        return _viewers_from(await self._call(lambda r: r.hvals(self._viewers_key(record_key))))
+        return viewers_from(await self._call(lambda r: r.hvals(self.keys.viewers(record_key))))
 
     # -- edit locks (COL-4) -----------------------------------------------------------------
     async def acquire_lock(
@@ -326,15 +290,15 @@ class RedisClusterState:
         )
         ttl_ms = max(1, math.ceil(ttl_seconds * 1000))
         taken, raw = await self._script(
-            "ACQUIRE_LOCK", [self._lock_key(record_key)], [user_id, entry, ttl_ms]
+            "ACQUIRE_LOCK", [self.keys.lock(record_key)], [user_id, entry, ttl_ms]
         )
-        return bool(int(taken)), _lock_from(raw)
+        return bool(int(taken)), lock_from(raw)
 
     async def release_lock(self, record_key: str, user_id: str) -> bool:
         return bool(
-            int(await self._script("RELEASE_LOCK", [self._lock_key(record_key)], [user_id]))
+            int(await self._script("RELEASE_LOCK", [self.keys.lock(record_key)], [user_id]))
         )
 
     async def get_lock(self, record_key: str) -> EditLock | None:
-        raw = await self._call(lambda r: r.get(self._lock_key(record_key)))
-        return None if raw is None else _lock_from(raw)
+        raw = await self._call(lambda r: r.get(self.keys.lock(record_key)))
+        return None if raw is None else lock_from(raw)
