@@ -41,6 +41,7 @@ from .reaping import ReapedNode, ReapListener, reaped_from_script
 __all__ = ["ClusterStateUnavailable", "RedisClusterState", "RedisTimeouts"]
 
 _log = logging.getLogger(__name__)
+_NO_LIMIT = 2**31  # re-registering sockets that were admitted already
 _T = TypeVar("_T")
 
 
@@ -174,20 +175,13 @@ class RedisClusterState:
         """Put back what this node holds after Redis lost it (restart, or reaped in a partition)."""
         _log.warning("cluster state: re-registering %s sockets", len(self._local_connections))
 
-        async def put_back(r: aioredis.Redis) -> Any:
-            pipe = r.pipeline(transaction=False)
-            owned = self.keys.owned(self.node_id)
-            for sid, user_id in self._local_connections.items():
-                pipe.hset(self.keys.conn(user_id), sid, self.node_id)
-                pipe.sadd(owned, json.dumps(["c", user_id, sid]))
-                pipe.sadd(self.keys.online, user_id)
-            for (record_key, sid), viewer in self._local_viewers.items():
-                entry = json.dumps({"userId": viewer.user_id, "name": viewer.name})
-                pipe.hset(self.keys.viewers(record_key), sid, entry)
-                pipe.sadd(owned, json.dumps(["v", record_key, sid]))
-            return await pipe.execute()
-
-        await self._call(put_back)
+        # Through the same scripts as the first time, so that the owned-set members are
+        # encoded as the removal scripts expect (cjson, not Python's json). Sockets already
+        # admitted are not refused now: the limit is lifted for them.
+        for sid, user_id in list(self._local_connections.items()):
+            await self._add_connection_entry(user_id, sid, _NO_LIMIT)
+        for (record_key, sid), viewer in list(self._local_viewers.items()):
+            await self._add_viewer_entry(record_key, sid, viewer)
 
     async def _reap(self, node_id: str, *, force: bool) -> ReapedNode | None:
         """Remove a node's entries (None: it is alive); listeners hear what went."""
@@ -231,9 +225,12 @@ class RedisClusterState:
                 _log.exception("cluster heartbeat error")
 
     # -- connections (LIM-3) and presence (COL-1) -------------------------------------------
-    async def add_connection(self, user_id: str, sid: str, limit: int) -> int | None:
+    async def _add_connection_entry(self, user_id: str, sid: str, limit: int) -> int:
         keys = [self.keys.conn(user_id), self.keys.owned(self.node_id), self.keys.online]
-        count = int(await self._script("ADD_CONNECTION", keys, [sid, self.node_id, limit, user_id]))
+        return int(await self._script("ADD_CONNECTION", keys, [sid, self.node_id, limit, user_id]))
+
+    async def add_connection(self, user_id: str, sid: str, limit: int) -> int | None:
+        count = await self._add_connection_entry(user_id, sid, limit)
         if count < 0:
             return None
         self._local_connections[sid] = user_id
@@ -265,12 +262,15 @@ class RedisClusterState:
         return await self._call(counts)
 
     # -- record rooms (COL-3) ---------------------------------------------------------------
-    async def add_viewer(self, record_key: str, sid: str, viewer: Viewer) -> list[Viewer]:
+    async def _add_viewer_entry(self, record_key: str, sid: str, viewer: Viewer) -> list[Viewer]:
         entry = json.dumps({"userId": viewer.user_id, "name": viewer.name})
         keys = [self.keys.viewers(record_key), self.keys.owned(self.node_id)]
-        raw = await self._script("ADD_VIEWER", keys, [sid, entry, record_key])
+        return viewers_from(await self._script("ADD_VIEWER", keys, [sid, entry, record_key]))
+
+    async def add_viewer(self, record_key: str, sid: str, viewer: Viewer) -> list[Viewer]:
+        viewers = await self._add_viewer_entry(record_key, sid, viewer)
         self._local_viewers[(record_key, sid)] = viewer
-        return viewers_from(raw)
+        return viewers
 
     async def remove_viewer(self, record_key: str, sid: str) -> list[Viewer]:
         self._local_viewers.pop((record_key, sid), None)

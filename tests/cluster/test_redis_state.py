@@ -153,6 +153,10 @@ async def test_node_reregisters_after_redis_lost_its_data(
     await _wait_for(back)
     assert await node.viewers("client:c1") == [Viewer("u1", "Ann")]
     assert await node.online_users() == {"u1": 1}
+    # Re-registered entries leave as cleanly as first-time ones: nothing stays owned.
+    await node.remove_viewer("client:c1", "a")
+    assert await node.remove_connection("u1", "a") == 0
+    assert await node.redis.smembers(node.keys.owned("node-1")) == set()
 
 
 def _closed_port() -> int:
