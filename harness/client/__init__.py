@@ -1,5 +1,7 @@
 """Client library: tokens for synthetic users, a realtime Socket.IO client, stream tracking,
 an offline mutation queue and a REST client — everything a check or a load user needs.
+For profiles collab and ai: `PresenceRoster`, `RecordPresence` (viewers, editing, typing) and
+`TaskProgress` with `submit_task` / `get_task` / `list_tasks` / `cancel_task`.
 
 ```python
 from harness.client import Org, TokenFactory, RealtimeClient, RestClient
