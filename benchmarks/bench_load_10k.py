@@ -62,6 +62,9 @@ def main() -> int:
         "e2e_ms": s["latency_ms"]["e2e"],
         "fanout_ms": s["latency_ms"]["fanout"],
         "bytes_per_update_median": s["bytes_per_update"]["median"],
+        "steady_state": s["steady_state"],
+        "disconnects": s["disconnects"],
+        "connect_error_reasons": s["connect_error_reasons"],
         "generator": gen,
         "run_dir": str(run_dir),
     }

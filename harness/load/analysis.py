@@ -139,6 +139,29 @@ def _generator(samples: pd.DataFrame, users: int) -> dict[str, Any]:
     }
 
 
+def _steady_state(
+    live: pd.DataFrame, actions: pd.DataFrame, users: pd.DataFrame
+) -> dict[str, Any] | None:
+    """Figures at full load: from the last user's join to the last action sent (no ramp)."""
+    if users.empty or actions.empty:
+        return None
+    start, end = float(users["connected_at"].max()), float(actions["t_send"].max())
+    if end - start < 1.0:
+        return None
+    window = live[(live["t_recv"] >= start) & (live["t_recv"] <= end)]
+    acts = actions[(actions["t_send"] >= start) & (actions["t_send"] <= end)]
+    ok = acts[(acts["op"].isin(CHANGE_OPS)) & (acts["ok"] == 1)]
+    e2e = _e2e(window[window["entity_id"].astype(str) != ""], acts)
+    fanout = (window["t_recv"] - pd.to_numeric(window["server_ts"], errors="coerce")) * 1000
+    return {
+        "seconds": round(end - start, 1),
+        "changes_per_s": round(len(ok) / (end - start), 2),
+        "deliveries_per_s": round(len(window) / (end - start), 2),
+        "e2e_ms": percentiles(e2e["e2e_ms"]),
+        "fanout_ms": percentiles(fanout),
+    }
+
+
 def summarize(run_dir: Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     run_path = run_dir / "run.json"
@@ -209,6 +232,7 @@ def summarize(run_dir: Path) -> dict[str, Any]:
             ),
         },
         "per_scope": per_scope,
+        "steady_state": _steady_state(live, actions, users),
         "bytes_per_update": {
             "median": float(updates["bytes"].median()) if not updates.empty else None,
             "refetch_median": float(refetch["bytes_received"].median())

@@ -125,6 +125,12 @@ def test_exact_figures_from_crafted_run(tmp_path: Path) -> None:
     assert s["generator"]["cpu_percent_max"] == 97.0
     assert s["generator"]["rss_mb_max"] == 170.0
     assert s["passed"] is False
+    # full load: from the last join (99.0) to the last action sent (102.0)
+    steady = s["steady_state"]
+    assert steady["seconds"] == 3.0
+    assert steady["deliveries_per_s"] == round(8 / 3, 2)
+    assert steady["changes_per_s"] == round(2 / 3, 2)
+    assert steady["e2e_ms"]["max"] == 40.0
 
 
 def test_clean_run_passes(tmp_path: Path) -> None:
