@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.client import Agent, TokenFactory
+from harness.spec import Op
 
 from .recorder import Counters
 from .workload import Workload
 
-__all__ = ["COLLAB_OPS", "LoadContext", "effective_mix"]
+__all__ = ["CHANGE_OPS", "COLLAB_OPS", "LoadContext", "effective_mix"]
 
+CHANGE_OPS = frozenset(op.value for op in Op)
 # Actions that need a profile beyond `core` (SPEC §0).
 COLLAB_OPS = frozenset({"view", "typing"})
 AI_OPS = frozenset({"ai_task"})
@@ -76,6 +78,13 @@ class LoadContext:
         # Deterministic per index so that a rerun with the same run id opens the same tabs.
         share = self.workload.second_tab_share
         return share > 0 and random.Random(f"{self.run_id}:{index}").random() < share
+
+    def action_pause_mean(self) -> float:
+        """Mean pause between actions such that changes come every `think_time_s` on average."""
+        total = sum(self.mix.values())
+        changes = sum(w for op, w in self.mix.items() if op in CHANGE_OPS)
+        share = changes / total if total > 0 and changes > 0 else 1.0
+        return self.workload.think_time_s * share
 
     def pick_op(self) -> str:
         ops = list(self.mix)

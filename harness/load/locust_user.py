@@ -47,7 +47,7 @@ class CrmUser(User):
     def _think(self) -> bool:
         """Sleep one think time; False when the deadline came first."""
         ctx = self.agent.ctx
-        pause = ctx.rng.expovariate(1.0 / ctx.workload.think_time_s)
+        pause = ctx.rng.expovariate(1.0 / ctx.action_pause_mean())
         deadline = ctx.deadline
         if deadline is None:
             gevent.sleep(pause)

@@ -51,7 +51,9 @@ class Workload:
     users_per_team: int = 10
     teams_per_broker: int = 5
     second_tab_share: float = 0.1
-    think_time_s: float = 50.0  # mean of an exponential pause between a user's actions
+    # Mean time between one user's changes. Views, typing and the other non-change actions
+    # of the mix come in between, so the change rate is users / think_time_s whatever the mix.
+    think_time_s: float = 50.0
     socket_share: float = 0.5  # share of changes sent with `mutate` rather than REST
     action_mix: dict[str, float] = field(default_factory=_default_mix)
     visibility_mix: dict[str, float] = field(default_factory=_default_visibility)

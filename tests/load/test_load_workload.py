@@ -111,3 +111,21 @@ def test_mix_drops_ops_the_server_cannot_serve() -> None:
     assert len(notes) == 3 and any("`ai`" in n for n in notes)
     out, notes = effective_mix(mix, ["core", "collab", "ai"])
     assert out == mix and notes == []
+
+
+def test_change_rate_holds_whatever_the_mix() -> None:
+    """Workload: `think_time_s` is the mean time between a user's changes; views and typing
+    come on top, so the pause between actions shrinks by the changes' share of the mix."""
+    from harness.client import TokenFactory
+    from harness.load.context import LoadContext
+
+    def ctx(profiles: list[str]) -> LoadContext:
+        return LoadContext(url="http://x", tokens=TokenFactory("s" * 32), workload=Workload(),
+                           run_id="r", scenario="team_sync", worker=0, workers=1,
+                           profiles=profiles, rest=None)  # fmt: skip
+
+    with_collab = ctx(["core", "collab"])
+    changes_share = sum(v for k, v in with_collab.mix.items() if k not in ("view", "typing"))
+    assert with_collab.action_pause_mean() == 50.0 * changes_share / sum(with_collab.mix.values())
+    assert with_collab.action_pause_mean() < 50.0
+    assert ctx(["core"]).action_pause_mean() == 50.0
