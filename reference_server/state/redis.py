@@ -125,7 +125,7 @@ class RedisClusterState:
             self._heartbeat = None
         if self._redis is not None:
             with contextlib.suppress(RedisError, OSError, ClusterStateUnavailable):
-                await self._reap(self.node_id, force=True)
+                await self._reap(self.node_id, force=True, notify=False)
                 await self._redis.delete(self.keys.alive(self.node_id))
                 await self._redis.srem(self.keys.nodes, self.node_id)
             await self._redis.aclose()
@@ -183,8 +183,9 @@ class RedisClusterState:
         for (record_key, sid), viewer in list(self._local_viewers.items()):
             await self._add_viewer_entry(record_key, sid, viewer)
 
-    async def _reap(self, node_id: str, *, force: bool) -> ReapedNode | None:
-        """Remove a node's entries (None: it is alive); listeners hear what went."""
+    async def _reap(self, node_id: str, *, force: bool, notify: bool = True) -> ReapedNode | None:
+        """Remove a node's entries (None: it is alive); listeners hear what went, except when
+        this node closes (its sockets' own disconnects announce them)."""
         keys = [self.keys.owned(node_id), self.keys.alive(node_id), self.keys.nodes]
         answer = await self._script(
             "REAP_NODE", keys, [self.prefix, node_id, "1" if force else "0"]
@@ -192,7 +193,7 @@ class RedisClusterState:
         if not isinstance(answer, list):
             return None
         reaped = reaped_from_script(node_id, answer)
-        if not reaped.empty:
+        if notify and not reaped.empty:
             _log.warning("cluster state: reaped %s sockets of %s", len(reaped.connections), node_id)
             for listener in list(self.reap_listeners):
                 try:
