@@ -77,7 +77,11 @@ def _child(kind: str, url: str, users: int, window: float) -> dict[str, Any]:
     cpu1 = proc.cpu_times()
     elapsed = time.monotonic() - t0
     cpu_s = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
-    connected = len(clients)
+    # Still connected after the window: a client that missed its pongs would not be.
+    if kind == "lean":
+        connected = sum(1 for sock in clients if sock.connected)
+    else:
+        connected = sum(1 for client, _ in clients if client.connected)
     rss_after = proc.memory_info().rss
     cpu_fraction = cpu_s / elapsed
     return {
