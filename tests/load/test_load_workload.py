@@ -129,3 +129,18 @@ def test_change_rate_holds_whatever_the_mix() -> None:
     assert with_collab.action_pause_mean() == 50.0 * changes_share / sum(with_collab.mix.values())
     assert with_collab.action_pause_mean() < 50.0
     assert ctx(["core"]).action_pause_mean() == 50.0
+
+
+def test_open_file_limit_too_low_is_a_clear_error() -> None:
+    """RLIMIT_NOFILE: raised as far as allowed; a run that cannot fit says so up front."""
+    import resource
+
+    from harness.load.runner import raise_nofile
+
+    soft, need = raise_nofile(10, 0.0)
+    assert soft >= need
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        pytest.skip("no hard open-file limit on this machine")
+    with pytest.raises(UsageError, match=r"open-file limit .* too low for"):
+        raise_nofile(hard * 2, 0.0)
