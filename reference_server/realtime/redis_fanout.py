@@ -30,6 +30,7 @@ from .fanout import RedactingManager
 __all__ = ["FanoutStats", "RedisFanoutManager", "fanout_channel", "start_listening"]
 
 _RETRY_SECONDS = 1.0
+_PROBE_MESSAGE = "crm-fanout-probe"
 
 
 def fanout_channel(prefix: str) -> str:
@@ -63,6 +64,8 @@ class RedisFanoutManager(socketio.AsyncRedisManager, RedactingManager):
         prefix: str,
         connect_timeout_seconds: float = 1.0,
         publish_timeout_seconds: float = 2.0,
+        probe_seconds: float = 2.0,
+        dead_after_seconds: float = 7.0,
     ) -> None:
         super().__init__(
             url,
@@ -73,6 +76,8 @@ class RedisFanoutManager(socketio.AsyncRedisManager, RedactingManager):
             },
         )
         self.publish_timeout_seconds = publish_timeout_seconds
+        self.probe_seconds = probe_seconds  # a quiet channel is probed this often
+        self.dead_after_seconds = dead_after_seconds  # silence that means a dead connection
         self.stats = FanoutStats()
         self.subscribed = asyncio.Event()
 
@@ -111,7 +116,7 @@ class RedisFanoutManager(socketio.AsyncRedisManager, RedactingManager):
                     await self.pubsub.subscribe(self.channel)
                     subscribed = True
                     self.subscribed.set()
-                async for message in self.pubsub.listen():
+                async for message in self._listen_probed():
                     yield message
             except asyncio.CancelledError:
                 raise
@@ -122,6 +127,29 @@ class RedisFanoutManager(socketio.AsyncRedisManager, RedactingManager):
                 )
                 subscribed = False
                 await asyncio.sleep(_RETRY_SECONDS)
+
+    async def _listen_probed(self) -> AsyncIterator[Any]:
+        """The subscription's messages; raises when the connection stops answering.
+
+        A pub/sub connection only reads, so one that died silently (the server forgot it, a
+        middlebox dropped it) would block forever and this node would never hear the others
+        again. When the channel is quiet it pings; no message and no pong for a while means
+        the connection is dead, and the caller dials again.
+        """
+        last_heard = time.monotonic()
+        while True:
+            message = await self.pubsub.get_message(timeout=self.probe_seconds)
+            now = time.monotonic()
+            if message is not None:
+                last_heard = now
+                if message.get("type") != "pong":
+                    yield message
+                continue
+            if now - last_heard > self.dead_after_seconds:
+                raise ConnectionError(
+                    f"no answer on the pub/sub connection for {now - last_heard:.0f} s"
+                )
+            await self.pubsub.ping(_PROBE_MESSAGE)
 
 
 async def start_listening(sio: socketio.AsyncServer, timeout_seconds: float = 3.0) -> bool:

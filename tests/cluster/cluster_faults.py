@@ -81,6 +81,7 @@ class TcpProxy:
         self._down = threading.Event()
         self._loop = asyncio.new_event_loop()
         self._writers: set[asyncio.StreamWriter] = set()
+        self._stranded: set[asyncio.StreamWriter] = set()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tcp-proxy", daemon=True)
 
@@ -96,6 +97,11 @@ class TcpProxy:
     def cut(self) -> None:
         """A partition: bytes vanish, connections stay open, nothing tells the client."""
         self._cut.set()
+
+    def strand(self) -> None:
+        """The connections open now go silent for good, without being closed (the server
+        forgot them, a middlebox dropped them); new connections work."""
+        self._loop.call_soon_threadsafe(lambda: self._stranded.update(self._writers))
 
     def take_down(self) -> None:
         """The server is gone: every connection is closed and new ones are closed at once."""
@@ -148,7 +154,7 @@ class TcpProxy:
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while data := await reader.read(65536):
-            if self._cut.is_set():
+            if self._cut.is_set() or writer in self._stranded:
                 continue  # black hole: swallow it
             writer.write(data)
             await writer.drain()

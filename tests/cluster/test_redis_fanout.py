@@ -7,6 +7,7 @@ one room sit on both nodes and a socket sits in two addressed rooms at once.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 import socketio
 from aiohttp import web
+from cluster_faults import TcpProxy
 
 from reference_server.realtime.fanout import variants_marker
 from reference_server.realtime.redis_fanout import (
@@ -37,8 +39,12 @@ class Inbox:
     received: list[Any] = field(default_factory=list)
 
 
-async def _start_node(stack: AsyncExitStack, ns: RedisNamespace) -> BareNode:
-    manager = RedisFanoutManager(ns.url, prefix=ns.prefix)
+async def _start_node(
+    stack: AsyncExitStack, ns: RedisNamespace, redis_url: str | None = None
+) -> BareNode:
+    manager = RedisFanoutManager(
+        redis_url or ns.url, prefix=ns.prefix, probe_seconds=0.2, dead_after_seconds=0.8
+    )
     sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager)
 
     @sio.event
@@ -111,3 +117,31 @@ async def test_clusters_sharing_redis_do_not_hear_each_other(
     await mine.sio.emit("escrow:updated", {"eventId": "own"}, room="team:t1")
     await asyncio.sleep(0.4)
     assert inbox.received == [{"eventId": "own"}]
+
+
+async def test_silently_dead_subscription_is_redialled(
+    redis_namespace: RedisNamespace, stack: AsyncExitStack
+) -> None:
+    """CLU-1: a node whose pub/sub connection goes silent without being closed notices by its
+    own probes, dials again and hears the other nodes again — no restart, no manual step."""
+    host, _, port = redis_namespace.url.split("//", 1)[1].split("/", 1)[0].rpartition(":")
+    proxy = TcpProxy(host, int(port))
+    stack.enter_context(proxy)
+    sender = await _start_node(stack, redis_namespace)
+    listener = await _start_node(stack, redis_namespace, f"redis://127.0.0.1:{proxy.port}/0")
+    inbox = await _client(stack, listener, "u1", ["team:t1"])
+    await sender.sio.emit("escrow:updated", {"eventId": "before"}, room="team:t1")
+    await asyncio.sleep(0.3)
+    assert inbox.received == [{"eventId": "before"}]
+    proxy.strand()
+    await asyncio.sleep(0.1)
+    await sender.sio.emit("escrow:updated", {"eventId": "stranded"}, room="team:t1")
+    await asyncio.sleep(0.3)
+    assert inbox.received == [{"eventId": "before"}], "the stranded connection still delivered"
+    deadline = time.monotonic() + 6
+    n = 0
+    while not any(e.get("eventId", "").startswith("after") for e in inbox.received):
+        assert time.monotonic() < deadline, "the listener never dialled again"
+        n += 1
+        await sender.sio.emit("escrow:updated", {"eventId": f"after-{n}"}, room="team:t1")
+        await asyncio.sleep(0.3)
