@@ -61,8 +61,15 @@ async def _start_node(
     await site.start()
     stack.push_async_callback(runner.cleanup)
     assert await start_listening(sio)
+    stack.push_async_callback(_stop_listener, manager)
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return BareNode(sio, manager, f"http://127.0.0.1:{port}")
+
+
+async def _stop_listener(manager: RedisFanoutManager) -> None:
+    listener: asyncio.Task[None] = manager.thread
+    listener.cancel()
+    await asyncio.gather(listener, return_exceptions=True)
 
 
 async def _client(stack: AsyncExitStack, node: BareNode, user: str, rooms: list[str]) -> Inbox:
