@@ -115,8 +115,9 @@ async def test_audiences_redaction_and_exactly_once_across_nodes(
 
 
 async def test_concurrent_writers_on_every_node_keep_seq_gapless(cluster: RunningCluster) -> None:
-    """CLU-1, STR-1, EVT-2, EVT-5: updates through all three nodes at once; every socket on
-    every node gets each seq exactly once and the stream has no gap."""
+    """CLU-1, STR-1, EVT-2, EVT-5: updates of one record and creates of others, all in flight
+    at once through the three nodes; every socket on every node gets each seq exactly once,
+    the stream has no gap, and the record's version counts every update."""
     org = Org()
     team = org.team()
     writers = [org.agent(team) for _ in range(3)]
@@ -125,18 +126,19 @@ async def test_concurrent_writers_on_every_node_keep_seq_gapless(cluster: Runnin
         rests = [await socks.rest(writers[i], cluster.urls[(i + 1) % 3]) for i in range(3)]
         made = await rests[0].create(EntityType.ESCROW, {"address": "9 Elm St"})
         record_id = made.record["id"]
-        updates_per_writer = 8
-
-        async def write(rest_index: int) -> list[RestResponse]:
-            rest = rests[rest_index]
-            return [
-                await rest.update(EntityType.ESCROW, record_id, {"notes": f"{rest_index}-{n}"})
-                for n in range(updates_per_writer)
-            ]
-
-        results = await asyncio.gather(*(write(i) for i in range(3)))
-        assert all(r.status == 200 for batch in results for r in batch)
-        total = 1 + 3 * updates_per_writer
+        updates_per_writer, creates_per_writer = 8, 4
+        calls = [
+            rests[i].update(EntityType.ESCROW, record_id, {"notes": f"{i}-{n}"})
+            for i in range(3)
+            for n in range(updates_per_writer)
+        ] + [
+            rests[i].create(EntityType.LEAD, {"name": f"Lead {i}-{n}"})
+            for i in range(3)
+            for n in range(creates_per_writer)
+        ]
+        results: list[RestResponse] = await asyncio.gather(*calls)
+        assert sorted({r.status for r in results}) == [200, 201]
+        total = 1 + 3 * (updates_per_writer + creates_per_writer)
         stream = f"team:{team[1]}"
         labels = [w.label for w in watchers]
         assert await eventually(
@@ -148,7 +150,7 @@ async def test_concurrent_writers_on_every_node_keep_seq_gapless(cluster: Runnin
             assert seqs_of(received) == list(range(1, total + 1)), watcher.label
             assert len({e.payload["eventId"] for e in received}) == total
         final = await rests[2].get(EntityType.ESCROW, record_id)
-        assert final.record["version"] == total
+        assert final.record["version"] == 1 + 3 * updates_per_writer
 
 
 async def test_replay_after_moving_to_another_node(cluster: RunningCluster) -> None:
