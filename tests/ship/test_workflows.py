@@ -70,18 +70,16 @@ def test_actions_are_pinned_to_a_major_version(workflow: dict[str, Any]) -> None
 def test_conformance_and_load_gate_commands_are_accepted_by_the_cli(
     workflow: dict[str, Any],
 ) -> None:
-    """The conform, load and report steps name options `crm-harness` really has, and the
-    report of the load run gates on an SLO file that exists."""
+    """The conform and load steps name options `crm-harness` really has, and the load run
+    gates on an SLO file that exists."""
     conform = _commands(workflow, "conform")
     load = _commands(workflow, "load")
-    report = _commands(workflow, "report")
-    assert len(conform) == len(load) == len(report) == 1
+    assert len(conform) == len(load) == 1
     assert str(conform[0].report).startswith("reports/")
     assert str(load[0].report).startswith("reports/")
     assert load[0].scenario == "team_sync"
-    assert Path(report[0].run_dir) == Path(load[0].report)
-    assert report[0].slo is not None
-    assert (ROOT / report[0].slo).is_file(), f"SLO file {report[0].slo} is not in the repo"
+    assert load[0].slo is not None
+    assert (ROOT / load[0].slo).is_file(), f"SLO file {load[0].slo} is not in the repo"
 
 
 def test_reports_are_uploaded_and_summarised_even_on_failure(workflow: dict[str, Any]) -> None:
