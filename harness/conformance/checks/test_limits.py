@@ -51,6 +51,15 @@ async def test_token_bucket(crm: Crm) -> None:
     elapsed = time.perf_counter() - started
     ok = sum(a.ok for a in acks)
     refill = math.ceil(elapsed * rate) + 1
+    refused = _rate_limited(acks)
+    # No refusal at all is no rate limit (LIM-1), not a wrong burst (INF-2).
+    expect(
+        bool(refused),
+        "no event over the burst was refused",
+        expected=f"RATE_LIMITED for some of {burst + 3} events sent at once",
+        observed={"accepted": ok},
+        requirement="LIM-1",
+    )
     expect(
         burst <= ok <= burst + refill,
         "accepted events differ from the advertised burst",
@@ -58,7 +67,6 @@ async def test_token_bucket(crm: Crm) -> None:
         observed=ok,
         requirement="INF-2",
     )
-    refused = _rate_limited(acks)
     expect_equal(len(refused) + ok, len(acks), "every refusal is RATE_LIMITED")
     retry = [(a.error.details or {}).get("retryAfterMs") if a.error else None for a in refused]
     expect(
