@@ -1,5 +1,5 @@
-"""The fault-switchable reference server lives with the collab tests; the AI fault tests
-share it (one process per module)."""
+"""The fault-switchable reference server (tests/faults, shared by every area), one process per
+module of AI fault tests."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "collab"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "faults"))
 
 from fault_kit import FaultyServer, faulty_server
 

@@ -1,10 +1,16 @@
-"""A fault-switchable reference server shared by the collab fault tests."""
+"""A fault-switchable reference server shared by the collab fault tests (its machinery lives in
+tests/faults, shared by every area)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "faults"))
+
 from fault_kit import FaultyServer, faulty_server
 
 

@@ -1,5 +1,7 @@
 """Run the conformance suite against `fault_server.py` with one rule broken at a time.
 
+Shared by the fault tests of every area (tests/faults, tests/collab, tests/ai).
+
 One server process serves a whole test module; `verdicts_under` flips its fault switch,
 runs the suite for the given ids in-process (`harness.conformance.run`) and returns the
 verdicts. Short timings (grace, lock TTL) keep the timing checks inside the run.
@@ -17,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from fault_switch import FAULTS_PATH
 
 from harness.conformance import Verdict, run
 from harness.spec import Heartbeat, Limits
@@ -50,7 +53,7 @@ class FaultyServer(RunningServer):
         return self
 
     def set_faults(self, faults: Sequence[str]) -> None:
-        answer = httpx.post(f"{self.url}/_test/faults", json={"faults": list(faults)}, timeout=5)
+        answer = httpx.post(f"{self.url}{FAULTS_PATH}", json={"faults": list(faults)}, timeout=5)
         answer.raise_for_status()
         assert answer.json()["faults"] == sorted(faults), answer.text
 

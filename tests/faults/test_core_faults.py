@@ -1,0 +1,58 @@
+"""Each core check (and MET-1's) fails against a server that breaks its rule, and passes without
+the fault (CONTRIBUTING: a check is shown to fail against a server that breaks its requirement).
+
+The faults and how each breaks its rule: `core_faults.FAULTS`, `core_wire_faults.FAULTS`.
+"""
+
+from __future__ import annotations
+
+import pytest
+from fault_kit import FaultyServer, verdicts_under
+from fault_server import FAULTS, faults_of, requirement_of
+
+from harness.conformance import Verdict
+
+CORE_FAULTS = [f for f in faults_of("") if not f.startswith(("COL-", "AI-"))]
+CORE_IDS = sorted({requirement_of(f) for f in CORE_FAULTS})
+# The check that catches a fault, where its id has other, slower checks besides it.
+TARGETED = {
+    "EVT-6": "test_one_field_update_is_small",
+    "TRN-3": "test_heartbeat_matches_info",
+    "INF-2": "test_token_bucket",
+    "AUTH-3": "test_expired_session_is_told_and_closed",
+    "STR-3": "test_sync_reset_and_bad_cursors",
+    "STR-5": "test_reconnect_after_client_drop",
+    "LIM-5": "test_wrong_shapes_change_nothing",
+    "MUT-1": "test_mutate_mirrors_rest",
+    "RED-1/events": "test_live_events_redacted_per_recipient",
+    "RED-1/rest": "test_rest_and_replay_redacted",
+    "RED-2": "test_live_events_redacted_per_recipient",
+}
+# A SHOULD missed is non-strict, not fail (EVT-6).
+EXPECTED = {"EVT-6": Verdict.NON_STRICT}
+# The control runs every check the fault runs use; the slower ones left out here pass in the
+# conformance suite's own full run against the reference server.
+CONTROL = (
+    "not (silent_client or replay_window_in_seconds or reconnect_after_server_drop"
+    " or event_without_ack or every_sensitive_type)"
+)
+
+
+def test_core_checks_pass_without_faults(core_fault_target: FaultyServer) -> None:
+    """TRN-2..5, INF-1..3, AUTH-1..4, REC-1..7, EVT-1..6, RED-1..4, STR-1..5,
+    MUT-1..3, LIM-1..5, MET-1: the checks the fault runs use all pass with no fault on."""
+    verdicts = verdicts_under(core_fault_target, [], CORE_IDS, CONTROL)
+    assert verdicts == dict.fromkeys(CORE_IDS, Verdict.PASS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", CORE_FAULTS)
+def test_core_check_fails_when_its_rule_is_broken(
+    core_fault_target: FaultyServer, fault: str
+) -> None:
+    """The fault's requirement (TRN-*, INF-*, AUTH-*, REC-*, EVT-*, RED-*, STR-*, MUT-*,
+    LIM-*, MET-1; see FAULTS) has verdict fail (EVT-6, a SHOULD: non-strict) while the fault
+    is on."""
+    rid = requirement_of(fault)
+    verdicts = verdicts_under(core_fault_target, [fault], [rid], TARGETED.get(fault))
+    assert verdicts.get(rid) is EXPECTED.get(rid, Verdict.FAIL), (FAULTS[fault], verdicts)
