@@ -16,6 +16,7 @@ import jwt
 from harness.spec import AUTH_MESSAGES, ErrorCode
 
 from .domain.contracts import Actor
+from .domain.validation import is_storable_key
 
 __all__ = [
     "ALGORITHM",
@@ -85,9 +86,12 @@ def verify_token(token: str | None, secret: str, now: float) -> VerifiedToken:
         raise AuthError(ErrorCode.AUTH_INVALID)
     for claim in _IDENTITY_CLAIMS:
         value = claims.get(claim)
-        if not isinstance(value, str) or value == "":
+        # NUL or a lone surrogate would crash the store (keys, room names) later: refuse now.
+        if not isinstance(value, str) or value == "" or not is_storable_key(value):
             raise AuthError(ErrorCode.AUTH_INVALID)
     name = claims.get("name")
+    if isinstance(name, str) and not is_storable_key(name):
+        raise AuthError(ErrorCode.AUTH_INVALID)
     display: str = name if isinstance(name, str) and name else claims["sub"]
     actor = Actor(claims["sub"], claims["teamId"], claims["brokerId"], display)
     return VerifiedToken(actor, float(exp))
