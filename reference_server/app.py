@@ -17,10 +17,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from harness.spec import SOCKETIO_PATH, Limits, Profile
 
 from .collab.wiring import install_extra_profiles
-from .config import ServerSettings
+from .config import ServerSettings, engineio_heartbeat
 from .domain.clock import Clock, SystemClock
 from .domain.contracts import EventPublisher
 from .domain.redaction import event_variants
+from .domain.upkeep import DEFAULT_PURGE_INTERVAL_SECONDS, KeyPurger
 from .metrics import ServerMetrics
 from .realtime.fanout import RedactingManager, SocketPublisher
 from .realtime.gateway import RealtimeGateway
@@ -52,6 +53,10 @@ def _default_records(
 
     service: Records = CollabRecordService(store, state, publisher, limits, clock)
     return service
+
+
+def _purge_interval_s(limits: Limits) -> float:
+    return min(DEFAULT_PURGE_INTERVAL_SECONDS, max(1.0, float(limits.idempotencyTtlSeconds)))
 
 
 def _default_redaction() -> Redaction:
@@ -91,12 +96,13 @@ def build_app(
     metrics = ServerMetrics()
     manager = manager or RedactingManager()
     limits = settings.limits
+    ping_interval_s, ping_timeout_s = engineio_heartbeat(settings.heartbeat)
     sio = socketio.AsyncServer(
         async_mode="asgi",
         client_manager=manager,
         cors_allowed_origins="*",
-        ping_interval=settings.heartbeat.pingInterval / 1000,  # engineio takes seconds (TRN-3)
-        ping_timeout=settings.heartbeat.pingTimeout / 1000,
+        ping_interval=ping_interval_s,  # engineio takes seconds (TRN-3)
+        ping_timeout=ping_timeout_s,
         max_http_buffer_size=max(_MIN_TRANSPORT_BUFFER, 4 * limits.maxPayloadBytes),
         logger=False,
         engineio_logger=False,
@@ -123,9 +129,14 @@ def build_app(
                 await start_listening(sio)  # a cluster node hears the others before it serves
                 records()  # fail at startup, not on the first request, if the domain is missing
                 await extra.start(records())
+                # Expired idempotency keys no longer count (MUT-2); forget them so the key
+                # table stays bounded. No sooner than they can expire, at least every 10 min.
+                purger = KeyPurger(records(), _purge_interval_s(limits))
+                purger.start()
                 try:
                     yield
                 finally:
+                    await purger.stop()
                     await extra.stop()
             finally:
                 await state.close()

@@ -19,6 +19,7 @@ __all__ = [
     "LISTENING_MESSAGE",
     "ServerSettings",
     "add_server_options",
+    "engineio_heartbeat",
     "listening_line",
     "settings_from_args",
 ]
@@ -92,6 +93,24 @@ _LIMIT_ALIASES: dict[str, tuple[str, ...]] = {
     "editLockTtlSeconds": ("--edit-lock-ttl",),
     "presenceGraceSeconds": ("--presence-grace",),
 }
+
+
+def engineio_heartbeat(heartbeat: Heartbeat) -> tuple[int, float]:
+    """(pingInterval, pingTimeout) in the seconds python-engineio takes, announcing exactly
+    the info document's milliseconds (TRN-3).
+
+    python-engineio announces `int(ping_interval) * 1000` in its open packet, so an interval
+    that is not whole seconds would be announced shorter than it is sent: refused. It
+    announces `int(ping_timeout * 1000)`, so the timeout gets half a millisecond more, which
+    keeps float rounding (1.001 * 1000 = 1000.999…) from announcing a millisecond less.
+    """
+    interval_s, rest = divmod(heartbeat.pingInterval, 1000)
+    if rest:
+        raise UsageError(
+            f"--ping-interval must be a whole number of seconds in milliseconds (python-engineio "
+            f"announces whole seconds), got {heartbeat.pingInterval}"
+        )
+    return interval_s, (heartbeat.pingTimeout + 0.5) / 1000
 
 
 def listening_line(prog: str, host: str, port: int) -> str:
@@ -180,6 +199,7 @@ def settings_from_args(
     )
     if heartbeat.pingInterval <= 0 or heartbeat.pingTimeout <= 0:
         raise UsageError("--ping-interval and --ping-timeout must be > 0 (milliseconds)")
+    engineio_heartbeat(heartbeat)
     port = args.port if args.port is not None else int(env.get("CRM_PORT", defaults.port))
     if not 0 <= port <= 65535:
         raise UsageError(f"--port must be 0–65535, got {port}")

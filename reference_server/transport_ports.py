@@ -29,6 +29,10 @@ class Records(Protocol):
         include_archived: bool,
     ) -> tuple[list[dict[str, Any]], int]: ...
 
+    async def purge_expired_keys(self) -> int:
+        """Forget idempotency keys past their TTL (MUT-2); the app runs it now and then."""
+        ...
+
 
 class Redaction(Protocol):
     """Per-recipient views of records and events (RED-1, RED-2)."""

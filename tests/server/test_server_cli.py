@@ -92,12 +92,12 @@ def test_options_beat_environment_beats_defaults() -> None:
     add_server_options(parser)
     env = {"JWT_SECRET": "from-env", "CRM_EDIT_LOCK_TTL": "7", "CRM_BURST": "9"}
     settings = settings_from_args(
-        parser.parse_args(["--burst", "4", "--ping-interval", "2500"]), env
+        parser.parse_args(["--burst", "4", "--ping-interval", "3000"]), env
     )
     assert settings.jwt_secret == "from-env"
     assert settings.limits.editLockTtlSeconds == 7
     assert settings.limits.burst == 4
-    assert settings.heartbeat.pingInterval == 2500
+    assert settings.heartbeat.pingInterval == 3000
     assert settings.store_url.startswith("sqlite:////")
     rebuilt = settings_from_args(parser.parse_args(settings.to_cli_args()), {})
     assert rebuilt == settings
