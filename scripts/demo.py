@@ -9,14 +9,15 @@ Runs the same commands a user would type, printing each one first:
     crm-harness load    --url URL --jwt-secret S --users 100 --duration 30s --scenario team_sync
                         --report reports/load --slo slo.example.toml       (the SLO gates)
 
-then prints where the reports are and their verdicts. The server is stopped whatever happens
-(a failed step, Ctrl-C, SIGTERM). Exit status: 0 when every step passed, else the first failing
-step's status (130 on Ctrl-C).
+then prints where the reports are and their verdicts. The server and every process a step
+started are stopped whatever happens (a failed step, Ctrl-C, SIGTERM). Exit status: 0 when
+every step passed, else the first failing step's status (130 on Ctrl-C, 143 on SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -128,20 +129,23 @@ def reference_server(config: DemoConfig, log_path: Path) -> Iterator[str]:
         _say(f"reference server up at {url} (log: {log_path})")
         yield url
     finally:
-        _stop(server)
+        _stop_group(server, signal.SIGTERM)
         shutil.rmtree(data_dir, ignore_errors=True)
         _say("reference server stopped")
 
 
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    if server.poll() is not None:
-        return
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+def _stop_group(process: subprocess.Popen[bytes], first: signal.Signals) -> None:
+    """Stop a process started in a session of its own, and everything it started (Locust's
+    processes under `load`, for instance): `first` to the group, SIGKILL if it lingers."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, first)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=STOP_TIMEOUT_S)
+    # The leader may be gone while children it left behind still run.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -178,7 +182,14 @@ def load_verdict(exit_code: int, report_dir: Path) -> str:
 def _run_step(name: str, command: Sequence[str]) -> int:
     _say(name)
     _show(command)
-    return subprocess.call(list(command))
+    # A session of its own, like the server's: when the demo is interrupted (Ctrl-C, SIGTERM)
+    # it stops the step's whole process group itself, and nothing is left running.
+    step = subprocess.Popen(list(command), start_new_session=True)
+    try:
+        return step.wait()
+    except BaseException:
+        _stop_group(step, signal.SIGINT)
+        raise
 
 
 def _conformance(config: DemoConfig, target: Sequence[str], about: str) -> StepResult:

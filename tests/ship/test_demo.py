@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -26,10 +27,38 @@ SERVER_UP = re.compile(r"reference server up at (http://\S+)")
 SMALL = ["--users", "6", "--spawn-rate", "6", "--duration", "2s", "--load-arg=--think-time",
          "--load-arg=1", "--load-arg=--users-per-team", "--load-arg=3"]  # fmt: skip
 CONFORM_SUBSET = ["--conform-arg=--req", "--conform-arg=INF-1,INF-3"]
+MARKER = "CRM_SHIP_DEMO_RUN"
 
 
 def _demo(reports: Path, *args: str) -> list[str]:
     return [sys.executable, str(DEMO), "--reports", str(reports), *args]
+
+
+def _marked_env(reports: Path) -> dict[str, str]:
+    """The environment of a demo run, marked so that every process it starts can be found."""
+    return {**os.environ, MARKER: str(reports)}
+
+
+def _processes_left(reports: Path) -> list[int]:
+    """Processes still alive that the demo run of `reports` started (they inherit MARKER)."""
+    needle = f"{MARKER}={reports}".encode() + b"\0"
+    left = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if needle in environ.read_bytes() + b"\0":
+                left.append(int(environ.parent.name))
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return left
+
+
+def _assert_nothing_left(reports: Path) -> None:
+    if not Path("/proc/self/environ").exists():
+        return  # no procfs: the closed server port is the check that remains
+    deadline = time.monotonic() + 5
+    while (left := _processes_left(reports)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not left, f"processes of the demo still running: {left}"
 
 
 def _server_url(output: str) -> str:
@@ -54,6 +83,7 @@ def test_demo_writes_both_reports_prints_verdicts_and_stops_the_server(tmp_path:
         text=True,
         timeout=240,
         cwd=tmp_path,
+        env=_marked_env(tmp_path),
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
@@ -66,6 +96,7 @@ def test_demo_writes_both_reports_prints_verdicts_and_stops_the_server(tmp_path:
     assert re.search(r"load\s+PASS \(.*loss 0", results), results
     assert str(tmp_path / "load" / "report.html") in results
     assert not _is_listening(_server_url(output))
+    _assert_nothing_left(tmp_path)
 
 
 def test_a_failing_step_fails_the_demo_and_still_stops_the_server(tmp_path: Path) -> None:
@@ -80,21 +111,34 @@ def test_a_failing_step_fails_the_demo_and_still_stops_the_server(tmp_path: Path
         capture_output=True,
         text=True,
         timeout=120,
+        env=_marked_env(tmp_path),
     )
     output = done.stdout + done.stderr
     assert done.returncode != 0, output
     assert re.search(r"conformance\s+ERROR", output)
     assert "reference server stopped" in output
     assert not _is_listening(_server_url(output))
+    _assert_nothing_left(tmp_path)
 
 
-def test_ctrl_c_stops_the_server(tmp_path: Path) -> None:
-    """Ctrl-C in the middle of the load: exit 130 and no server left behind."""
+@pytest.mark.parametrize(
+    ("interrupt", "exit_code"),
+    [
+        pytest.param(lambda pid: os.killpg(pid, signal.SIGINT), 130, id="ctrl-c"),
+        pytest.param(lambda pid: os.kill(pid, signal.SIGTERM), 128 + signal.SIGTERM, id="sigterm"),
+    ],
+)
+def test_an_interrupted_demo_leaves_nothing_running(
+    tmp_path: Path, interrupt: Callable[[int], None], exit_code: int
+) -> None:
+    """Ctrl-C (SIGINT to the terminal's foreground group) or SIGTERM to the demo in the middle
+    of the load: the demo's exit status, and no server, load or Locust process left behind."""
     demo = subprocess.Popen(
         _demo(tmp_path, "--users", "4", "--duration", "120s", "--conform-arg=--no-such-option"),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env=_marked_env(tmp_path),
         start_new_session=True,  # its own process group, as a terminal's foreground job
     )
     assert demo.stdout is not None
@@ -104,14 +148,15 @@ def test_ctrl_c_stops_the_server(tmp_path: Path) -> None:
             seen.append(line)
             if line.startswith("$ ") and " load " in line:
                 break
-        time.sleep(3)  # well inside the load run
-        os.killpg(demo.pid, signal.SIGINT)  # what the terminal sends on Ctrl-C
+        time.sleep(3)  # well inside the load run: Locust is up
+        interrupt(demo.pid)
         rest, _ = demo.communicate(timeout=60)
     finally:
         if demo.poll() is None:
             demo.kill()
             demo.wait()
     output = "".join(seen) + rest
-    assert demo.returncode == 130, output
+    assert demo.returncode == exit_code, output
     assert "reference server stopped" in output
     assert not _is_listening(_server_url(output))
+    _assert_nothing_left(tmp_path)
