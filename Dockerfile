@@ -13,6 +13,9 @@ COPY scenarios ./scenarios
 RUN pip wheel --wheel-dir /wheels .
 
 FROM python:3.11-slim
+LABEL org.opencontainers.image.title="crm-realtime-harness" \
+      org.opencontainers.image.description="Conformance and load harness for real-time CRM Socket.IO servers, and its reference server" \
+      org.opencontainers.image.licenses="MIT"
 # `crm-harness serve` reads CRM_HOST/CRM_PORT/CRM_DATA_DIR when no option is given, and the
 # health check reads CRM_PORT too: `docker run -e CRM_PORT=9000 ...` moves both.
 ENV PYTHONDONTWRITEBYTECODE=1 \
