@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.spec import ErrorCode, Op
+from harness.spec import AI_TASK_TERMINAL_EVENTS, ErrorCode, Op
 
 from .measure import (
     ActionRecord,
@@ -162,6 +162,26 @@ def _steady_state(
     }
 
 
+def _ai_tasks(live: pd.DataFrame, actions: pd.DataFrame) -> dict[str, Any]:
+    """AI tasks (§11): how many ended how, and request → terminal event at the requester."""
+    asked = actions[(actions["op"] == "ai_task") & (actions["ok"] == 1)]
+    ends = live[live["event"].isin(sorted(AI_TASK_TERMINAL_EVENTS))]
+    joined = ends.merge(
+        asked[["actor", "entity_id", "t_send"]],
+        left_on=["receiver", "entity_id"],
+        right_on=["actor", "entity_id"],
+    )
+    per_task = ends.drop_duplicates("entity_id")  # a second tab sees the same task end
+    return {
+        "requested": len(asked),
+        **{
+            str(e).rsplit(":", 1)[1]: int((per_task["event"] == e).sum())
+            for e in sorted(AI_TASK_TERMINAL_EVENTS)
+        },
+        "completion_ms": percentiles((joined["t_recv"] - joined["t_send"]) * 1000),
+    }
+
+
 def summarize(run_dir: Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     run_path = run_dir / "run.json"
@@ -257,6 +277,7 @@ def summarize(run_dir: Path) -> dict[str, Any]:
                 ((actions["op"] == "reconnect") & actions["actor"].isin(flooders)).sum()
             ),
         },
+        "ai_tasks": _ai_tasks(live, actions),
         "generator": _generator(samples, n_users),
     }
     leaks = summary["isolation_leaks"] + summary["redaction_leaks"]

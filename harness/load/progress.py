@@ -55,6 +55,7 @@ class Progress:
             for key in (
                 "deliveries",
                 "changes_sent",
+                "changes_ok",
                 "gaps",
                 "leaks",
                 "duplicates",
@@ -69,11 +70,14 @@ class Progress:
 
     def _print(self, totals: dict[str, Any], now: float) -> None:
         elapsed = now - self._last.get("t", now - PRINT_INTERVAL_S)
-        rate_changes = (totals["changes_sent"] - self._last.get("changes", 0)) / max(elapsed, 1e-9)
-        rate_deliv = (totals["deliveries"] - self._last.get("deliveries", 0)) / max(elapsed, 1e-9)
+        span = max(elapsed, 1e-9)
+        rate_changes = (totals["changes_sent"] - self._last.get("changes", 0)) / span
+        rate_ok = (totals["changes_ok"] - self._last.get("changes_ok", 0)) / span
+        rate_deliv = (totals["deliveries"] - self._last.get("deliveries", 0)) / span
         self._last = {
             "t": now,
             "changes": totals["changes_sent"],
+            "changes_ok": totals["changes_ok"],
             "deliveries": totals["deliveries"],
         }
         tail = p99(totals["e2e"])
@@ -81,7 +85,7 @@ class Progress:
         phase = f"{left:4.0f}s left" if left > 0 else "closing sync"
         print(
             f"[load] {phase} | users {totals['connected_users']}/{self.config['users']}"
-            f" | changes/s {rate_changes:6.1f} | deliveries/s {rate_deliv:7.1f}"
+            f" | changes/s {rate_changes:6.1f} (ok {rate_ok:6.1f}) | deliveries/s {rate_deliv:7.1f}"
             f" | e2e p99 {'-' if tail is None else f'{tail:.1f} ms'}"
             f" | gaps {totals['gaps']} dup {totals['duplicates']} leaks {totals['leaks']}"
             f" | connect errors {totals['connect_errors']}",

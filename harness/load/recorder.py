@@ -80,7 +80,8 @@ class Counters:
     connect_errors: int = 0
     final_synced: int = 0
     final_missing: int = 0
-    recent_e2e_ms: deque[float] = field(default_factory=lambda: deque(maxlen=2000))
+    # (receive time, e2e ms) of recent deliveries of this process's own acknowledged changes
+    recent_e2e: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=2000))
     # (entity_id, version) -> t_send of this process's own changes, for live e2e estimates
     sent_at: dict[tuple[str, int], float] = field(default_factory=dict)
 
@@ -90,7 +91,7 @@ class Counters:
             if not record.replayed:
                 t_send = self.sent_at.get((record.entity_id, record.version))
                 if t_send is not None:
-                    self.recent_e2e_ms.append((record.t_recv - t_send) * 1000)
+                    self.recent_e2e.append((record.t_recv, (record.t_recv - t_send) * 1000))
         elif isinstance(record, ActionRecord):
             if record.op in _CHANGE_OPS:
                 self.changes_sent += 1
@@ -115,6 +116,7 @@ class Counters:
             self.final_missing += record.missing_final
 
     def snapshot(self) -> dict[str, Any]:
+        now = time.time()
         return {
             "deliveries": self.deliveries,
             "changes_sent": self.changes_sent,
@@ -126,11 +128,13 @@ class Counters:
             "connect_errors": self.connect_errors,
             "final_synced": self.final_synced,
             "final_missing": self.final_missing,
-            "recent_e2e_ms": list(self.recent_e2e_ms)[-300:],
+            # Only the last window: an old tail must not stand in for "now" when acks stall.
+            "recent_e2e_ms": [ms for t, ms in self.recent_e2e if t > now - _E2E_WINDOW_S][-300:],
         }
 
 
 _SENT_AT_MAX = 50_000
+_E2E_WINDOW_S = 10.0
 _CHANGE_OPS = frozenset({"create", "update", "archive", "restore", "delete"})
 
 

@@ -104,7 +104,8 @@ class SocketTracker:
         else:
             self._account(state, stream, seq, event_id)
         entity_type = str(payload.get("entityType") or "")
-        entity_id = str(payload.get("entityId") or "")
+        # AI task events (§11) carry a taskId instead: it joins them to the `ai_task` action.
+        entity_id = str(payload.get("entityId") or payload.get("taskId") or "")
         if name in _DATA_EVENTS:
             self._check_redaction(payload, entity_type, entity_id, stream, seq, event_id)
         record = DeliveryRecord(

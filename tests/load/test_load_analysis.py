@@ -52,6 +52,9 @@ def _update(receiver: str, socket: str, t_recv: float, **extra: int) -> tuple[ob
                      server_ts=101.002, nbytes=nbytes, replayed=replayed)  # fmt: skip
 
 
+AI_END = "ai:task:completed"
+
+
 def _crafted(run_dir: Path) -> None:
     run_dir.mkdir()
     (run_dir / "run.json").write_text(json.dumps({"scenario": "team_sync", "users": 3,
@@ -134,14 +137,20 @@ def test_exact_figures_from_crafted_run(tmp_path: Path) -> None:
 
 
 def test_clean_run_passes(tmp_path: Path) -> None:
-    """STR-5: a run where every socket got every seq once, no leaks, passes."""
+    """STR-5, AI-3: a run where every socket got every seq once, no leaks, passes; an AI task
+    counts once however many tabs see it end, and its completion time is request → end."""
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    _write(run_dir, UserRecord, [("u1", "t1", "b1", 1, 99.0, 0, 0)])
+    _write(run_dir, UserRecord, [("u1", "t1", "b1", 2, 99.0, 0, 0)])
     _write(run_dir, ActionRecord, [
         ("u1", "create", "socket", "lead", "e1", 1, "team", 100.0, 100.01, 1, "", 200, 0, 0),
+        ("u1", "ai_task", "rest", "escrow", "task-1", 0, "user", 100.5, 100.51, 1, "", 90, 0, 0),
     ])  # fmt: skip
-    _write(run_dir, DeliveryRecord, [_delivery("u1", "u1#1", "team:t1", 1, "e1", 1, 100.005)])
+    _write(run_dir, DeliveryRecord, [
+        _delivery("u1", "u1#1", "team:t1", 1, "e1", 1, 100.005),
+        _delivery("u1", "u1#1", "user:u1", 1, "task-1", 0, 102.0, event=AI_END, server_ts=101.999),
+        _delivery("u1", "u1#2", "user:u1", 1, "task-1", 0, 102.5, event=AI_END, server_ts=101.999),
+    ])  # fmt: skip
     _write(run_dir, StreamRecord, [("u1", "u1#1", "team:t1", 0, 1, 1, 0, 0, 0, 0)])
     _write(run_dir, AnomalyRecord, [])
     _write(run_dir, GeneratorSample, [(1.0, 0, 95.0, 1.0, 1, 100.0, 1, 1)])
@@ -150,6 +159,9 @@ def test_clean_run_passes(tmp_path: Path) -> None:
     assert s["latency_ms"]["e2e"] == {"p50": 5.0, "p95": 5.0, "p99": 5.0, "max": 5.0}
     assert s["generator"]["saturated"] is False  # one hot second is not sustained
     assert s["loss"] == {"live": 0, "final": 0}
+    ai = s["ai_tasks"]
+    assert (ai["requested"], ai["completed"], ai["failed"], ai["cancelled"]) == (1, 1, 0, 0)
+    assert ai["completion_ms"]["p50"] == 1750.0 and ai["completion_ms"]["max"] == 2000.0
 
 
 def test_empty_run_directory(tmp_path: Path) -> None:
