@@ -23,7 +23,7 @@ __all__ = ["main"]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--users", type=int, default=10_000)
-    parser.add_argument("--spawn-rate", type=float, default=250.0)
+    parser.add_argument("--spawn-rate", type=float, default=100.0)
     parser.add_argument("--hold", type=float, default=60.0, help="seconds at full load")
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--url", help="server URL (default: start the reference server)")
