@@ -109,6 +109,28 @@ def _print_summary(run_dir: Path, s: dict[str, Any]) -> None:
         f"bytes per update (median) {s['bytes_per_update']['median']} | connect errors"
         f" {s['connect_errors']} | generator cpu max {s['generator']['cpu_percent_max']}%",
     ]
+    if s["ai_tasks"]["requested"]:
+        ai = s["ai_tasks"]
+        lines.append(
+            f"AI tasks {ai['requested']} | completed {ai['completed']} failed {ai['failed']}"
+            f" | request → completed ms p50 {ai['completion_ms']['p50']}"
+        )
+    if s["reconnects"]:
+        lines.append(
+            f"reconnects {s['reconnects']} | replayed {d['replayed']} | reconnect + sync ms"
+            f" p50 {s['reconnect_ms']['p50']} p99 {s['reconnect_ms']['p99']}"
+        )
+    if s["flood"]["sent"]:
+        f = s["flood"]
+        lines.append(
+            f"flood: sent {f['sent']} | RATE_LIMITED {f['rate_limited']} | disconnected by"
+            f" the server {f['disconnects']} time(s)"
+        )
+    if s["bytes_per_update"]["refetch_median"] is not None:
+        lines.append(
+            f"refetch baseline: {s['bytes_per_update']['refetch_median']} bytes per refetch,"
+            f" change → refetched ms p50 {s['latency_ms']['refetch_e2e']['p50']}"
+        )
     lines += [f"note: {n}" for n in s["notes"]]
     print("\n".join(lines))
 

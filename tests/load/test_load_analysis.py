@@ -83,6 +83,10 @@ def _crafted(run_dir: Path) -> None:
         _delivery("u3", "u3#1", "team:t1", 1, "e9", 1, 100.050),  # isolation leak
         _delivery("u3", "u3#1", "team:t2", 2, "e5", 2, 102.000),
         _delivery("u3", "u3#1", "team:t2", 1, "e5", 1, 102.500),  # out of order
+        ("u3", "u3#1", "team:t2", 3, "ev-other", "lead:updated", "lead", "e5", 3, "team",
+         102.6, 102.55, 400, 0, 0),
+        ("u3", "u3#2", "team:t2", 3, "ev-conflict", "lead:updated", "lead", "e5", 3, "team",
+         102.6, 102.55, 400, 0, 0),  # the same seq as another event: STR-1 broken
     ])  # fmt: skip
     _write(run_dir, StreamRecord, [
         ("u1", "u1#1", "team:t1", 0, 2, 2, 0, 0, 0, 0),
@@ -120,6 +124,7 @@ def test_exact_figures_from_crafted_run(tmp_path: Path) -> None:
     assert s["deliveries"]["expected_by_audience"] == 6
     assert s["duplicates"] == 1
     assert s["out_of_order"] == 1
+    assert s["seq_conflicts"] == 1
     assert s["isolation_leaks"] == 1
     assert s["redaction_leaks"] == 1
     assert s["bytes_per_update"]["median"] == 310.0

@@ -75,6 +75,7 @@ def test_reconnect_storm_replays_what_was_missed(tmp_path: Path) -> None:
                         report_dir=tmp_path / "run", workload=workload, quiet=True)  # fmt: skip
     s = json.loads((run_load(config) / "summary.json").read_text())
     assert s["reconnects"] > 0
+    assert s["reconnect_ms"]["p50"] is not None and s["reconnect_ms"]["p50"] > 0
     assert s["deliveries"]["replayed"] > 0
     assert s["loss"]["final"] == 0 and s["duplicates"] == 0
 
