@@ -81,7 +81,7 @@ def harness_invocations(script: str, samples: Mapping[str, str] | None = None) -
     """
     found = []
     for line in shell_lines(script):
-        words = shlex.split(interpolate(line, samples or {}))
+        words = shlex.split(interpolate(line, samples or {}), comments=True)
         for start, word in enumerate(words):
             if _CONSOLE_SCRIPT_TAIL.search(word):
                 argv = []

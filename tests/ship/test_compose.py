@@ -111,6 +111,18 @@ def test_nodes_listen_where_nginx_sends_traffic(
         assert servers == sorted(f"{node}:{port}" for node, port in ports.items())
 
 
+def test_each_node_is_published_on_loopback_only(services: dict[str, Any]) -> None:
+    """MET-1, CLU-1: /metrics is scraped and conformance checked node by node, locally."""
+    published = []
+    for node in NODES:
+        (mapping,) = services[node]["ports"]
+        host, host_port, container_port = mapping.split(":")
+        assert host == "127.0.0.1"
+        assert int(container_port) == _node_args(services, node).port
+        published.append(host_port)
+    assert len(set(published)) == len(NODES)
+
+
 def _location(nginx_conf: Directive, path: str) -> Directive:
     return nginx_conf.one("http").one("server").one("location", path)
 

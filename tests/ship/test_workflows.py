@@ -35,22 +35,33 @@ def _triggers(workflow: dict[str, Any]) -> dict[str, Any]:
     return triggers
 
 
-def _steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
-    return [step for job in workflow["jobs"].values() for step in job["steps"]]
+def _steps(workflow: dict[str, Any], job: str | None = None) -> list[dict[str, Any]]:
+    jobs = [workflow["jobs"][job]] if job else workflow["jobs"].values()
+    return [step for each in jobs for step in each["steps"]]
 
 
-def _scripts(workflow: dict[str, Any]) -> list[str]:
-    return [step["run"] for step in _steps(workflow) if "run" in step]
+def _scripts(workflow: dict[str, Any], job: str | None = None) -> list[str]:
+    return [step["run"] for step in _steps(workflow, job) if "run" in step]
 
 
-def _commands(workflow: dict[str, Any], subcommand: str) -> list[Any]:
-    argvs = [argv for script in _scripts(workflow) for argv in harness_invocations(script, SAMPLES)]
+def _commands(workflow: dict[str, Any], subcommand: str, job: str | None = None) -> list[Any]:
+    scripts = _scripts(workflow, job)
+    argvs = [argv for script in scripts for argv in harness_invocations(script, SAMPLES)]
     return [parse_harness_command(argv) for argv in argvs if argv[:1] == [subcommand]]
 
 
 @pytest.fixture(params=[CI, TEMPLATE], ids=lambda p: Path(p).name)
 def workflow(request: pytest.FixtureRequest) -> dict[str, Any]:
     return load_yaml(request.param)
+
+
+# The job of each workflow that runs conformance and the load gate on one server.
+GATE_JOBS = {CI.name: "test", TEMPLATE.name: "conform"}
+
+
+@pytest.fixture(params=[CI, TEMPLATE], ids=lambda p: Path(p).name)
+def gate_job(request: pytest.FixtureRequest) -> tuple[dict[str, Any], str]:
+    return load_yaml(request.param), GATE_JOBS[request.param.name]
 
 
 def test_every_run_script_is_valid_bash(workflow: dict[str, Any]) -> None:
@@ -68,12 +79,13 @@ def test_actions_are_pinned_to_a_major_version(workflow: dict[str, Any]) -> None
 
 
 def test_conformance_and_load_gate_commands_are_accepted_by_the_cli(
-    workflow: dict[str, Any],
+    gate_job: tuple[dict[str, Any], str],
 ) -> None:
     """The conform and load steps name options `crm-harness` really has, and the load run
     gates on an SLO file that exists."""
-    conform = _commands(workflow, "conform")
-    load = _commands(workflow, "load")
+    workflow, job = gate_job
+    conform = _commands(workflow, "conform", job)
+    load = _commands(workflow, "load", job)
     assert len(conform) == len(load) == 1
     assert str(conform[0].report).startswith("reports/")
     assert str(load[0].report).startswith("reports/")
@@ -82,17 +94,26 @@ def test_conformance_and_load_gate_commands_are_accepted_by_the_cli(
     assert (ROOT / load[0].slo).is_file(), f"SLO file {load[0].slo} is not in the repo"
 
 
-def test_reports_are_uploaded_and_summarised_even_on_failure(workflow: dict[str, Any]) -> None:
-    """A red run still leaves its reports and its summary.md on the run page."""
-    uploads = [
-        s for s in _steps(workflow) if str(s.get("uses", "")).startswith("actions/upload-artifact")
-    ]
-    assert len(uploads) == 1
-    assert uploads[0]["if"] == "always()"
-    assert uploads[0]["with"]["path"].rstrip("/") == "reports"
-    summaries = [s for s in _steps(workflow) if "GITHUB_STEP_SUMMARY" in s.get("run", "")]
+def test_every_job_uploads_its_reports_even_on_failure(workflow: dict[str, Any]) -> None:
+    """A red run still leaves its reports."""
+    for job in workflow["jobs"]:
+        uploads = [
+            s
+            for s in _steps(workflow, job)
+            if str(s.get("uses", "")).startswith("actions/upload-artifact")
+        ]
+        assert len(uploads) == 1, job
+        assert uploads[0]["if"] == "always()"
+        assert uploads[0]["with"]["path"].rstrip("/") == "reports"
+
+
+def test_the_gate_job_summarises_even_on_failure(gate_job: tuple[dict[str, Any], str]) -> None:
+    """The load gate's summary.md and the conformance counts land on the run page."""
+    workflow, job = gate_job
+    summaries = [s for s in _steps(workflow, job) if "GITHUB_STEP_SUMMARY" in s.get("run", "")]
     assert len(summaries) == 1 and summaries[0]["if"] == "always()"
     assert "summary.md" in summaries[0]["run"]
+    assert "report.json" in summaries[0]["run"]
 
 
 def test_ci_lints_tests_and_gates_the_bundled_server() -> None:
@@ -103,12 +124,12 @@ def test_ci_lints_tests_and_gates_the_bundled_server() -> None:
     lines = [line for script in _scripts(workflow) for line in shell_lines(script)]
     assert "make lint" in lines
     assert any(line.startswith("make test") for line in lines)
-    serve = _commands(workflow, "serve")
+    serve = _commands(workflow, "serve", "test")
     assert len(serve) == 1
     target = f"http://{serve[0].host}:{serve[0].port}"
     assert any(f"{target}/healthz" in line for line in lines)
-    assert _commands(workflow, "conform")[0].url == [target]
-    assert _commands(workflow, "load")[0].url == target
+    assert _commands(workflow, "conform", "test")[0].url == [target]
+    assert _commands(workflow, "load", "test")[0].url == target
 
 
 def test_ci_services_are_the_ones_the_test_fixtures_use() -> None:
@@ -154,3 +175,27 @@ def test_make_targets_named_in_workflows_exist() -> None:
                     ["make", "-n", "-C", str(ROOT), target], capture_output=True, text=True
                 )
                 assert done.returncode == 0, f"{path.name}: make {target}: {done.stderr}"
+
+
+def _published(service: dict[str, Any]) -> list[str]:
+    return [f"http://127.0.0.1:{port.split(':')[-2]}" for port in service.get("ports", [])]
+
+
+def test_stack_job_checks_the_compose_stack_with_the_harness() -> None:
+    """CLU-1, INF-3: CI builds the image, starts the compose stack and waits for its health
+    checks, checks conformance through nginx and node by node, runs the Locust services."""
+    workflow = load_yaml(CI)
+    services = load_yaml(ROOT / "docker-compose.yml")["services"]
+    lines = [line for script in _scripts(workflow, "stack") for line in shell_lines(script)]
+    assert "docker compose --profile load config -q" in lines
+    assert any(line.startswith("docker compose up") and "--wait" in line for line in lines)
+    through_proxy, node_by_node = _commands(workflow, "conform", "stack")
+    assert through_proxy.url == _published(services["nginx"])
+    assert node_by_node.url == [url for n in (1, 2, 3) for url in _published(services[f"node-{n}"])]
+    assert any("up -d locust-master locust-worker" in line for line in lines)
+    compose_text = (ROOT / "docker-compose.yml").read_text()
+    for step in _steps(workflow, "stack"):
+        for name in step.get("env", {}):
+            assert f"${{{name}" in compose_text, f"{name} is not a variable of docker-compose.yml"
+    teardown = [s for s in _steps(workflow, "stack") if "down -v" in s.get("run", "")]
+    assert len(teardown) == 1 and teardown[0]["if"] == "always()"
