@@ -104,3 +104,23 @@ def test_refetch_baseline_measures_bytes_per_refetch(tmp_path: Path) -> None:
     assert s["bytes_per_update"]["refetch_median"] > 0
     assert s["latency_ms"]["refetch_e2e"]["p50"] is not None
     assert s["loss"]["final"] == 0
+
+
+def test_master_and_workers_make_one_run(tmp_path: Path) -> None:
+    """EVT-1, STR-5 across generator processes: --workers 2 gives unique users split over
+    both workers, one merged run directory, and end-to-end latency joined across processes."""
+    config = LoadConfig(users=8, spawn_rate=40, duration_s=5, workers=2,
+                        report_dir=tmp_path / "run", workload=_workload(users_per_team=4,
+                        think_time_s=1.0), quiet=True)  # fmt: skip
+    run_dir = run_load(config)
+    with open(run_dir / "users.csv", newline="") as handle:
+        users = list(csv.DictReader(handle))
+    assert len({u["user_id"] for u in users}) == len(users) == 8
+    assert {u["worker"] for u in users} == {"0", "1"}
+    s = json.loads((run_dir / "summary.json").read_text())
+    assert json.loads((run_dir / "run.json").read_text())["workers"] == 2
+    assert s["loss"]["final"] == 0 and s["duplicates"] == 0 and s["changes"]["ok"] > 0
+    with open(run_dir / "deliveries.csv", newline="") as handle:
+        receivers_by_worker = {row["worker"] for row in csv.DictReader(handle)}
+    assert receivers_by_worker == {"0", "1"}
+    assert s["latency_ms"]["e2e"]["p50"] is not None
