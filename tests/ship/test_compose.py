@@ -24,6 +24,7 @@ from harness import spec
 from reference_server.config import settings_from_args
 
 COMPOSE = ROOT / "docker-compose.yml"
+DOCKERFILE_TEXT = (ROOT / "Dockerfile").read_text()
 NODES = ("node-1", "node-2", "node-3")
 SERVER_STACK = {"redis", "postgres", *NODES, "nginx"}
 
@@ -216,6 +217,9 @@ def test_locust_services_run_our_scenarios_against_nginx(services: dict[str, Any
     assert load.master_bind_host == "0.0.0.0"
     assert load.remote_workers == int(interpolate(str(worker["deploy"]["replicas"]), {}))
     assert (ROOT / "scenarios" / f"{load.scenario}.py").is_file()
+    # The image's working directory holds the SLO file the run gates on (Dockerfile COPY).
+    assert (ROOT / load.slo).is_file()
+    assert re.search(rf"^COPY .*\b{re.escape(str(load.slo))} \./$", DOCKERFILE_TEXT, re.M)
 
     assert worker["entrypoint"] == ["sh", "deploy/locust/worker.sh"]
     locust = _locust_options([interpolate(arg, {}) for arg in worker["command"]])
