@@ -241,7 +241,7 @@ def test_locust_services_run_our_scenarios_against_nginx(services: dict[str, Any
 
 
 def _dockerfile_instruction(name: str) -> str:
-    lines = (ROOT / "Dockerfile").read_text().replace("\\\n", " ").splitlines()
+    lines = DOCKERFILE_TEXT.replace("\\\n", " ").splitlines()
     found = [line.split(None, 1)[1] for line in lines if line.upper().startswith(name + " ")]
     assert found, f"no {name} in the Dockerfile"
     return found[-1]
@@ -271,7 +271,7 @@ def test_everything_the_dockerfile_copies_is_in_the_build_context() -> None:
         for line in (ROOT / ".dockerignore").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     }
-    text = (ROOT / "Dockerfile").read_text()
+    text = DOCKERFILE_TEXT
     for sources in re.findall(r"^COPY (?!--from)(?:--\S+ )*(.+) \S+$", text, flags=re.M):
         for source in sources.split():
             assert (ROOT / source).exists(), f"the Dockerfile copies {source}, not in the repo"
