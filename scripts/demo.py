@@ -37,10 +37,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from harness.spec import HEALTH_PATH
+
 __all__ = ["DemoConfig", "StepResult", "main", "parse_args", "run_demo"]
 
 ROOT = Path(__file__).resolve().parents[1]
-HEALTH_PATH = "/healthz"  # INF-3; kept literal so the demo runs before the package imports
 STARTUP_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 
