@@ -8,6 +8,8 @@ import pandas as pd
 
 from harness.spec import AI_TASK_TERMINAL_EVENTS, Op
 
+from .measure import SATURATION_CPU_PERCENT, SATURATION_LAG_MS, SATURATION_SECONDS, STALL_LAG_MS
+
 __all__ = [
     "CHANGE_OPS",
     "ai_tasks",
@@ -22,9 +24,6 @@ __all__ = [
 ]
 
 CHANGE_OPS = tuple(op.value for op in Op)
-_SATURATION_CPU = 90.0
-_SATURATION_LAG_MS = 50.0
-_SATURATION_STREAK = 3
 
 
 def percentiles(values: pd.Series) -> dict[str, float | None]:
@@ -106,24 +105,34 @@ def seq_conflicts(deliveries: pd.DataFrame) -> int:
     return int((ids > 1).sum())
 
 
+def _connected_max(samples: pd.DataFrame) -> int:
+    """Workers sample on their own clocks: add up each worker's last sample of each second."""
+    per_second = samples.assign(second=samples["t"].round())
+    last = per_second.groupby(["second", "worker"])["connected_users"].last()
+    return int(last.groupby(level="second").sum().max())
+
+
 def generator_health(samples: pd.DataFrame, users: int) -> dict[str, Any]:
     if samples.empty:
         return {"cpu_percent_max": None, "loop_lag_ms_max": None, "saturated": False}
     saturated = False
     for _, per_worker in samples.sort_values("t").groupby("worker"):
-        hot = (per_worker["cpu_percent"] > _SATURATION_CPU) | (
-            per_worker["loop_lag_ms"] > _SATURATION_LAG_MS
+        hot = (per_worker["cpu_percent"] > SATURATION_CPU_PERCENT) | (
+            per_worker["loop_lag_ms"] > SATURATION_LAG_MS
         )
         streak = hot.astype(int).groupby((~hot).cumsum()).cumsum()
-        saturated = saturated or bool((streak >= _SATURATION_STREAK).any())
+        saturated = saturated or bool((streak >= SATURATION_SECONDS).any())
+    stalls = int((samples["loop_lag_ms"] > STALL_LAG_MS).sum())
+    saturated = saturated or stalls > 0
     rss_peak = float(samples.groupby("worker")["rss_mb"].max().sum())
     return {
         "cpu_percent_max": round(float(samples["cpu_percent"].max()), 1),
         "cpu_percent_mean": round(float(samples["cpu_percent"].mean()), 1),
         "loop_lag_ms_max": round(float(samples["loop_lag_ms"].max()), 1),
+        "stalls": stalls,
         "rss_mb_max": round(rss_peak, 1),
         "memory_per_user_kb": round(rss_peak * 1024 / users, 1) if users else None,
-        "connected_users_max": int(samples.groupby("t")["connected_users"].sum().max()),
+        "connected_users_max": _connected_max(samples),
         "saturated": saturated,
     }
 

@@ -26,7 +26,14 @@ from locust.runners import MasterRunner, WorkerRunner
 from harness.client import TokenFactory
 
 from .context import LoadContext
-from .measure import MEASUREMENTS, GeneratorSample
+from .measure import (
+    MEASUREMENTS,
+    SATURATION_CPU_PERCENT,
+    SATURATION_LAG_MS,
+    SATURATION_SECONDS,
+    STALL_LAG_MS,
+    GeneratorSample,
+)
 from .progress import Progress
 from .recorder import CsvRecorder
 from .rest import RestPool
@@ -42,8 +49,6 @@ CONFIG_ENV = "CRM_LOAD_CONFIG"
 _DEADLINE_MESSAGE = "crm_deadline"
 _REPORT_KEY = "crm_load"
 SAMPLE_INTERVAL_S = 1.0
-SATURATION_CPU = 90.0
-SATURATION_LAG_MS = 50.0
 
 
 class ProcessState:
@@ -100,9 +105,9 @@ def _sampler(ctx: LoadContext) -> None:
                 deliveries=c.deliveries,
             )
         )
-        hot = cpu > SATURATION_CPU or lag_ms > SATURATION_LAG_MS
+        hot = cpu > SATURATION_CPU_PERCENT or lag_ms > SATURATION_LAG_MS
         hot_streak = hot_streak + 1 if hot else 0
-        if hot_streak == 3:
+        if hot_streak == SATURATION_SECONDS or lag_ms > STALL_LAG_MS:
             print(
                 f"!!! GENERATOR SATURATED (worker {ctx.worker}: cpu {cpu:.0f}%, loop lag "
                 f"{lag_ms:.0f} ms): latency figures from now on include generator delay; "

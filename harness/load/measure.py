@@ -14,6 +14,10 @@ from typing import ClassVar
 
 __all__ = [
     "MEASUREMENTS",
+    "SATURATION_CPU_PERCENT",
+    "SATURATION_LAG_MS",
+    "SATURATION_SECONDS",
+    "STALL_LAG_MS",
     "ActionRecord",
     "AnomalyKind",
     "AnomalyRecord",
@@ -130,6 +134,14 @@ class AnomalyRecord:
     detail: str
     worker: int
     t: float = 0.0  # epoch s when it was seen
+
+
+# When a generator's own figures stop being trustworthy: CPU or event-loop lag over these for
+# SATURATION_SECONDS in a row, or one stall (a sample that woke this late) by itself.
+SATURATION_CPU_PERCENT = 90.0
+SATURATION_LAG_MS = 50.0
+SATURATION_SECONDS = 3
+STALL_LAG_MS = 1000.0
 
 
 @dataclass(slots=True)

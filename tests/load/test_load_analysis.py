@@ -169,6 +169,19 @@ def test_clean_run_passes(tmp_path: Path) -> None:
     assert ai["completion_ms"]["p50"] == 1750.0 and ai["completion_ms"]["max"] == 2000.0
 
 
+def test_generator_health_across_workers(tmp_path: Path) -> None:
+    """Generator health: a single long stall is saturation; connected users add up across
+    workers sampling on their own clocks."""
+    _write(tmp_path, GeneratorSample, [
+        (10.02, 0, 20.0, 1.0, 300, 100.0, 1, 1), (10.41, 1, 20.0, 1.0, 200, 90.0, 1, 1),
+        (11.03, 0, 20.0, 1500.0, 310, 101.0, 1, 1), (11.40, 1, 20.0, 1.0, 250, 91.0, 1, 1),
+    ])  # fmt: skip
+    g = summarize(tmp_path)["generator"]
+    assert g["connected_users_max"] == 310 + 250
+    assert g["stalls"] == 1 and g["saturated"] is True
+    assert g["rss_mb_max"] == 101.0 + 91.0
+
+
 def test_empty_run_directory(tmp_path: Path) -> None:
     """A run that produced nothing still summarizes, with no figures rather than a crash."""
     s = summarize(tmp_path)
