@@ -16,6 +16,8 @@ from socketio import packet as sio_packet
 
 __all__ = ["InstrumentedClient"]
 
+_OWN_PATIENCE_S = 3600.0  # added to the client's own server timeout while pongs are suppressed
+
 
 class InstrumentedClient(socketio.AsyncClient):
     """`socketio.AsyncClient` plus `last_wire_bytes` and ping suppression.
@@ -28,15 +30,23 @@ class InstrumentedClient(socketio.AsyncClient):
         super().__init__(**kwargs)
         self.last_wire_bytes = 0
         self.answer_pings = True
+        self._announced_heartbeat: tuple[int, int] | None = None
 
     async def _handle_eio_message(self, data: Any) -> None:
         self.last_wire_bytes = len(data.encode()) if isinstance(data, str) else len(data)
         await super()._handle_eio_message(data)
 
     def suppress_pongs(self) -> None:
-        """From now on the Engine.IO client drops its PONG packets: the server must time out."""
+        """From now on the Engine.IO client drops its PONG packets: the server must time out.
+
+        python-engineio's client also gives up by itself after pingInterval + pingTimeout
+        without a packet from the server; from now on it waits far longer, so that a server
+        that never times a silent client out is not mistaken for one that does (TRN-3).
+        """
         self.answer_pings = False
         eio = self.eio
+        self._announced_heartbeat = self.heartbeat_ms()
+        eio.ping_timeout += _OWN_PATIENCE_S
         original = eio._send_packet
 
         async def send_unless_pong(pkt: Any) -> None:
@@ -71,4 +81,6 @@ class InstrumentedClient(socketio.AsyncClient):
 
     def heartbeat_ms(self) -> tuple[int, int]:
         """(pingInterval, pingTimeout) from the Engine.IO handshake, in ms."""
+        if self._announced_heartbeat is not None:
+            return self._announced_heartbeat
         return (round(self.eio.ping_interval * 1000), round(self.eio.ping_timeout * 1000))
