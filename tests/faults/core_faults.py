@@ -1,15 +1,14 @@
-"""Faults of profile `core`, data path (§4–§8): records, data events, redaction, streams and
-replay, socket mutations. Each breaks one requirement the way a plausible server bug would.
+"""Faults of profile `core`, data path (§4, §5, §8): records, data events, socket mutations.
+Each breaks one requirement the way a plausible server bug would.
 
 Installed by `fault_server.py`; `fault_switch.broken` decides on every call whether a fault is
-on. The transport, auth, limits, info and metrics faults are in `core_wire_faults`.
+on. Redaction and streams: `core_stream_faults`; transport, auth, limits: `core_wire_faults`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import uuid
 from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -22,12 +21,9 @@ from reference_server.domain.contracts import DomainError
 from reference_server.domain.records import RecordService
 from reference_server.domain.redaction import redact_fields
 from reference_server.realtime import gateway as gateway_module
-from reference_server.realtime.fanout import SocketPublisher, variants_marker
+from reference_server.realtime.fanout import SocketPublisher
 from reference_server.realtime.gateway import RealtimeGateway
-from reference_server.realtime.sync import StreamReplayer, _Plan
-from reference_server.redaction_adapter import DomainRedaction
 from reference_server.rest import records as rest_records
-from reference_server.store._sql_uow import SqlUnitOfWork
 from reference_server.store.base import StoredEvent
 
 __all__ = ["FAULTS", "install"]
@@ -46,17 +42,6 @@ FAULTS: dict[str, str] = {
     "EVT-4": "socket mutations are labelled via api",
     "EVT-5": "events are published before the transaction commits",
     "EVT-6": "an updated event carries the whole record beside its changes",
-    "RED-1/events": "live events are not redacted for non-owners",
-    "RED-1/rest": "REST answers are not redacted for non-owners",
-    "RED-2": "redaction is decided per room: the owner gets the redacted copy",
-    "RED-3": "the non-owners' copy of an event gets its own eventId",
-    "RED-4": "a VERSION_CONFLICT quotes the whole current record",
-    "STR-1": "a seq is skipped on every stream",
-    "STR-2/descending": "sync replays newest first",
-    "STR-2/ack-first": "sync acks before it replays",
-    "STR-3": "a cursor above head replays nothing instead of a reset",
-    "STR-4": "sync replays the caller's own streams before refusing a foreign one",
-    "STR-5": "sync ignores cursors for the user: stream",
     "MUT-1": "the mutate ack of a delete carries no data",
     "MUT-2": "idempotency keys are ignored",
     "MUT-3": "mutationIds are remembered per socket, not per user",
@@ -197,110 +182,6 @@ def _event_faults() -> None:
     patch(RecordService, "_publish", after_commit)
 
 
-def _redaction_faults() -> None:
-    def room_payload(orig: Any) -> Any:
-        def patched(self: SocketPublisher, event: StoredEvent) -> dict[str, Any]:
-            owner, other = self._variants(event)
-            if broken("RED-1/events"):
-                return owner
-            if broken("RED-2") and other is not None:
-                return other
-            if broken("RED-3") and other is not None and event.owner_id is not None:
-                return variants_marker(event.owner_id, owner, {**other, "eventId": _new_id()})
-            return dict(orig(self, event))
-
-        return patched
-
-    def record_for(orig: Any) -> Any:
-        def patched(self: DomainRedaction, viewer_id: str, entity_type: str, record: Any) -> Any:
-            if broken("RED-1/rest"):
-                return dict(record)
-            return orig(self, viewer_id, entity_type, record)
-
-        return patched
-
-    def conflict(orig: Method) -> Method:
-        async def patched(self: RecordService, uow: Any, actor: Any, request: Any, op: Any) -> Any:
-            try:
-                return await orig(self, uow, actor, request, op)
-            except DomainError as exc:
-                if not broken("RED-4") or exc.code is not ErrorCode.VERSION_CONFLICT:
-                    raise
-                current = await uow.get_record(request.entity_type, request.record_id)
-                details = {**(exc.details or {}), "current": current}
-                raise DomainError(exc.code, exc.message, details) from None
-
-        return patched
-
-    patch(SocketPublisher, "payload_for_room", room_payload)
-    patch(DomainRedaction, "record_for", record_for)
-    patch(RecordService, "_apply", conflict)
-
-
-def _stream_faults() -> None:
-    def stamping(orig: Any) -> Any:
-        def patched(self: SqlUnitOfWork, event: Any, seq: int) -> StoredEvent:
-            # Seq 2 of every stream is never handed out: a lost event to every client.
-            return orig(self, event, seq + 1 if broken("STR-1") and seq >= 2 else seq)
-
-        return patched
-
-    def planning(orig: Method) -> Method:
-        async def patched(self: StreamReplayer, stream: str, cursor: int, head: int) -> _Plan:
-            if broken("STR-3") and cursor > head:
-                return _Plan(stream, head, ())
-            plan: _Plan = await orig(self, stream, cursor, head)
-            if broken("STR-2/descending") and plan.events:
-                return _Plan(plan.stream, plan.head, tuple(reversed(plan.events)))
-            return plan
-
-        return patched
-
-    def syncing(orig: Method) -> Method:
-        async def patched(self: StreamReplayer, actor: Any, payload: Any, send: Any) -> Any:
-            cursors = payload.get("cursors") if isinstance(payload, Mapping) else None
-            if not isinstance(cursors, Mapping):
-                return await orig(self, actor, payload, send)
-            own = {s: c for s, c in cursors.items() if s in actor.streams}
-            if broken("STR-4") and len(own) < len(cursors):
-                await orig(self, actor, {"cursors": own}, send)
-                raise DomainError(ErrorCode.FORBIDDEN, "stream is not one of the caller's")
-            if broken("STR-5"):
-                kept = {s: c for s, c in cursors.items() if not s.startswith("user:")}
-                payload = {**payload, "cursors": kept}
-            if broken("STR-2/ack-first"):
-                held: list[StoredEvent] = []
-
-                async def hold(event: StoredEvent) -> None:
-                    held.append(event)
-
-                answer = await orig(self, actor, payload, hold)
-                _later(_send_all(send, held))
-                return answer
-            return await orig(self, actor, payload, send)
-
-        return patched
-
-    patch(SqlUnitOfWork, "stamp", stamping)
-    patch(StreamReplayer, "_plan", planning)
-    patch(StreamReplayer, "sync", syncing)
-
-
-_BACKGROUND: set[asyncio.Task[None]] = set()
-
-
-def _later(work: Any) -> None:
-    task = asyncio.create_task(work)
-    _BACKGROUND.add(task)
-    task.add_done_callback(_BACKGROUND.discard)
-
-
-async def _send_all(send: Any, events: list[StoredEvent]) -> None:
-    await asyncio.sleep(0.05)  # the ack is on its way first
-    for event in events:
-        await send(event)
-
-
 def _mutation_faults() -> None:
     original_ack = gateway_module.mutate_ack
 
@@ -331,13 +212,7 @@ def _mutation_faults() -> None:
     patch(RealtimeGateway, "_on_mutate", per_socket)
 
 
-def _new_id() -> str:
-    return str(uuid.uuid4())
-
-
 def install() -> None:
     _records_faults()
     _event_faults()
-    _redaction_faults()
-    _stream_faults()
     _mutation_faults()

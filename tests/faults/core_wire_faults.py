@@ -12,6 +12,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from engineio import packet as eio_packet
+from engineio.async_socket import AsyncSocket
 from fault_switch import Method, broken, patch
 
 from harness.spec import AUTH_MESSAGES, ErrorCode, Heartbeat, Limits
@@ -31,16 +33,21 @@ __all__ = ["FAULTS", "install"]
 FAULTS: dict[str, str] = {
     "TRN-2": "the websocket transport is refused",
     "TRN-3": "the info document advertises a pingInterval 1 s longer than Engine.IO's",
+    "TRN-3/silent": "Engine.IO times silent clients out after an hour, announcing the set value",
     "TRN-4": "event timestamps have no milliseconds",
     "TRN-5": "a refusal's ack is flat: {ok: false, code, message}",
     "INF-1": "the info document's limits lack burst",
     "INF-2": "the token bucket holds half the advertised burst",
+    "INF-2/connections": "one connection per user fewer than advertised is accepted",
+    "INF-2/payload": "payloads over half the advertised maxPayloadBytes are refused",
     "INF-3": "/healthz answers 503 although the node serves",
     "AUTH-1": "the handshake's Authorization header is ignored",
     "AUTH-2": "an expired token is accepted",
     "AUTH-3": "sessions never expire",
     "AUTH-4": "auth:refresh compares only sub, so a token of another team is taken",
     "LIM-1": "no rate limit",
+    "LIM-1/per-user": "the token bucket is per user: one socket's burst limits the others",
+    "LIM-1/server-error": "server:error is sent for every refusal, not at most once a second",
     "LIM-2": "a flooding socket is never disconnected",
     "LIM-3": "no connection limit per user",
     "LIM-4": "the payload size is not checked",
@@ -62,6 +69,16 @@ def _transport_faults() -> None:
         def patched(self: RealtimeGateway, sio: Any, *rest: Any) -> None:
             orig(self, sio, *rest)
             sio.eio.transports = SwitchableTransports(sio.eio.transports)
+            _lenient(sio.eio)
+
+        return patched
+
+    def announcing(orig: Method) -> Method:
+        async def patched(self: AsyncSocket, pkt: Any) -> None:
+            if broken("TRN-3/silent") and pkt.packet_type == eio_packet.OPEN:
+                real_s = self.server.__dict__[_REAL_PING_TIMEOUT]
+                pkt.data = {**pkt.data, "pingTimeout": int(real_s * 1000)}
+            await orig(self, pkt)
 
         return patched
 
@@ -93,10 +110,30 @@ def _transport_faults() -> None:
 
     from reference_server.store.base import StoredEvent
 
+    patch(AsyncSocket, "send", announcing)
+
     patch(RealtimeGateway, "__init__", capture)
     patch(Heartbeat, "to_json", heartbeat_json)
     patch(StoredEvent, "wire", wire)
     gateway_module.ack_error = ack_error
+
+
+_REAL_PING_TIMEOUT = "real_ping_timeout"
+_NEVER_S = 3600.0
+
+
+def _lenient(eio: Any) -> None:
+    """Engine.IO's ping timeout (its ping check and its WebSocket read timeout both read it)
+    becomes an hour while TRN-3/silent is broken."""
+    eio.__dict__[_REAL_PING_TIMEOUT] = eio.ping_timeout
+
+    class Lenient(type(eio)):  # type: ignore[misc]
+        @property
+        def ping_timeout(self) -> float:
+            real: float = self.__dict__[_REAL_PING_TIMEOUT]
+            return _NEVER_S if broken("TRN-3/silent") else real
+
+    eio.__class__ = Lenient
 
 
 def _info_faults() -> None:
@@ -109,11 +146,16 @@ def _info_faults() -> None:
 
         return patched
 
+    buckets: dict[str, TokenBucket] = {}  # LIM-1/per-user: one bucket shared by a user
+
     def start(orig: Any) -> Any:
         def patched(sid: str, actor: Any, exp: float, limits: Limits, now: float) -> Any:
             if broken("INF-2"):
                 limits = dataclasses.replace(limits, burst=max(1, limits.burst // 2))
-            return orig(sid, actor, exp, limits, now)
+            session = orig(sid, actor, exp, limits, now)
+            if broken("LIM-1/per-user"):
+                session.bucket = buckets.setdefault(actor.user_id, session.bucket)
+            return session
 
         return staticmethod(patched)
 
@@ -196,6 +238,8 @@ def _limit_faults() -> None:
 
     def connections(orig: Method) -> Method:
         async def patched(self: MemoryClusterState, user_id: str, sid: str, limit: int) -> Any:
+            if broken("INF-2/connections"):
+                limit -= 1
             return await orig(self, user_id, sid, 10**6 if broken("LIM-3") else limit)
 
         return patched
@@ -204,6 +248,8 @@ def _limit_faults() -> None:
 
     def measure_payload(args: tuple[Any, ...]) -> PayloadMeasure:
         measured = original_measure(args)
+        if broken("INF-2/payload"):
+            return PayloadMeasure(measured.size * 2, measured.binary)
         return PayloadMeasure(0, measured.binary) if broken("LIM-4") else measured
 
     original_from_mutate = gateway_module.change_request_from_mutate
@@ -213,7 +259,16 @@ def _limit_faults() -> None:
             raise TypeError("payload.get on a non-object")  # the INTERNAL path
         return original_from_mutate(payload)
 
+    def every_refusal(orig: Method) -> Method:
+        async def patched(self: RealtimeGateway, session: SocketSession, *rest: Any) -> Any:
+            if broken("LIM-1/server-error"):
+                session.last_server_error_at = float("-inf")
+            return await orig(self, session, *rest)
+
+        return patched
+
     patch(TokenBucket, "take", take)
+    patch(RealtimeGateway, "_refuse_rate", every_refusal)
     patch(FloodCounter, "refuse", refuse)
     patch(MemoryClusterState, "add_connection", connections)
     gateway_module.measure_payload = measure_payload

@@ -29,7 +29,8 @@ from reference_server.launcher import RunningServer, free_port
 __all__ = ["FAULT_SERVER", "FaultyServer", "faulty_server", "verdicts_under"]
 
 FAULT_SERVER = Path(__file__).with_name("fault_server.py")
-SHORT_LIMITS = Limits(editLockTtlSeconds=2, presenceGraceSeconds=1)
+# A short replay window keeps STR-3's window check (one change per windowed event) quick.
+SHORT_LIMITS = Limits(editLockTtlSeconds=2, presenceGraceSeconds=1, replayWindowEvents=100)
 # Nested pytest runs must not re-arm pytest-timeout's alarm of the outer test.
 _NESTED = ["-p", "no:timeout"]
 

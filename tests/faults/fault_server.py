@@ -4,7 +4,8 @@
     POST /_test/faults {"faults": ["COL-6"]}     # break COL-6 from now on ([] restores all)
 
 Each fault breaks one requirement the way a plausible server bug would; the registry has one
-module per area (`core_faults`, `collab_faults`, `ai_faults`), and `FAULTS` here is all of
+module per area (`core_faults`, `core_stream_faults`, `core_wire_faults`, `collab_faults`,
+`ai_faults`), and `FAULTS` here is all of
 them, name → how the server misbehaves. The fault tests turn one on, run the conformance suite
 for its id and expect `fail`. The switch exists only in this script's process: the real entry
 points (`python -m reference_server`, `crm-harness serve`) have no such route.
@@ -25,6 +26,7 @@ for _path in (_HERE.parents[1], _HERE):  # the repository, and the fault modules
 import ai_faults  # noqa: E402
 import collab_faults  # noqa: E402
 import core_faults  # noqa: E402
+import core_stream_faults  # noqa: E402
 import core_wire_faults  # noqa: E402
 from fastapi import APIRouter, FastAPI, Request  # noqa: E402
 from fault_switch import ACTIVE, FAULTS_PATH, requirement_of  # noqa: E402
@@ -33,7 +35,7 @@ from reference_server import app as app_module  # noqa: E402
 
 __all__ = ["FAULTS", "FAULTS_PATH", "faults_of", "requirement_of"]
 
-_AREAS = (core_faults, core_wire_faults, collab_faults, ai_faults)
+_AREAS = (core_faults, core_stream_faults, core_wire_faults, collab_faults, ai_faults)
 FAULTS: dict[str, str] = {name: bug for area in _AREAS for name, bug in area.FAULTS.items()}
 
 
