@@ -15,6 +15,8 @@ from .workload import Workload
 __all__ = ["CHANGE_OPS", "COLLAB_OPS", "LoadContext", "effective_mix"]
 
 CHANGE_OPS = frozenset(op.value for op in Op)
+CLOSING_SYNCS_PER_S = 2000.0
+CLOSING_SYNC_SPREAD_MAX_S = 10.0
 # Actions that need a profile beyond `core` (SPEC §0).
 COLLAB_OPS = frozenset({"view", "typing"})
 AI_OPS = frozenset({"ai_task"})
@@ -49,6 +51,7 @@ class LoadContext:
     counters: Counters = field(default_factory=Counters)
     owners: dict[str, str] = field(default_factory=dict)
     deadline: float | None = None  # epoch s at which actions stop; set when the test starts
+    users: int = 0  # the run's users, all processes together
     next_local_index: int = 0
     rng: random.Random = field(default_factory=random.Random)
     mix: dict[str, float] = field(default_factory=dict)
@@ -85,6 +88,15 @@ class LoadContext:
         changes = sum(w for op, w in self.mix.items() if op in CHANGE_OPS)
         share = changes / total if total > 0 and changes > 0 else 1.0
         return self.workload.think_time_s * share
+
+    def closing_sync_spread_s(self) -> float:
+        """Closing syncs start spread over this many seconds, not all at one instant.
+
+        Thousands of sockets syncing at once stall the generator (and the server) for
+        seconds; about 2,000 syncs a second per process stays smooth.
+        """
+        per_process = self.users / max(self.workers, 1)
+        return min(CLOSING_SYNC_SPREAD_MAX_S, per_process / CLOSING_SYNCS_PER_S)
 
     def pick_op(self) -> str:
         ops = list(self.mix)

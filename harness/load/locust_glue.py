@@ -135,6 +135,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
             scenario=config["scenario"],
             worker=max(worker, 0),
             workers=workers,
+            users=int(config["users"]),
             profiles=list(config.get("profiles", ["core"])),
             rest=RestPool(
                 config["url"],

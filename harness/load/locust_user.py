@@ -62,7 +62,8 @@ class CrmUser(User):
             return
         ctx = self.agent.ctx
         assert ctx.deadline is not None
-        self._sleep_until(ctx.deadline + ctx.workload.drain_s)
+        spread = ctx.rng.uniform(0.0, ctx.closing_sync_spread_s())
+        self._sleep_until(ctx.deadline + ctx.workload.drain_s + spread)
         self.agent.final_sync()
         gevent.sleep(_IDLE_S)
 

@@ -14,6 +14,8 @@ from typing import Any
 import gevent
 from locust.env import Environment
 
+from .context import CLOSING_SYNC_SPREAD_MAX_S
+
 __all__ = ["PRINT_INTERVAL_S", "Progress", "p99"]
 
 PRINT_INTERVAL_S = 5.0
@@ -96,7 +98,8 @@ class Progress:
     def _loop(self) -> None:
         drain = float(self.config["workload"].get("drain_s", 2.0))
         sync_timeout = float(self.config["workload"].get("final_sync_timeout_s", 30.0))
-        give_up = self.deadline + drain + sync_timeout + 5.0
+        spread = CLOSING_SYNC_SPREAD_MAX_S
+        give_up = self.deadline + drain + spread + sync_timeout + 5.0
         next_print = time.time() + PRINT_INTERVAL_S
         while True:
             gevent.sleep(0.5)

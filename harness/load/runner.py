@@ -28,7 +28,7 @@ from harness.spec import INFO_PATH
 
 from .analysis import summarize
 from .config import LoadConfig
-from .context import effective_mix
+from .context import CLOSING_SYNC_SPREAD_MAX_S, effective_mix
 from .recorder import merge_parts
 
 __all__ = ["SCENARIO_DIR", "fetch_info", "raise_nofile", "run_load", "scenario_mix"]
@@ -117,6 +117,7 @@ def _run_locust(plan: _Plan) -> int:
     ramp = c.users / c.spawn_rate
     w = c.workload
     budget = c.duration_s + ramp + w.drain_s + w.final_sync_timeout_s + _LOCUST_GRACE_S
+    budget += CLOSING_SYNC_SPREAD_MAX_S
     if c.web:
         budget = float("inf")  # the user drives the UI
     out = subprocess.DEVNULL if c.quiet else None

@@ -8,8 +8,9 @@ import pytest
 
 from harness import UsageError
 from harness.cli.load import parse_duration
+from harness.client import TokenFactory
 from harness.load import LoadConfig, Workload, load_workload_file
-from harness.load.context import effective_mix
+from harness.load.context import CLOSING_SYNC_SPREAD_MAX_S, LoadContext, effective_mix
 
 
 def test_defaults_give_a_change_per_user_every_50_seconds() -> None:
@@ -113,22 +114,22 @@ def test_mix_drops_ops_the_server_cannot_serve() -> None:
     assert out == mix and notes == []
 
 
+def _context(
+    profiles: tuple[str, ...] = ("core",), users: int = 0, workers: int = 1
+) -> LoadContext:
+    return LoadContext(url="http://x", tokens=TokenFactory("s" * 32), workload=Workload(),
+                       run_id="r", scenario="team_sync", worker=0, workers=workers,
+                       profiles=list(profiles), rest=None, users=users)  # fmt: skip
+
+
 def test_change_rate_holds_whatever_the_mix() -> None:
     """Workload: `think_time_s` is the mean time between a user's changes; views and typing
     come on top, so the pause between actions shrinks by the changes' share of the mix."""
-    from harness.client import TokenFactory
-    from harness.load.context import LoadContext
-
-    def ctx(profiles: list[str]) -> LoadContext:
-        return LoadContext(url="http://x", tokens=TokenFactory("s" * 32), workload=Workload(),
-                           run_id="r", scenario="team_sync", worker=0, workers=1,
-                           profiles=profiles, rest=None)  # fmt: skip
-
-    with_collab = ctx(["core", "collab"])
+    with_collab = _context(("core", "collab"))
     changes_share = sum(v for k, v in with_collab.mix.items() if k not in ("view", "typing"))
     assert with_collab.action_pause_mean() == 50.0 * changes_share / sum(with_collab.mix.values())
     assert with_collab.action_pause_mean() < 50.0
-    assert ctx(["core"]).action_pause_mean() == 50.0
+    assert _context().action_pause_mean() == 50.0
 
 
 def test_open_file_limit_too_low_is_a_clear_error() -> None:
@@ -144,3 +145,15 @@ def test_open_file_limit_too_low_is_a_clear_error() -> None:
         pytest.skip("no hard open-file limit on this machine")
     with pytest.raises(UsageError, match=r"open-file limit .* too low for"):
         raise_nofile(hard * 2, 0.0)
+
+
+def test_closing_syncs_are_spread() -> None:
+    """STR-2 closing sync: 10,000 sockets do not all sync in the same instant; the spread
+    grows with users per process and is capped."""
+
+    def spread(users: int, workers: int) -> float:
+        return _context(users=users, workers=workers).closing_sync_spread_s()
+
+    assert spread(20, 1) < 0.1
+    assert spread(10_000, 1) == 2 * spread(10_000, 2) > 1.0
+    assert spread(10**6, 1) == CLOSING_SYNC_SPREAD_MAX_S
