@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.client import RestClient
-from harness.spec import HEALTH_PATH
+from harness.client import Agent, RestClient
+from harness.spec import HEALTH_PATH, ClientEvent
 
-from ..failures import expect, expect_equal
+from ..failures import CheckFailure, expect, expect_equal
 from ..kit import Crm, sample_record
 
 pytestmark = pytest.mark.asyncio
@@ -56,6 +56,9 @@ async def test_restart_loses_nothing(crm: Crm) -> None:
         crm.not_run("needs --crm-restart-cmd (a command that restarts the target)")
     writer, reader = crm.org.team_of(2)
     client = await crm.client(reader, node=0)
+    team = f"team:{writer.team_id}"
+    before_writes = client.tracker.cursor(team)
+    first_write_at = time.monotonic()
     rest = crm.rest(writer)
     made: list[str] = []
     stop = asyncio.Event()
@@ -85,7 +88,6 @@ async def test_restart_loses_nothing(crm: Crm) -> None:
         except Exception:  # the node may still be warming up; try again shortly
             await asyncio.sleep(0.25)
     expect(ack is not None and ack.ok, "sync after the restart", observed=ack and ack.raw)
-    team = f"team:{writer.team_id}"
     head = ((ack.data.get("streams") or {}).get(team) or {}).get("head") if ack else None
     await client.wait_for_count(lambda e: e.stream == team, len(made), 5.0)
     expect_equal(client.tracker.gaps(), {}, "seqs missing after restart and sync")
@@ -93,3 +95,30 @@ async def test_restart_loses_nothing(crm: Crm) -> None:
     expect_equal(held[-1] if held else None, head, "highest seq held vs the stream head")
     expect(len(held) >= len(made), "fewer events than acknowledged writes",
            observed={"events": len(held), "writes": len(made)})  # fmt: skip
+    await _expect_replay_from(crm, reader, team, before_writes, first_write_at)
+
+
+async def _expect_replay_from(
+    crm: Crm, agent: Agent, stream: str, cursor: int, since: float
+) -> None:
+    """A client that was away during the whole run syncs from before the first write: every
+    event still inside the replay window must come back. The client above stayed connected
+    until the restart and received those live, so it alone would not notice a restart that
+    loses the event log."""
+    late = await crm.client(agent, from_heads=False)
+    age_s = time.monotonic() - since  # at least the age of the oldest event asked for
+    ack = await late.request(ClientEvent.SYNC, {"cursors": {stream: cursor}})
+    expect(ack.ok, "sync from before the writes refused", observed=ack.raw)
+    entry = (ack.data.get("streams") or {}).get(stream) or {}
+    head = entry.get("head")
+    if not isinstance(head, int):
+        raise CheckFailure("sync ack without the stream's head", observed=ack.raw)
+    limits = crm.limits
+    if head - cursor > limits.replayWindowEvents or age_s >= limits.replayWindowSeconds:
+        crm.remark("CLU-2", "replay from before the restart not checked: outside the window")
+        return
+    expect(not entry.get("reset"), "events inside the replay window lost by the restart",
+           expected={"head": head, "replayed": head - cursor}, observed=entry)  # fmt: skip
+    replayed = [e.seq for e in late.received(lambda e: e.stream == stream)]
+    expect_equal(sorted(set(replayed)), list(range(cursor + 1, head + 1)),
+                 "seqs replayed from before the restart")  # fmt: skip
