@@ -22,8 +22,11 @@ from reference_server.realtime.sync import StreamReplayer, _Plan
 from reference_server.redaction_adapter import DomainRedaction
 from reference_server.store._sql_uow import SqlUnitOfWork
 from reference_server.store.base import StoredEvent
+from reference_server.store.sqlite import SqliteRecordStore
 
 __all__ = ["FAULTS", "install"]
+
+_UNFLUSHED_S = 30.0  # CLU-2: how far back the event log is lost at a restart
 
 FAULTS: dict[str, str] = {
     "RED-1/events": "live events are not redacted for non-owners",
@@ -39,6 +42,7 @@ FAULTS: dict[str, str] = {
     "STR-3/window": "a cursor exactly replayWindowEvents behind is a reset (off by one)",
     "STR-4": "sync replays the caller's own streams before refusing a foreign one",
     "STR-5": "sync ignores cursors for the user: stream",
+    "CLU-2": "the event log is written behind: its last seconds are lost in a restart",
 }
 
 
@@ -159,6 +163,20 @@ def _new_id() -> str:
     return str(uuid.uuid4())
 
 
+def _durability_faults() -> None:
+    def opening(orig: Method) -> Method:
+        async def patched(self: SqliteRecordStore) -> None:
+            await orig(self)
+            if broken("CLU-2") and self._writer is not None:
+                lost_after = self.clock.now() - _UNFLUSHED_S
+                await self._writer.execute("DELETE FROM events WHERE stored_at > ?", (lost_after,))
+
+        return patched
+
+    patch(SqliteRecordStore, "open", opening)
+
+
 def install() -> None:
     _redaction_faults()
     _stream_faults()
+    _durability_faults()

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-from fault_switch import FAULTS_PATH
+from fault_switch import FAULTS_PATH, STARTUP_FAULTS_ENV
 
 from harness.conformance import Verdict, run
 from harness.spec import Heartbeat, Limits
@@ -39,6 +39,7 @@ class FaultyServer(RunningServer):
     """`RunningServer`, started through the fault entry point instead of `-m reference_server`."""
 
     secret: str = ""
+    faults: tuple[str, ...] = ()  # on from the start of a restarted process too (CLU-2)
 
     def start(self, timeout_seconds: float = 30.0) -> RunningServer:
         if self.running:
@@ -48,7 +49,7 @@ class FaultyServer(RunningServer):
         command = [sys.executable, str(FAULT_SERVER), *self.settings.to_cli_args()]
         self._process = subprocess.Popen(
             command, stdout=self._log, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", STARTUP_FAULTS_ENV: ",".join(self.faults)},
         )  # fmt: skip
         self._wait_healthy(timeout_seconds)
         return self
@@ -57,6 +58,7 @@ class FaultyServer(RunningServer):
         answer = httpx.post(f"{self.url}{FAULTS_PATH}", json={"faults": list(faults)}, timeout=5)
         answer.raise_for_status()
         assert answer.json()["faults"] == sorted(faults), answer.text
+        self.faults = tuple(faults)
 
 
 @contextmanager
@@ -79,10 +81,14 @@ def verdicts_under(
 ) -> dict[str, Verdict]:
     """The suite's verdicts for `ids` with `faults` on; `keyword` narrows it to the checks
     that target the fault (an id's other, slower checks need not run to show it fails)."""
+
+    def restart() -> None:  # CLU-2's checks restart the target in-process
+        server.restart()
+
     server.set_faults(faults)
     try:
         outcome = run([server.url], server.secret, requirement_ids=list(ids), keyword=keyword,
-                      quiet_s=0.3, extra_pytest_args=_NESTED)  # fmt: skip
+                      restart=restart, quiet_s=0.3, extra_pytest_args=_NESTED)  # fmt: skip
     finally:
         server.set_faults([])
     assert outcome.errors == [], outcome.errors

@@ -13,6 +13,7 @@ points (`python -m reference_server`, `crm-harness serve`) have no such route.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +30,7 @@ import core_faults  # noqa: E402
 import core_stream_faults  # noqa: E402
 import core_wire_faults  # noqa: E402
 from fastapi import APIRouter, FastAPI, Request  # noqa: E402
-from fault_switch import ACTIVE, FAULTS_PATH, requirement_of  # noqa: E402
+from fault_switch import ACTIVE, FAULTS_PATH, STARTUP_FAULTS_ENV, requirement_of  # noqa: E402
 
 from reference_server import app as app_module  # noqa: E402
 
@@ -69,6 +70,7 @@ def _with_switch(install: Callable[..., Any]) -> Callable[..., Any]:
 def main() -> int:
     for area in _AREAS:
         area.install()
+    ACTIVE.update(f for f in os.environ.get(STARTUP_FAULTS_ENV, "").split(",") if f in FAULTS)
     app_module.install_extra_profiles = _with_switch(app_module.install_extra_profiles)
     from reference_server.__main__ import main as serve
 

@@ -14,9 +14,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-__all__ = ["ACTIVE", "FAULTS_PATH", "Method", "broken", "patch", "requirement_of"]
+__all__ = [
+    "ACTIVE",
+    "FAULTS_PATH",
+    "STARTUP_FAULTS_ENV",
+    "Method",
+    "broken",
+    "patch",
+    "requirement_of",
+]
 
 FAULTS_PATH = "/_test/faults"
+# Faults on from the process start (comma-separated), so a restarted server keeps them.
+STARTUP_FAULTS_ENV = "CRM_TEST_FAULTS"
 ACTIVE: set[str] = set()
 _TAG = "/"
 
