@@ -31,6 +31,7 @@ from reference_server.state.memory import MemoryClusterState
 __all__ = ["FAULTS", "install"]
 
 FAULTS: dict[str, str] = {
+    "TRN-1": "the Engine.IO open packet lacks `upgrades`",
     "TRN-2": "the websocket transport is refused",
     "TRN-3": "the info document advertises a pingInterval 1 s longer than Engine.IO's",
     "TRN-3/silent": "Engine.IO times silent clients out after an hour, announcing the set value",
@@ -78,6 +79,8 @@ def _transport_faults() -> None:
             if broken("TRN-3/silent") and pkt.packet_type == eio_packet.OPEN:
                 real_s = self.server.__dict__[_REAL_PING_TIMEOUT]
                 pkt.data = {**pkt.data, "pingTimeout": int(real_s * 1000)}
+            if broken("TRN-1") and pkt.packet_type == eio_packet.OPEN:
+                pkt.data = {k: v for k, v in pkt.data.items() if k != "upgrades"}
             await orig(self, pkt)
 
         return patched

@@ -45,8 +45,8 @@ CONTROL = (
 
 
 def test_core_checks_pass_without_faults(core_fault_target: FaultyServer) -> None:
-    """TRN-2..5, INF-1..3, AUTH-1..4, REC-1..7, EVT-1..6, RED-1..4, STR-1..5,
-    MUT-1..3, LIM-1..5, MET-1: the checks the fault runs use all pass with no fault on."""
+    """TRN-1..5, INF-1..3, AUTH-1..4, REC-1..7, EVT-1..6, RED-1..4, STR-1..5, MUT-1..3,
+    LIM-1..5, CLU-2, MET-1: the checks the fault runs use all pass with no fault on."""
     verdicts = verdicts_under(core_fault_target, [], CORE_IDS, CONTROL)
     assert verdicts == dict.fromkeys(CORE_IDS, Verdict.PASS)
 
@@ -57,8 +57,8 @@ def test_core_check_fails_when_its_rule_is_broken(
     core_fault_target: FaultyServer, fault: str
 ) -> None:
     """The fault's requirement (TRN-*, INF-*, AUTH-*, REC-*, EVT-*, RED-*, STR-*, MUT-*,
-    LIM-*, MET-1; see FAULTS) has verdict fail (EVT-6, a SHOULD: non-strict) while the fault
-    is on."""
+    LIM-*, CLU-2, MET-1; see FAULTS) has verdict fail (EVT-6, a SHOULD: non-strict) while the
+    fault is on."""
     rid = requirement_of(fault)
     verdicts = verdicts_under(core_fault_target, [fault], [rid], TARGETED.get(fault))
     assert verdicts.get(rid) is EXPECTED.get(rid, Verdict.FAIL), (FAULTS[fault], verdicts)
