@@ -17,7 +17,15 @@ from harness.spec import ClientEvent, ErrorCode
 
 from .changes import ChangeRunner
 from .context import LoadContext
-from .measure import MEASUREMENTS, ActionRecord, AnomalyKind, AnomalyRecord, UserRecord
+from .measure import (
+    MEASUREMENTS,
+    ActionRecord,
+    AnomalyKind,
+    AnomalyRecord,
+    ExtraOp,
+    Transport,
+    UserRecord,
+)
 from .payloads import KnownRecord, scope_of_visibility
 from .tracker import SocketTracker
 from .wire import CLOSED_BY_CLIENT, LeanSocket, WireError
@@ -170,7 +178,9 @@ class LoadAgent:
                 agent_socket.sync(agent_socket.tracker.cursors())
             except WireError as exc:
                 ok, code = 0, type(exc).__name__
-            self.record_action("reconnect", "socket", "", "", 0, "", t_send, ok, code, 0)
+            self.record_action(
+                ExtraOp.RECONNECT, Transport.SOCKET, "", "", 0, "", t_send, ok, code, 0
+            )
 
     # -- knowledge of records ------------------------------------------------------------------
 

@@ -33,7 +33,9 @@ from .measure import (
     AnomalyKind,
     AnomalyRecord,
     DeliveryRecord,
+    ExtraOp,
     GeneratorSample,
+    LocalError,
     StreamRecord,
     UserRecord,
     columns,
@@ -79,14 +81,14 @@ def summarize(run_dir: Path) -> dict[str, Any]:
     updates = live_data[live_data["event"].astype(str).str.endswith(":updated")]
     isolation = max(isolation_leaks(deliveries, users), kinds.get(AnomalyKind.ISOLATION_LEAK, 0))
     redaction = int(kinds.get(AnomalyKind.REDACTION_LEAK, 0))
-    refetch = actions[(actions["op"] == "refetch") & (actions["ok"] == 1)]
+    refetch = actions[(actions["op"] == ExtraOp.REFETCH) & (actions["ok"] == 1)]
     refetch_e2e = refetch.merge(
         ok_changes[["entity_id", "version", "t_send"]].drop_duplicates(["entity_id", "version"]),
         on=["entity_id", "version"],
         suffixes=("", "_change"),
     )
-    flood = actions[actions["op"] == "flood"]
-    reconnects = actions[(actions["op"] == "reconnect") & (actions["ok"] == 1)]
+    flood = actions[actions["op"] == ExtraOp.FLOOD]
+    reconnects = actions[(actions["op"] == ExtraOp.RECONNECT) & (actions["ok"] == 1)]
     flooders = set(flood["actor"])
     per_scope = {
         scope: {"received": len(group), "e2e_ms": percentiles(e2e[e2e["scope"] == scope]["e2e_ms"])}
@@ -140,15 +142,15 @@ def summarize(run_dir: Path) -> dict[str, Any]:
             .head(5)
             .items()
         },
-        "reconnects": int((actions["op"] == "reconnect").sum()),
+        "reconnects": int((actions["op"] == ExtraOp.RECONNECT).sum()),
         "reconnect_ms": percentiles((reconnects["t_ack"] - reconnects["t_send"]) * 1000),
         "disconnects": int(kinds.get(AnomalyKind.DISCONNECT, 0)),
         "flood": {
             "sent": len(flood),
             "rate_limited": int((flood["error_code"] == ErrorCode.RATE_LIMITED.value).sum()),
-            "acks_lost_to_disconnect": int((flood["error_code"] == "DISCONNECTED").sum()),
+            "acks_lost_to_disconnect": int((flood["error_code"] == LocalError.DISCONNECTED).sum()),
             "disconnects": int(
-                ((actions["op"] == "reconnect") & actions["actor"].isin(flooders)).sum()
+                ((actions["op"] == ExtraOp.RECONNECT) & actions["actor"].isin(flooders)).sum()
             ),
         },
         "ai_tasks": ai_tasks(live, actions),

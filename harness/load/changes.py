@@ -7,12 +7,14 @@ is a finding, never an exception that kills the simulated user.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import gevent
 
 from harness.spec import API_PREFIX, COLLECTIONS, ClientEvent, ErrorCode, Op
 
+from .measure import ExtraOp, LocalError, Transport
 from .payloads import create_body, update_body
 from .wire import WireError
 
@@ -35,12 +37,13 @@ class ChangeRunner:
         self.agent = agent
 
     def run(self, op: str) -> None:
-        handler = {
-            "view": self._view,
-            "typing": self._typing,
-            "ai_task": self._ai_task,
-            "refetch": self._refetch_any,
-        }.get(op)
+        handlers: dict[str, Callable[[], None]] = {
+            ExtraOp.VIEW: self._view,
+            ExtraOp.TYPING: self._typing,
+            ExtraOp.AI_TASK: self._ai_task,
+            ExtraOp.REFETCH: self._refetch_any,
+        }
+        handler = handlers.get(op)
         if handler is not None:
             handler()
         else:
@@ -145,8 +148,10 @@ class ChangeRunner:
             error = self.agent.ack_error(ack)
             data = ack.get("data") if isinstance(ack, dict) else None
         except WireError:
-            error = "TIMEOUT"
-        self._finish(op, "socket", entity_type, entity_id, data, visibility, t_send, error, sent)
+            error = LocalError.TIMEOUT
+        self._finish(
+            op, Transport.SOCKET, entity_type, entity_id, data, visibility, t_send, error, sent
+        )
 
     def _rest_change(
         self,
@@ -171,8 +176,10 @@ class ChangeRunner:
             if isinstance(result.body, dict):
                 data = result.body.get("data")
         except (OSError, gevent.Timeout):
-            error = "TIMEOUT"
-        self._finish(op, "rest", entity_type, entity_id, data, visibility, t_send, error, sent)
+            error = LocalError.TIMEOUT
+        self._finish(
+            op, Transport.REST, entity_type, entity_id, data, visibility, t_send, error, sent
+        )
 
     # -- other actions -------------------------------------------------------------------------
 
@@ -187,10 +194,10 @@ class ChangeRunner:
             ack, sent = sock.call(event, payload, self.agent.ctx.workload.ack_timeout_s)
             error = self.agent.ack_error(ack)
         except WireError:
-            error = "TIMEOUT"
+            error = LocalError.TIMEOUT
         self.agent.record_action(
             op,
-            "socket",
+            Transport.SOCKET,
             str(payload.get("entityType", "")),
             entity_id,
             known.version if known else 0,
@@ -213,7 +220,7 @@ class ChangeRunner:
             return self.change(Op.CREATE.value)
         entity_id, entity_type = picked
         body = {"entityType": entity_type, "entityId": entity_id}
-        self._socket_action("view", ClientEvent.RECORD_VIEW, body, entity_id)
+        self._socket_action(ExtraOp.VIEW, ClientEvent.RECORD_VIEW, body, entity_id)
 
     def _typing(self) -> None:
         picked = self._pick_known()
@@ -221,7 +228,7 @@ class ChangeRunner:
             return self.change(Op.CREATE.value)
         entity_id, entity_type = picked
         body = {"entityType": entity_type, "entityId": entity_id, "state": "start"}
-        self._socket_action("typing", ClientEvent.TYPING, body, entity_id)
+        self._socket_action(ExtraOp.TYPING, ClientEvent.TYPING, body, entity_id)
 
     def _ai_task(self) -> None:
         rng = self.agent.ctx.rng
@@ -241,9 +248,18 @@ class ChangeRunner:
             if isinstance(result.body, dict) and isinstance(result.body.get("data"), dict):
                 task_id = str(result.body["data"].get("taskId", ""))
         except (OSError, gevent.Timeout):
-            error = "TIMEOUT"
+            error = LocalError.TIMEOUT
         self.agent.record_action(
-            "ai_task", "rest", "escrow", task_id, 0, "user", t_send, 0 if error else 1, error, sent
+            ExtraOp.AI_TASK,
+            Transport.REST,
+            "escrow",
+            task_id,
+            0,
+            "user",
+            t_send,
+            0 if error else 1,
+            error,
+            sent,
         )
 
     def refetch(self, entity_type: str, entity_id: str, version: int, scope: str) -> None:
@@ -256,10 +272,10 @@ class ChangeRunner:
             result = self.agent.ctx.rest.call("GET", path, self.agent.token())
             sent, received, error = result.bytes_sent, result.bytes_received, result.error_code
         except (OSError, gevent.Timeout):
-            error = "TIMEOUT"
+            error = LocalError.TIMEOUT
         self.agent.record_action(
-            "refetch",
-            "rest",
+            ExtraOp.REFETCH,
+            Transport.REST,
             entity_type,
             entity_id,
             version,

@@ -9,6 +9,7 @@ from typing import Any
 from harness.client import Agent, TokenFactory
 from harness.spec import Op
 
+from .measure import ExtraOp
 from .recorder import Counters
 from .workload import Workload
 
@@ -18,8 +19,8 @@ CHANGE_OPS = frozenset(op.value for op in Op)
 CLOSING_SYNCS_PER_S = 2000.0
 CLOSING_SYNC_SPREAD_MAX_S = 10.0
 # Actions that need a profile beyond `core` (SPEC §0).
-COLLAB_OPS = frozenset({"view", "typing"})
-AI_OPS = frozenset({"ai_task"})
+COLLAB_OPS = frozenset({ExtraOp.VIEW.value, ExtraOp.TYPING.value})
+AI_OPS = frozenset({ExtraOp.AI_TASK.value})
 
 
 def effective_mix(mix: dict[str, float], profiles: list[str]) -> tuple[dict[str, float], list[str]]:

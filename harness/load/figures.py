@@ -8,7 +8,13 @@ import pandas as pd
 
 from harness.spec import AI_TASK_TERMINAL_EVENTS, Op
 
-from .measure import SATURATION_CPU_PERCENT, SATURATION_LAG_MS, SATURATION_SECONDS, STALL_LAG_MS
+from .measure import (
+    SATURATION_CPU_PERCENT,
+    SATURATION_LAG_MS,
+    SATURATION_SECONDS,
+    STALL_LAG_MS,
+    ExtraOp,
+)
 
 __all__ = [
     "CHANGE_OPS",
@@ -162,7 +168,7 @@ def steady_state(
 
 def ai_tasks(live: pd.DataFrame, actions: pd.DataFrame) -> dict[str, Any]:
     """AI tasks (§11): how many ended how, and request → terminal event at the requester."""
-    asked = actions[(actions["op"] == "ai_task") & (actions["ok"] == 1)]
+    asked = actions[(actions["op"] == ExtraOp.AI_TASK) & (actions["ok"] == 1)]
     ends = live[live["event"].isin(sorted(AI_TASK_TERMINAL_EVENTS))]
     joined = ends.merge(
         asked[["actor", "entity_id", "t_send"]],

@@ -18,7 +18,15 @@ from harness.spec import ClientEvent, ErrorCode
 
 from .agent import LoadAgent
 from .locust_glue import STATE, current_context
-from .measure import MEASUREMENTS, ActionRecord, DeliveryRecord, Record
+from .measure import (
+    MEASUREMENTS,
+    ActionRecord,
+    DeliveryRecord,
+    ExtraOp,
+    LocalError,
+    Record,
+    Transport,
+)
 from .wire import WireError
 
 __all__ = ["CrmUser", "FloodUser", "to_locust_stats"]
@@ -89,9 +97,9 @@ class FloodUser(User):
             ack, sent = sock.call(ClientEvent.SYNC, {"cursors": {}}, 5.0)
             error = self.agent.ack_error(ack)
         except WireError:
-            error, sent = "DISCONNECTED", 0
+            error, sent = LocalError.DISCONNECTED, 0
         self.agent.record_action(
-            "flood", "socket", "", "", 0, "", t_send, int(not error), error, sent
+            ExtraOp.FLOOD, Transport.SOCKET, "", "", 0, "", t_send, int(not error), error, sent
         )
 
     @task
@@ -110,7 +118,16 @@ class FloodUser(User):
                 except WireError as exc:
                     code = getattr(exc, "code", None) or ErrorCode.INTERNAL.value
                 self.agent.record_action(
-                    "reconnect", "socket", "", "", 0, "", t_send, int(not code), code, 0
+                    ExtraOp.RECONNECT,
+                    Transport.SOCKET,
+                    "",
+                    "",
+                    0,
+                    "",
+                    t_send,
+                    int(not code),
+                    code,
+                    0,
                 )
                 continue
             gevent.spawn(self._one, sock)

@@ -8,6 +8,7 @@ its record class: the run-directory contract the reports code against.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import ClassVar
@@ -22,13 +23,39 @@ __all__ = [
     "AnomalyKind",
     "AnomalyRecord",
     "DeliveryRecord",
+    "ExtraOp",
     "GeneratorSample",
+    "LocalError",
     "MeasurementHook",
     "Record",
     "StreamRecord",
+    "Transport",
     "UserRecord",
     "columns",
 ]
+
+
+class ExtraOp(enum.StrEnum):
+    """actions.csv `op`s besides the change ops (`harness.spec.Op`)."""
+
+    VIEW = "view"
+    TYPING = "typing"
+    AI_TASK = "ai_task"
+    REFETCH = "refetch"
+    FLOOD = "flood"
+    RECONNECT = "reconnect"
+
+
+class Transport(enum.StrEnum):
+    REST = "rest"
+    SOCKET = "socket"
+
+
+class LocalError(enum.StrEnum):
+    """`error_code`s the generator sets when no answer came (not the server's §13 codes)."""
+
+    TIMEOUT = "TIMEOUT"
+    DISCONNECTED = "DISCONNECTED"
 
 
 @dataclass(slots=True)

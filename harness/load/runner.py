@@ -29,6 +29,7 @@ from harness.spec import INFO_PATH
 from .analysis import summarize
 from .config import LoadConfig
 from .context import CLOSING_SYNC_SPREAD_MAX_S, effective_mix
+from .measure import ExtraOp
 from .recorder import merge_parts
 
 __all__ = ["SCENARIO_DIR", "fetch_info", "raise_nofile", "run_load", "scenario_mix"]
@@ -77,7 +78,7 @@ def scenario_mix(config: LoadConfig, profiles: list[str]) -> tuple[dict[str, flo
     mix = dict(config.workload.action_mix)
     notes: list[str] = []
     if config.scenario == "ai_tasks":
-        mix.setdefault("ai_task", 0.3)
+        mix.setdefault(ExtraOp.AI_TASK.value, 0.3)
         if "ai" not in profiles:
             notes.append(
                 "ai_tasks: the server does not declare the `ai` profile (SPEC §11); "

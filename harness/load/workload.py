@@ -15,10 +15,15 @@ from typing import Any
 from harness import UsageError
 from harness.spec import ENTITY_TYPES, VISIBILITIES, Op
 
+from .measure import ExtraOp
+
 __all__ = ["ACTION_OPS", "SCENARIOS", "Workload", "load_workload_file"]
 
 # A change op (`Op`) or one of the non-change actions an agent takes.
-ACTION_OPS: tuple[str, ...] = (*(op.value for op in Op), "view", "typing", "ai_task", "refetch")
+ACTION_OPS: tuple[str, ...] = (
+    *(op.value for op in Op),
+    *(op.value for op in (ExtraOp.VIEW, ExtraOp.TYPING, ExtraOp.AI_TASK, ExtraOp.REFETCH)),
+)
 SCENARIOS: tuple[str, ...] = (
     "team_sync",
     "ai_tasks",
