@@ -40,10 +40,12 @@ def _workload(**changes: object) -> Workload:
 
 
 def test_team_sync_against_reference_server(tmp_path: Path) -> None:
-    """EVT-1, EVT-2, STR-1, STR-5, RED-1, TRN-4: 20 users for a few seconds: the run directory
-    follows the contract, every owed event arrives exactly once, nothing leaks."""
+    """EVT-1, EVT-2, STR-1, STR-5, RED-1, TRN-4, AI-3: 20 users for a few seconds, AI tasks
+    among their actions: the run directory follows the contract, every owed event arrives
+    exactly once, nothing leaks, AI tasks are followed to their end."""
+    mix = {**Workload().action_mix, "ai_task": 0.1}
     config = LoadConfig(users=20, spawn_rate=40, duration_s=6, report_dir=tmp_path / "run",
-                        workload=_workload(), quiet=True)  # fmt: skip
+                        workload=_workload(action_mix=mix), quiet=True)  # fmt: skip
     run_dir = run_load(config)
 
     run = json.loads((run_dir / "run.json").read_text())
@@ -64,6 +66,9 @@ def test_team_sync_against_reference_server(tmp_path: Path) -> None:
     assert s["latency_ms"]["e2e"]["p50"] is not None and s["latency_ms"]["e2e"]["p50"] > 0
     assert s["bytes_per_update"]["median"] < 2048  # EVT-6
     assert s["passed"] is True
+    ai = s["ai_tasks"]
+    assert ai["requested"] > 0 and ai["completed"] > 0 and ai["failed"] == 0
+    assert ai["completion_ms"]["p50"] > 0
 
 
 def test_reconnect_storm_replays_what_was_missed(tmp_path: Path) -> None:
