@@ -7,11 +7,17 @@ The faults and how each breaks its rule: `FAULTS` of `core_faults`, `core_stream
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from fault_kit import FaultyServer, verdicts_under
 from fault_server import FAULTS, faults_of, requirement_of
+from fault_switch import FAULTS_PATH
 
 from harness.conformance import Verdict
+from harness.spec import REQUIREMENTS, Profile
+from reference_server.app import build_app
+from reference_server.config import ServerSettings
+from reference_server.state.memory import MemoryClusterState
 
 CORE_FAULTS = [f for f in faults_of("") if not f.startswith(("COL-", "AI-"))]
 CORE_IDS = sorted({requirement_of(f) for f in CORE_FAULTS})
@@ -62,3 +68,21 @@ def test_core_check_fails_when_its_rule_is_broken(
     rid = requirement_of(fault)
     verdicts = verdicts_under(core_fault_target, [fault], [rid], TARGETED.get(fault))
     assert verdicts.get(rid) is EXPECTED.get(rid, Verdict.FAIL), (FAULTS[fault], verdicts)
+
+
+def test_every_core_requirement_has_a_fault() -> None:
+    """Every id of profile core (TRN-1 … LIM-5, CLU-2) and MET-1 has at least one fault
+    above, and every fault names a requirement of the spec."""
+    core = {rid for rid, r in REQUIREMENTS.items() if r.profile is Profile.CORE}
+    assert core | {"MET-1"} == set(CORE_IDS)
+    assert {requirement_of(f) for f in FAULTS} <= set(REQUIREMENTS)
+
+
+async def test_real_app_has_no_fault_switch() -> None:
+    """No spec id (the brief's rule): the fault switch exists only in the fault entry point;
+    the reference server's own app answers 404 to it."""
+    app = build_app(ServerSettings(), object(), MemoryClusterState())  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        answer = await http.post(FAULTS_PATH, json={"faults": ["EVT-1"]})
+    assert answer.status_code == 404
