@@ -17,6 +17,7 @@ from .context import CollabContext
 from .locks import LockService
 from .notifications import CollabRecordService
 from .presence import PresenceService
+from .reaped import ReapedNodeAnnouncer
 from .rooms import RoomService
 
 __all__ = ["CollabContext", "CollabFeature", "CollabRecordService"]
@@ -29,6 +30,8 @@ class CollabFeature:
         self.rooms = RoomService(ctx)
         self.locks = LockService(ctx)
         self.presence.offline_listeners.append(self.locks.release_all)
+        # A crashed node announces nothing; whoever reaps it speaks for it (COL-1, CLU-1).
+        ReapedNodeAnnouncer(self.presence, self.rooms, self.locks).listen_to(ctx.state)
 
     @property
     def router(self) -> APIRouter:

@@ -51,6 +51,11 @@ class UserKeySet:
     def _room(self, user_id: str) -> str:
         return f"collab:{self.kind}:{user_id}"
 
+    def owner_of(self, state_key: str) -> str | None:
+        """The user whose set `state_key` is (as a reaped entry names it); None for others."""
+        prefix = self._room("")
+        return state_key.removeprefix(prefix) if state_key.startswith(prefix) else None
+
     async def add(self, user_id: str, member: str) -> None:
         await self.state.add_viewer(self._room(user_id), member, Viewer(member, member))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from harness.spec import ErrorCode, ServerEvent
+from harness.spec import ENTITY_TYPES, ErrorCode, ServerEvent
 
 from ..domain.clock import iso_from_epoch
 from ..domain.contracts import Actor, DomainError
@@ -22,7 +22,7 @@ from ..state.base import EditLock
 from .cluster_keys import UserKeySet
 from .context import CollabContext, RecordRef, record_ref, room_of
 
-__all__ = ["LockService", "lock_json"]
+__all__ = ["LockService", "lock_json", "ref_of_key"]
 
 _TIMER_SLACK_SECONDS = 0.05  # fire just after the state's own expiry
 
@@ -31,9 +31,10 @@ def lock_json(lock: EditLock) -> dict[str, Any]:
     return {"userId": lock.user_id, "name": lock.name, "expiresAt": iso_from_epoch(lock.expires_at)}
 
 
-def _ref_of(key: str) -> RecordRef:
+def ref_of_key(key: str) -> RecordRef | None:
+    """The record a ClusterState record key (`RecordRef.key`) names; None for other keys."""
     entity_type, _, entity_id = key.partition(":")
-    return RecordRef(entity_type, entity_id)
+    return RecordRef(entity_type, entity_id) if entity_type in ENTITY_TYPES and entity_id else None
 
 
 class LockService:
@@ -96,7 +97,25 @@ class LockService:
     async def release_all(self, actor: Actor) -> None:
         """The holder went offline (after the grace period): every lock they hold stops."""
         for key in await self.held.members(actor.user_id):
-            await self.release(_ref_of(key), actor.user_id, actor.name)
+            ref = ref_of_key(key)
+            if ref is not None:
+                await self.release(ref, actor.user_id, actor.name)
+
+    async def adopt(self, user_id: str, name: str, keys: list[str]) -> None:
+        """Take over the locks a crashed node granted: its bookkeeping and its expiry timers.
+
+        A lock that lapsed while nobody watched gets the `expired` the dead node owed.
+        """
+        for key in keys:
+            ref = ref_of_key(key)
+            if ref is None:
+                continue
+            lock = await self.ctx.state.get_lock(key)
+            if lock is not None and lock.user_id == user_id:
+                await self.held.add(user_id, key)
+                self._schedule_expiry(ref, lock)
+            else:
+                await self._emit(ref, user_id, name, "expired")
 
     async def record_deleted(self, entity_type: str, record_id: str) -> None:
         ref = RecordRef(entity_type, record_id)

@@ -24,17 +24,24 @@ from ..state.base import Viewer
 from .cluster_keys import ClusterLease
 from .context import CollabContext
 
-__all__ = ["PresenceService", "team_roster_key"]
+__all__ = ["PresenceService", "team_of_roster_key", "team_roster_key"]
 
 # How long past the grace period the lease may outlive a node that died mid-grace.
 _LEASE_MARGIN_SECONDS = 30.0
+
+_ROSTER_PREFIX = "collab:team:"
 
 OfflineListener = Callable[[Actor], Awaitable[None]]
 
 
 def team_roster_key(team_id: str) -> str:
     """The room-like ClusterState key listing a team's connected users (COL-2)."""
-    return f"collab:team:{team_id}"
+    return f"{_ROSTER_PREFIX}{team_id}"
+
+
+def team_of_roster_key(key: str) -> str | None:
+    """The team whose roster `key` is (`team_roster_key`'s inverse); None for other keys."""
+    return key.removeprefix(_ROSTER_PREFIX) if key.startswith(_ROSTER_PREFIX) else None
 
 
 class PresenceService:
@@ -70,8 +77,14 @@ class PresenceService:
     async def disconnected(self, session: SocketSession, remaining: int) -> None:
         actor = session.actor
         await self.ctx.state.remove_viewer(team_roster_key(actor.team_id), session.sid)
-        if remaining > 0:
-            return
+        if remaining == 0:
+            await self.last_socket_gone(actor)
+
+    async def last_socket_gone(self, actor: Actor) -> None:
+        """The user has no socket left in the cluster: offline unless one opens in the grace.
+
+        Called on a disconnect, and for a crashed node's users when the state reaps it.
+        """
         token = uuid.uuid4().hex
         grace_s = float(self.ctx.limits.presenceGraceSeconds)
         if await self._grace(actor.user_id).take(token, grace_s + _LEASE_MARGIN_SECONDS):

@@ -31,7 +31,10 @@ class RoomService:
         self.ctx = ctx
         self._viewing: dict[str, dict[str, RecordRef]] = {}  # sid -> record key -> ref
 
-    async def _changed(self, ref: RecordRef, before: list[Viewer], after: list[Viewer]) -> None:
+    async def viewers_changed(
+        self, ref: RecordRef, before: list[Viewer], after: list[Viewer]
+    ) -> None:
+        """`user:viewing` to the room when the set of distinct viewing users changed (COL-3)."""
         if {v.user_id for v in before} != {v.user_id for v in after}:
             payload = {**ref.wire(), "viewers": _viewers_json(after)}
             await self.ctx.emit(ServerEvent.VIEWING, payload, room_of(ref.key))
@@ -46,14 +49,14 @@ class RoomService:
         after = await self.ctx.state.add_viewer(
             ref.key, session.sid, Viewer(actor.user_id, actor.name)
         )
-        await self._changed(ref, before, after)
+        await self.viewers_changed(ref, before, after)
         return ack_ok(viewers=_viewers_json(after))
 
     async def _leave(self, sid: str, ref: RecordRef) -> None:
         await self.ctx.sio.leave_room(sid, room_of(ref.key))
         before = await self.ctx.state.viewers(ref.key)
         after = await self.ctx.state.remove_viewer(ref.key, sid)
-        await self._changed(ref, before, after)
+        await self.viewers_changed(ref, before, after)
 
     async def leave(self, session: SocketSession, payload: Any) -> Ack:
         """Always `{"ok": true}` (§15), even for a record the socket was not viewing."""
