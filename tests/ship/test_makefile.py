@@ -4,6 +4,7 @@ INF-3: `make serve`/`conform`/`load` drive the real CLI with options it accepts.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 
@@ -12,23 +13,36 @@ from ship_support import ROOT, harness_invocations, parse_harness_command, shell
 
 # The recipe of a target as make would run it, with the install prerequisite already met.
 _STAMP_OK = ["-o", ".venv/.installed"]
+_MAKE_VARIABLES = {
+    "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "VENV", "PYTEST_ARGS", "PYTEST_WORKERS", "DEMO_ARGS",
+}  # fmt: skip
 
 
 def _dry_run(*args: str) -> str:
+    # Run as a user would: not inheriting the variables of a `make test` this suite may run under.
+    env = {k: v for k, v in os.environ.items() if k not in _MAKE_VARIABLES}
     done = subprocess.run(
         ["make", "-n", "-s", "--no-print-directory", "-C", str(ROOT), *_STAMP_OK, *args],
         capture_output=True,
         text=True,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
 def test_test_target_runs_pytest_with_the_callers_arguments() -> None:
-    """`make test PYTEST_ARGS=...` passes them to pytest unchanged."""
+    """`make test PYTEST_ARGS=...` passes them to pytest unchanged, after the xdist options."""
     assert re.search(
-        r"-m pytest -x -k 'a or b'$", _dry_run("test", "PYTEST_ARGS=-x -k 'a or b'"), re.M
+        r"-m pytest -n 4 --dist loadfile -x -k 'a or b'$",
+        _dry_run("test", "PYTEST_ARGS=-x -k 'a or b'"),
+        re.M,
     )
+
+
+def test_test_target_runs_in_one_process_when_asked() -> None:
+    """`make test PYTEST_WORKERS=0` drops xdist (for debugging with -s or pdb)."""
+    assert re.search(r"-m pytest -x$", _dry_run("test", "PYTEST_WORKERS=0", "PYTEST_ARGS=-x"), re.M)
 
 
 def test_demo_target_runs_the_demo_script() -> None:
