@@ -1,6 +1,8 @@
 """`crm-harness load`: simulate agents against a server; per-recipient latency, loss, leaks.
 
-Without --url it starts the bundled reference server for the run and stops it after. Exit 0
+Repeat --url for each node of a cluster: users' sockets (a second tab on another node) and REST
+calls spread over the nodes. Without --url it starts the bundled reference server for the run
+and stops it after, or with --nodes N a local cluster on --redis-url and --database-url. Exit 0
 when the run is clean, 1 when it is red (a leak, a duplicate or a final loss), 2 on bad
 options or an unreachable server.
 """
@@ -36,7 +38,14 @@ def add_parser(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "load", help="run a load scenario (Locust)", description=__doc__
     )
-    p.add_argument("--url", help="server base URL (default: start the bundled reference server)")
+    p.add_argument("--url", action="append", metavar="URL",
+                   help="server base URL; repeat for every node of a cluster (default: start "
+                   "the bundled reference server)")  # fmt: skip
+    p.add_argument("--nodes", type=int, default=1,
+                   help="without --url: start a local cluster of N nodes (needs --redis-url "
+                   "and --database-url)")  # fmt: skip
+    p.add_argument("--redis-url", help="--nodes: the local cluster's Redis")
+    p.add_argument("--database-url", help="--nodes: the local cluster's PostgreSQL")
     p.add_argument("--jwt-secret", help="the server's JWT_SECRET (HS256) to mint users' tokens")
     p.add_argument("--users", type=int, default=20, help="simulated users (default 20)")
     p.add_argument("--spawn-rate", type=float, default=10.0, help="users started per second")
@@ -76,11 +85,18 @@ def _config(args: argparse.Namespace) -> Any:
         from harness import UsageError
 
         raise UsageError("--jwt-secret is required with --url (users need signed tokens)")
+    if args.nodes > 1 and args.url:
+        from harness import UsageError
+
+        raise UsageError("--nodes starts a local cluster: give --nodes or --url, not both")
     return LoadConfig(
         users=args.users,
         spawn_rate=args.spawn_rate,
         duration_s=parse_duration(args.duration),
-        url=args.url.rstrip("/") if args.url else None,
+        urls=tuple(url.rstrip("/") for url in args.url or ()),
+        nodes=args.nodes,
+        redis_url=args.redis_url,
+        database_url=args.database_url,
         jwt_secret=args.jwt_secret or DEFAULT_JWT_SECRET,
         scenario=args.scenario,
         workers=args.workers,
@@ -131,6 +147,9 @@ def _print_summary(run_dir: Path, s: dict[str, Any]) -> None:
             f"refetch baseline: {s['bytes_per_update']['refetch_median']} bytes per refetch,"
             f" change → refetched ms p50 {s['latency_ms']['refetch_e2e']['p50']}"
         )
+    by_node = d.get("received_live_by_node") or {}
+    if len(by_node) > 1:
+        lines.append("received live by node: " + ", ".join(f"{k} {v}" for k, v in by_node.items()))
     lines += [f"note: {n}" for n in s["notes"]]
     print("\n".join(lines))
 

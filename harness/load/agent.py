@@ -38,13 +38,14 @@ _ACTION_TO_KNOWN = {"archived": True, "restored": False}
 class AgentSocket:
     """A LeanSocket with its tracker; survives reconnects (the tracker keeps its cursors)."""
 
-    __slots__ = ("agent", "sock", "tracker")
+    __slots__ = ("agent", "node", "sock", "tracker")
 
-    def __init__(self, agent: LoadAgent, socket_id: str) -> None:
+    def __init__(self, agent: LoadAgent, socket_id: str, node: int = 0) -> None:
         self.agent = agent
+        self.node = node  # index into the run's node URLs
         ctx = agent.ctx
         self.tracker = SocketTracker(
-            agent.identity.user_id, socket_id, agent.identity.streams, ctx.owners, ctx.worker
+            agent.identity.user_id, socket_id, agent.identity.streams, ctx.owners, ctx.worker, node
         )
         self.sock: LeanSocket | None = None
 
@@ -59,7 +60,7 @@ class AgentSocket:
             self.agent.anomaly(AnomalyKind.DISCONNECT, reason)
 
     def open(self) -> None:
-        self.sock = LeanSocket(self.agent.ctx.url, self._on_event)
+        self.sock = LeanSocket(self.agent.ctx.node_urls[self.node], self._on_event)
         self.sock.on_close = self._on_close
         self.sock.connect(self.agent.token(), timeout=self.agent.ctx.workload.ack_timeout_s)
 
@@ -120,7 +121,8 @@ class LoadAgent:
         tabs = 2 if self.ctx.second_tab(self.index) else 1
         errors = 0
         for n in range(tabs):
-            agent_socket = AgentSocket(self, f"{self.identity.user_id}#{n + 1}")
+            socket_id = f"{self.identity.user_id}#{n + 1}"
+            agent_socket = AgentSocket(self, socket_id, self.ctx.node_of(self.index + n))
             try:
                 agent_socket.join()
             except WireError as exc:

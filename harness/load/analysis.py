@@ -25,6 +25,7 @@ from .figures import (
     join_e2e,
     out_of_order,
     percentiles,
+    received_live_by_node,
     seq_conflicts,
     steady_state,
 )
@@ -108,6 +109,7 @@ def summarize(run_dir: Path) -> dict[str, Any]:
             "rows": len(deliveries),
             "replayed": int((deliveries["replayed"] == 1).sum()),
             "expected_by_audience": expected_by_audience(actions, users),
+            "received_live_by_node": received_live_by_node(streams, run.get("urls")),
         },
         "deliveries_per_s": round(len(live) / duration, 2),
         "mb_per_s": round(float(deliveries["bytes"].sum()) / duration / 1e6, 4),

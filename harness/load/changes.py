@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import gevent
@@ -30,6 +31,18 @@ _REST_ROUTE = {  # op → (method, path suffix after /{collection}/{id})
     Op.DELETE.value: ("DELETE", ""),
 }
 _AI_TASKS_PATH = f"{API_PREFIX}/ai/tasks"
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    """One change as sent; `before` is the (version, scope) the agent knew of it then."""
+
+    op: str
+    entity_type: str
+    entity_id: str
+    changes: dict[str, Any] | None
+    visibility: str | None
+    before: tuple[int, str] | None
 
 
 class ChangeRunner:
@@ -83,61 +96,53 @@ class ChangeRunner:
             changes = update_body(entity_type, rng, sensitive)
         else:
             changes = None
+        # What the agent knows before the change: the record's own `deleted` event may reach
+        # the agent's socket (and drop it from `known`) before the ack does.
+        prior = self.agent.known.get(entity_id)
+        before = (prior.version, prior.scope) if prior is not None else None
+        attempt = _Attempt(op, entity_type, entity_id, changes, visibility, before)
         use_socket = rng.random() < ctx.workload.socket_share and self.agent.socket is not None
         if use_socket:
-            self._mutate(op, entity_type, entity_id, changes, visibility)
+            self._mutate(attempt)
         else:
-            self._rest_change(op, entity_type, entity_id, changes, visibility)
+            self._rest_change(attempt)
 
     def _finish(
-        self,
-        op: str,
-        transport: str,
-        entity_type: str,
-        entity_id: str,
-        data: Any,
-        visibility: str | None,
-        t_send: float,
-        error: str,
-        sent: int,
+        self, a: _Attempt, transport: str, data: Any, t_send: float, error: str, sent: int
     ) -> None:
+        """One ActionRecord for a change, success or not."""
         agent = self.agent
+        entity_type, entity_id = a.entity_type, a.entity_id
         if error:
-            known = agent.known.get(entity_id)
-            scope = known.scope if known else ""
+            scope = a.before[1] if a.before else ""
             agent.record_action(
-                op, transport, entity_type, entity_id, 0, scope, t_send, 0, error, sent
+                a.op, transport, entity_type, entity_id, 0, scope, t_send, 0, error, sent
             )
             if error == ErrorCode.NOT_FOUND.value:
                 agent.known.pop(entity_id, None)
             return
-        if op == Op.DELETE.value:
+        if a.op == Op.DELETE.value:
             known = agent.known.pop(entity_id, None)
+            latest = max(known.version if known else 0, a.before[0] if a.before else 0)
             # A deleted event's version is the last version + 1 (§15).
-            version, scope = ((known.version + 1), known.scope) if known else (0, "")
+            version = latest + 1 if latest else 0
+            scope = known.scope if known else (a.before[1] if a.before else "")
         else:
-            entity_id, version, scope = agent.remember(data, visibility)
+            entity_id, version, scope = agent.remember(data, a.visibility)
             if entity_type and entity_id in agent.known:
                 agent.known[entity_id].entity_type = entity_type
         agent.record_action(
-            op, transport, entity_type, entity_id, version, scope, t_send, 1, "", sent
+            a.op, transport, entity_type, entity_id, version, scope, t_send, 1, "", sent
         )
 
-    def _mutate(
-        self,
-        op: str,
-        entity_type: str,
-        entity_id: str,
-        changes: dict[str, Any] | None,
-        visibility: str | None,
-    ) -> None:
+    def _mutate(self, a: _Attempt) -> None:
         sock = self.agent.socket
-        payload: dict[str, Any] = {"mutationId": self.agent.new_key(), "op": op}
-        payload["entityType"] = entity_type
-        if entity_id:
-            payload["id"] = entity_id
-        if changes is not None:
-            payload["changes"] = changes
+        payload: dict[str, Any] = {"mutationId": self.agent.new_key(), "op": a.op}
+        payload["entityType"] = a.entity_type
+        if a.entity_id:
+            payload["id"] = a.entity_id
+        if a.changes is not None:
+            payload["changes"] = a.changes
         t_send = time.time()
         data, error, sent = None, "", 0
         try:
@@ -149,37 +154,26 @@ class ChangeRunner:
             data = ack.get("data") if isinstance(ack, dict) else None
         except WireError:
             error = LocalError.TIMEOUT
-        self._finish(
-            op, Transport.SOCKET, entity_type, entity_id, data, visibility, t_send, error, sent
-        )
+        self._finish(a, Transport.SOCKET, data, t_send, error, sent)
 
-    def _rest_change(
-        self,
-        op: str,
-        entity_type: str,
-        entity_id: str,
-        changes: dict[str, Any] | None,
-        visibility: str | None,
-    ) -> None:
-        base = f"{API_PREFIX}/{COLLECTIONS[entity_type]}"
-        if op == Op.CREATE.value:
+    def _rest_change(self, a: _Attempt) -> None:
+        base = f"{API_PREFIX}/{COLLECTIONS[a.entity_type]}"
+        if a.op == Op.CREATE.value:
             method, path = "POST", base
         else:
-            method, suffix = _REST_ROUTE[op]
-            path = f"{base}/{entity_id}{suffix}"
+            method, suffix = _REST_ROUTE[a.op]
+            path = f"{base}/{a.entity_id}{suffix}"
         t_send = time.time()
         data, error, sent = None, "", 0
         try:
-            result = self.agent.ctx.rest.call(method, path, self.agent.token(), changes)
+            result = self.agent.ctx.rest.call(method, path, self.agent.token(), a.changes)
             sent = result.bytes_sent
             error = result.error_code
             if isinstance(result.body, dict):
                 data = result.body.get("data")
         except (OSError, gevent.Timeout):
             error = LocalError.TIMEOUT
-        self._finish(
-            op, Transport.REST, entity_type, entity_id, data, visibility, t_send, error, sent
-        )
+        self._finish(a, Transport.REST, data, t_send, error, sent)
 
     # -- other actions -------------------------------------------------------------------------
 

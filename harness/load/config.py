@@ -17,12 +17,22 @@ DEFAULT_JWT_SECRET = "crm-harness-load-secret-0123456789abcdef"
 
 @dataclass(frozen=True, slots=True)
 class LoadConfig:
-    """`url=None` starts the bundled reference server for the run and stops it after."""
+    """`url=None` (and no `urls`) starts the bundled reference server for the run and stops it
+    after: one node, or with `nodes` > 1 a local cluster on `redis_url` and `database_url`.
+
+    `urls` names every node of a running cluster; users' sockets and REST calls spread over
+    them. `url` is the first node (set from `urls` when only those are given).
+    """
 
     users: int
     spawn_rate: float
     duration_s: float
     url: str | None = None
+    urls: tuple[str, ...] = ()
+    nodes: int = 1
+    redis_url: str | None = None
+    database_url: str | None = None
+    redis_prefix: str | None = None  # the local cluster's key prefix (default: the server's)
     jwt_secret: str = DEFAULT_JWT_SECRET
     scenario: str = "team_sync"
     workers: int = 0  # local Locust worker processes; 0 = one standalone process
@@ -48,8 +58,27 @@ class LoadConfig:
             raise UsageError("--workers must be ≥ 0")
         if not self.jwt_secret:
             raise UsageError("--jwt-secret must not be empty")
-        if self.url is not None and not self.url.startswith("http://"):
-            raise UsageError(f"--url must be an http:// URL, got {self.url!r}")
+        if self.url is not None and not self.urls:
+            object.__setattr__(self, "urls", (self.url,))
+        elif self.url is None and self.urls:
+            object.__setattr__(self, "url", self.urls[0])
+        elif self.url is not None and self.url != self.urls[0]:
+            raise UsageError("url must be the first of urls when both are given")
+        for url in self.urls:
+            if not url.startswith("http://"):
+                raise UsageError(f"--url must be an http:// URL, got {url!r}")
+        self._check_local_cluster()
+
+    def _check_local_cluster(self) -> None:
+        if self.nodes < 1:
+            raise UsageError(f"--nodes must be ≥ 1, got {self.nodes}")
+        if self.nodes == 1:
+            return
+        if self.urls:
+            raise UsageError("--nodes starts a local cluster: give it or --url, not both")
+        from reference_server.cluster import check_cluster_settings
+
+        check_cluster_settings(self.nodes, self.redis_url, self.database_url)
 
     @property
     def generator_processes(self) -> int:

@@ -56,8 +56,13 @@ class LoadContext:
     next_local_index: int = 0
     rng: random.Random = field(default_factory=random.Random)
     mix: dict[str, float] = field(default_factory=dict)
+    # Every node of the target; `url` alone when empty. A user's sockets go round robin over
+    # them from `node_of(index)`, so a second tab lands on another node than the first.
+    node_urls: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if not self.node_urls:
+            self.node_urls = (self.url,)
         if self.workload.seed is not None:
             self.rng.seed(self.workload.seed * 1000 + self.worker)
         if not self.mix:
@@ -68,6 +73,10 @@ class LoadContext:
         index = self.next_local_index * max(self.workers, 1) + self.worker
         self.next_local_index += 1
         return index
+
+    def node_of(self, slot: int) -> int:
+        """The node (index into `node_urls`) of socket slot `slot`: user index + tab number."""
+        return slot % len(self.node_urls)
 
     def agent_for(self, index: int) -> Agent:
         team, broker = self.workload.layout(index)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.spec import AI_TASK_TERMINAL_EVENTS, Op
+from harness.spec import AI_TASK_TERMINAL_EVENTS, Action, Op
 
 from .measure import (
     SATURATION_CPU_PERCENT,
@@ -25,6 +25,7 @@ __all__ = [
     "join_e2e",
     "out_of_order",
     "percentiles",
+    "received_live_by_node",
     "seq_conflicts",
     "steady_state",
 ]
@@ -46,10 +47,29 @@ def percentiles(values: pd.Series) -> dict[str, float | None]:
     }
 
 
+_DELETED_SUFFIX = f":{Action.DELETED.value}"
+
+
 def join_e2e(live: pd.DataFrame, actions: pd.DataFrame) -> pd.DataFrame:
+    """Each live data-event delivery with the `t_send` of the change that made it.
+
+    Changes match by (entity_id, version). A record is deleted at most once, so a `deleted`
+    event matches the successful delete of its entity whatever version the actor recorded:
+    the actor may have known a stale version, and runs before the fix recorded 0.
+    """
     changes = actions[(actions["op"].isin(CHANGE_OPS)) & (actions["ok"] == 1)]
-    sends = changes[["entity_id", "version", "t_send"]].drop_duplicates(["entity_id", "version"])
-    joined = live.merge(sends, on=["entity_id", "version"], how="inner")
+    is_delete = changes["op"] == Op.DELETE.value
+    sends = changes[~is_delete][["entity_id", "version", "t_send"]]
+    sends = sends.drop_duplicates(["entity_id", "version"])
+    deletes = changes[is_delete][["entity_id", "t_send"]].drop_duplicates("entity_id")
+    deleted = live["event"].astype(str).str.endswith(_DELETED_SUFFIX)
+    joined = pd.concat(
+        [
+            live[~deleted].merge(sends, on=["entity_id", "version"], how="inner"),
+            live[deleted].merge(deletes, on="entity_id", how="inner"),
+        ],
+        ignore_index=True,
+    )
     joined["e2e_ms"] = (joined["t_recv"] - joined["t_send"]) * 1000
     return joined
 
@@ -184,3 +204,14 @@ def ai_tasks(live: pd.DataFrame, actions: pd.DataFrame) -> dict[str, Any]:
         },
         "completion_ms": percentiles((joined["t_recv"] - joined["t_send"]) * 1000),
     }
+
+
+def received_live_by_node(streams: pd.DataFrame, urls: list[str] | None) -> dict[str, int]:
+    """Events received live per node the receiving socket was on (streams.csv `node`), by
+    node URL when run.json lists them; older runs without the column count as node 0."""
+    if streams.empty:
+        return {}
+    node = pd.to_numeric(streams["node"], errors="coerce").fillna(0).astype(int)
+    by_node = streams["received_live"].groupby(node).sum()
+    names = list(urls or [])
+    return {(names[i] if i < len(names) else str(i)): int(count) for i, count in by_node.items()}

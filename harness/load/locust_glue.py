@@ -36,7 +36,7 @@ from .measure import (
 )
 from .progress import Progress
 from .recorder import CsvRecorder
-from .rest import RestPool
+from .rest import NodeRestPools
 from .workload import Workload
 
 __all__ = ["CONFIG_ENV", "STATE", "ProcessState", "current_context"]
@@ -127,8 +127,10 @@ def _on_init(environment: Environment, **_: Any) -> None:
         worker = runner.worker_index if isinstance(runner, WorkerRunner) else 0
         workers = max(int(config["workers"]), 1)
         workload = Workload.from_json(config["workload"])
+        node_urls = tuple(config.get("urls") or [config["url"]])
         ctx = LoadContext(
-            url=config["url"],
+            url=node_urls[0],
+            node_urls=node_urls,
             tokens=TokenFactory(config["jwt_secret"]),
             workload=workload,
             run_id=config["run_id"],
@@ -137,8 +139,8 @@ def _on_init(environment: Environment, **_: Any) -> None:
             workers=workers,
             users=int(config["users"]),
             profiles=list(config.get("profiles", ["core"])),
-            rest=RestPool(
-                config["url"],
+            rest=NodeRestPools(
+                node_urls,
                 concurrency=workload.pool_size(-(-int(config["users"]) // workers)),
                 timeout=workload.ack_timeout_s,
             ),

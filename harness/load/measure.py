@@ -135,6 +135,7 @@ class StreamRecord:
     missing_final: int
     reset: int
     worker: int
+    node: int = 0  # index of the socket's node in the run's node URLs (multi-node runs)
 
 
 class AnomalyKind:

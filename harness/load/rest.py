@@ -7,7 +7,9 @@ fleet looks like to the server anyway (many short requests, few at a time per us
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +18,7 @@ from geventhttpclient import HTTPClient
 
 from .wire import split_url
 
-__all__ = ["RestPool", "RestResult"]
+__all__ = ["NodeRestPools", "RestPool", "RestResult"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +84,30 @@ class RestPool:
 
     def close(self) -> None:
         self._client.close()
+
+
+class NodeRestPools:
+    """A `RestPool` per node of a cluster, called round robin: a change made through one node
+    reaches sockets on the others (CLU-1). One node is one pool, so single-node runs pay
+    nothing."""
+
+    def __init__(self, urls: Sequence[str], concurrency: int = 64, timeout: float = 10.0) -> None:
+        if not urls:
+            raise ValueError("NodeRestPools needs at least one node URL")
+        per_node = max(1, -(-concurrency // len(urls)))
+        self._pools = [RestPool(url, per_node, timeout) for url in urls]
+        self._next = itertools.cycle(self._pools)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        token: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> RestResult:
+        return next(self._next).call(method, path, token, body, headers)
+
+    def close(self) -> None:
+        for pool in self._pools:
+            pool.close()

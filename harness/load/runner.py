@@ -145,17 +145,36 @@ def _default_run_dir() -> Path:
     return Path("reports") / time.strftime("load-%Y%m%d-%H%M%S")
 
 
+def _start_target(config: LoadConfig, stack: ExitStack) -> list[str]:
+    """Start the bundled reference server for the run (`stack` stops it); its node URLs.
+
+    Given Redis and a database, it is a local cluster of `config.nodes` on them (one node
+    too, so that runs of several node counts compare like with like).
+    """
+    if config.redis_url and config.database_url:
+        from reference_server.cluster import start_cluster
+
+        extra: dict[str, Any] = {"jwt_secret": config.jwt_secret}
+        if config.redis_prefix is not None:
+            extra["redis_prefix"] = config.redis_prefix
+        cluster = start_cluster(config.nodes, config.redis_url, config.database_url, **extra)
+        stack.callback(cluster.stop)
+        return cluster.urls
+    from reference_server.launcher import start_server
+
+    server = start_server(jwt_secret=config.jwt_secret)
+    stack.callback(server.close)
+    return [server.url]
+
+
 def run_load(config: LoadConfig) -> Path:
     """Run one load test; returns the run directory (run.json, CSVs, summary.json)."""
     with ExitStack() as stack:
-        url = config.url
-        if url is None:
-            from reference_server.launcher import start_server
-
-            server = start_server(jwt_secret=config.jwt_secret)
-            stack.callback(server.close)
-            url = server.url
-        info = fetch_info(url)
+        urls = list(config.urls) or _start_target(config, stack)
+        url = urls[0]
+        # Every node must answer before users spread over them; the first one's info rules.
+        infos = [fetch_info(node_url) for node_url in urls]
+        info = infos[0]
         profiles = [str(p) for p in info.get("profiles", ["core"])]
         per_process = -(-config.users // config.generator_processes)
         raise_nofile(per_process, config.workload.second_tab_share)
@@ -169,6 +188,7 @@ def run_load(config: LoadConfig) -> Path:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="crm-load-")))
         process_config = {
             "url": url,
+            "urls": urls,
             "jwt_secret": config.jwt_secret,
             "run_id": uuid.uuid4().hex[:8],
             "scenario": config.scenario,
@@ -205,6 +225,8 @@ def run_load(config: LoadConfig) -> Path:
         run_info = {
             "scenario": config.scenario,
             "url": url,
+            "urls": urls,
+            "nodes": len(urls),
             "users": config.users,
             "spawn_rate": config.spawn_rate,
             "duration_s": config.duration_s,

@@ -50,7 +50,7 @@ class StreamState:
 class SocketTracker:
     """Owned by one socket; `owners` maps entity id → owner user id, shared per process."""
 
-    __slots__ = ("owners", "receiver", "replaying", "socket_id", "streams", "worker")
+    __slots__ = ("node", "owners", "receiver", "replaying", "socket_id", "streams", "worker")
 
     def __init__(
         self,
@@ -59,8 +59,10 @@ class SocketTracker:
         my_streams: tuple[str, ...],
         owners: MutableMapping[str, str],
         worker: int,
+        node: int = 0,
     ) -> None:
         self.receiver = receiver
+        self.node = node
         self.socket_id = socket_id
         self.streams: dict[str, StreamState] = {s: StreamState() for s in my_streams}
         self.owners = owners
@@ -198,6 +200,7 @@ class SocketTracker:
                 missing_final=len(owed) - final,
                 reset=reset,
                 worker=self.worker,
+                node=self.node,
             )
             MEASUREMENTS.fire(record)
             out.append(record)

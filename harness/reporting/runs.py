@@ -56,6 +56,7 @@ class LoadTemplate:
     think_time_s: float | None = None
     redis_url: str | None = None  # --nodes > 1: the cluster's shared backends
     database_url: str | None = None
+    redis_prefix: str | None = None  # the clusters' Redis key prefix (default: the server's)
 
     def spawn_rate_for(self, users: int) -> float:
         return self.spawn_rate if self.spawn_rate is not None else max(10.0, users / 10.0)
@@ -105,22 +106,10 @@ def template_from_args(args: argparse.Namespace) -> LoadTemplate:
 
 
 def cluster_support() -> str | None:
-    """None when `--nodes N>1` can run here, else the one-line reason it cannot.
-
-    Two pieces are needed: the reference server's cluster launcher, and a load engine that
-    spreads users over several node URLs (one URL would load node-1 alone and measure
-    nothing about the cluster).
-    """
+    """None when `--nodes N>1` can run here, else the one-line reason it cannot (the
+    reference server's cluster launcher is needed; the load engine spreads users over nodes)."""
     if importlib.util.find_spec("reference_server.cluster") is None:
         return "the reference server has no cluster launcher (reference_server.cluster) yet"
-    from harness.load import LoadConfig
-
-    if "urls" not in getattr(LoadConfig, "__dataclass_fields__", {}):
-        return (
-            "the load engine takes one --url only, so it cannot spread users over the nodes "
-            "of a cluster yet; sweep one node, or run `crm-harness serve --nodes N` and "
-            "`crm-harness load` against it yourself"
-        )
     return None
 
 
@@ -146,25 +135,23 @@ def _config(template: LoadTemplate, step: LoadStep, run_dir: Path, **extra: Any)
 
 
 def load_runner(template: LoadTemplate) -> StepRunner:
-    """The real step runner: `harness.load.run_load`, on a fresh cluster for nodes > 1."""
+    """The real step runner: `harness.load.run_load`, which starts the target per step.
+
+    With the cluster backends given, every step (one node included) runs a fresh local
+    cluster on them, so that node counts compare like with like; without, the bundled
+    single-node server (or `template.url`).
+    """
     from harness.load import run_load
 
     def run_step(step: LoadStep, parent: Path) -> Path:
-        run_dir = parent / step.name
-        if step.nodes == 1:
-            result: Path = run_load(_config(template, step, run_dir))
-            return result
-        from reference_server.cluster import start_cluster
-
-        if not template.redis_url or not template.database_url:
+        if step.nodes > 1 and not (template.redis_url and template.database_url):
             raise UsageError("--nodes > 1 needs --redis-url and --database-url")
-        from harness.load import DEFAULT_JWT_SECRET
-
-        secret = template.jwt_secret or DEFAULT_JWT_SECRET
-        with start_cluster(step.nodes, template.redis_url, template.database_url,
-                           jwt_secret=secret) as cluster:  # fmt: skip
-            config = _config(template, step, run_dir, urls=cluster.urls)
-            result = run_load(config)
+        backends: dict[str, Any] = {}
+        if template.redis_url and template.database_url and template.url is None:
+            backends = {"nodes": step.nodes, "redis_url": template.redis_url,
+                        "database_url": template.database_url,
+                        "redis_prefix": template.redis_prefix}  # fmt: skip
+        result: Path = run_load(_config(template, step, parent / step.name, **backends))
         return result
 
     return run_step

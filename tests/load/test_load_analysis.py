@@ -187,3 +187,24 @@ def test_empty_run_directory(tmp_path: Path) -> None:
     s = summarize(tmp_path)
     assert s["latency_ms"]["e2e"]["p50"] is None
     assert s["deliveries"]["expected"] == 0
+
+
+def test_deletes_count_in_e2e(tmp_path: Path) -> None:
+    """EVT-3, §15 (a `deleted` event's version is the last version + 1): deletions join their
+    delete action in e2e latency, also when the actor recorded a stale version or 0 (older
+    runs); a delete of another entity or a refused one does not match."""
+    _write(tmp_path, UserRecord, [("u1", "t1", "b1", 1, 99.0, 0, 0)])
+    _write(tmp_path, ActionRecord, [
+        ("u1", "create", "rest", "lead", "e1", 1, "team", 100.0, 100.01, 1, "", 200, 0, 0),
+        ("u1", "delete", "rest", "lead", "e1", 2, "team", 101.0, 101.01, 1, "", 90, 0, 0),
+        ("u1", "delete", "socket", "lead", "e2", 0, "", 102.0, 102.01, 1, "", 90, 0, 0),
+        ("u1", "delete", "rest", "lead", "e3", 4, "team", 103.0, 103.01, 0, "LOCKED", 90, 0, 0),
+    ])  # fmt: skip
+    _write(tmp_path, DeliveryRecord, [
+        _delivery("u1", "u1#1", "team:t1", 1, "e1", 1, 100.004),  # e2e 4
+        _delivery("u1", "u1#1", "team:t1", 2, "e1", 2, 101.030, event="lead:deleted"),  # 30
+        _delivery("u1", "u1#1", "team:t1", 3, "e2", 5, 102.050, event="lead:deleted"),  # 50
+        _delivery("u1", "u1#1", "team:t1", 4, "e3", 5, 103.070, event="lead:deleted"),  # refused
+    ])  # fmt: skip
+    e2e = summarize(tmp_path)["latency_ms"]["e2e"]
+    assert (e2e["p50"], e2e["max"]) == (30.0, 50.0)
