@@ -16,6 +16,10 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+_CLUSTER_ON_SQLITE = ["--nodes", "2", "--redis-url", "redis://127.0.0.1:1",
+                      "--database-url", "sqlite:///x.db"]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [
@@ -27,12 +31,18 @@ def _closed_port() -> int:
         (["--url", "http://127.0.0.1:1"], "--jwt-secret"),
         (["--workload", "/nonexistent/w.toml"], "cannot read"),
         (["--bogus"], "unrecognized"),
+        (["--nodes", "0"], "--nodes"),
+        (["--nodes", "2"], "--redis-url"),
+        (_CLUSTER_ON_SQLITE, "postgresql"),
+        (["--nodes", "2", "--url", "http://127.0.0.1:1", "--jwt-secret", "s"], "not both"),
+        (["--url", "http://127.0.0.1:1", "--url", "ws://b", "--jwt-secret", "s"], "http://"),
     ],
 )
 def test_usage_errors_exit_2(
     argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """CLI: bad options → one line, exit 2, no run directory written."""
+    """CLI, CLU-1: bad options (a cluster without its backends, --nodes with --url) → one
+    line, exit 2, no run directory written."""
     report = tmp_path / "run"
     try:
         code = main(["load", "--report", str(report), *argv])

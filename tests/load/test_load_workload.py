@@ -157,3 +157,30 @@ def test_closing_syncs_are_spread() -> None:
     assert spread(20, 1) < 0.1
     assert spread(10_000, 1) == 2 * spread(10_000, 2) > 1.0
     assert spread(10**6, 1) == CLOSING_SYNC_SPREAD_MAX_S
+
+
+def test_sockets_spread_round_robin_over_nodes() -> None:
+    """CLU-1 load: users' first sockets go round robin over the nodes, a second tab lands on
+    another node than the first; one URL keeps every socket on it."""
+    ctx = _context()
+    ctx.node_urls = ("http://a", "http://b", "http://c")
+    firsts = [ctx.node_of(index) for index in range(6)]
+    assert firsts == [0, 1, 2, 0, 1, 2]
+    assert all(ctx.node_of(index + 1) != ctx.node_of(index) for index in range(6))
+    assert {_context().node_of(index) for index in range(5)} == {0}
+    assert _context().node_urls == ("http://x",)
+
+
+def test_config_takes_urls_or_a_local_cluster() -> None:
+    """CLU-1 load: `urls` sets `url` to the first node and vice versa; a local cluster needs
+    Redis and PostgreSQL, and cannot be combined with URLs."""
+    from harness.load import LoadConfig
+
+    both = LoadConfig(users=1, spawn_rate=1, duration_s=1, urls=("http://a", "http://b"))
+    assert both.url == "http://a"
+    assert LoadConfig(users=1, spawn_rate=1, duration_s=1, url="http://a").urls == ("http://a",)
+    with pytest.raises(UsageError, match="--redis-url"):
+        LoadConfig(users=1, spawn_rate=1, duration_s=1, nodes=3)
+    with pytest.raises(UsageError, match="not both"):
+        LoadConfig(users=1, spawn_rate=1, duration_s=1, nodes=2, urls=("http://a",),
+                   redis_url="redis://r", database_url="postgresql://p")  # fmt: skip
