@@ -32,8 +32,12 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--users", required=True, help="comma-separated, e.g. 10,100,1000")
     parser.add_argument("--nodes", default="1", help="comma-separated node counts (default 1)")
-    parser.add_argument("--redis-url", help="--nodes > 1: the cluster's Redis")
-    parser.add_argument("--database-url", help="--nodes > 1: the cluster's PostgreSQL")
+    parser.add_argument(
+        "--redis-url",
+        help="the clusters' Redis (needed for --nodes > 1; "
+        "with it, every step runs a fresh local cluster, one node included)",
+    )
+    parser.add_argument("--database-url", help="the clusters' PostgreSQL (with --redis-url)")
     add_load_options(parser, duration="30s")
     parser.set_defaults(run=run)
 

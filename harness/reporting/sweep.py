@@ -159,8 +159,34 @@ def write_sweep_csv(rows: Sequence[SweepRow], path: Path) -> Path:
 
 
 def sweep_markdown(rows: Sequence[SweepRow]) -> list[str]:
-    return ["## Scaling sweep (measured)", "",
-            *markdown_table(TABLE_HEADERS, table_rows(rows)), ""]  # fmt: skip
+    """The whole table, then with several node counts one table per node count."""
+    lines = ["## Scaling sweep (measured)", "", *markdown_table(TABLE_HEADERS, table_rows(rows)),
+             ""]  # fmt: skip
+    node_counts = sorted({r.nodes for r in rows})
+    if len(node_counts) > 1:
+        for nodes in node_counts:
+            same = [r for r in rows if r.nodes == nodes]
+            lines += [f"### {nodes} node(s)", "",
+                      *markdown_table(TABLE_HEADERS, table_rows(same)), ""]  # fmt: skip
+    return lines
+
+
+def _nodes_plot(rows: Sequence[SweepRow]) -> Plot:
+    """Throughput against node count, one line per user count: what adding nodes buys."""
+    measured = [r for r in rows if not r.error]
+
+    def draw(ax: Axes) -> None:
+        for users in sorted({r.users for r in measured}):
+            line = sorted((r for r in measured if r.users == users), key=lambda r: r.nodes)
+            ax.plot([r.nodes for r in line], [r.deliveries_per_s for r in line], marker="o",
+                    label=f"{users} users")  # fmt: skip
+        ax.set_xticks(sorted({r.nodes for r in rows}))
+        ax.set_xlabel("nodes")
+        ax.set_ylabel("deliveries/s")
+        if measured:
+            ax.legend(fontsize=8)
+
+    return Plot("throughput_vs_nodes", "Deliveries per second vs nodes", render_png(draw))
 
 
 def _scaling_plots(rows: Sequence[SweepRow]) -> list[Plot]:
@@ -186,12 +212,15 @@ def _scaling_plots(rows: Sequence[SweepRow]) -> list[Plot]:
 
         return draw
 
-    return [
+    plots = [
         Plot("throughput_vs_users", "Deliveries per second vs users",
              render_png(series("deliveries_per_s"))),
         Plot("p99_vs_users", "End-to-end p99 latency (ms) vs users",
              render_png(series("e2e_p99_ms"))),
     ]  # fmt: skip
+    if len({r.nodes for r in rows}) > 1:
+        plots.append(_nodes_plot(rows))
+    return plots
 
 
 def write_sweep(rows: Sequence[SweepRow], out_dir: Path) -> dict[str, Path]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,9 @@ from reporting_synth import UPDATE_BYTES, latency_spec, write_run
 
 from harness import TargetError
 from harness.cli import main
-from harness.reporting.runs import LoadStep
+from harness.reporting.runs import LoadStep, LoadTemplate, load_runner
 from harness.reporting.sweep import run_sweep, sweep_steps, write_sweep
+from tests.conftest import RedisNamespace
 
 
 def fake_runner(step: LoadStep, parent: Path) -> Path:
@@ -84,3 +86,35 @@ def test_cluster_sweep_needs_cluster_support_and_backends(
     monkeypatch.setattr(runs, "cluster_support", lambda: None)
     assert main(["sweep", "--users", "10", "--nodes", "3"]) == 2
     assert "--redis-url and --database-url" in capsys.readouterr().err
+
+
+def test_node_counts_get_their_tables_and_a_nodes_plot(tmp_path: Path) -> None:
+    """CLU-1 sweep: with several node counts, one table per node count and a third plot,
+    throughput against nodes."""
+    rows = run_sweep(sweep_steps([10, 100], [1, 3]), fake_runner, tmp_path, lambda _: None)
+    outputs = write_sweep(rows, tmp_path)
+    markdown = outputs["markdown"].read_text(encoding="utf-8")
+    assert "### 1 node(s)" in markdown and "### 3 node(s)" in markdown
+    assert "| 100 | 3 |" in markdown
+    html = outputs["html"].read_text(encoding="utf-8")
+    assert html.count('src="data:image/png;base64,') == 3
+
+
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_real_sweep_over_one_and_two_nodes(
+    tmp_path: Path, postgres_url: str, redis_namespace: RedisNamespace
+) -> None:
+    """CLU-1, STR-5: a real sweep, 10 users on a 1-node then a 2-node cluster on the same
+    Redis + PostgreSQL; both steps measured, nothing lost, the 2-node run used both nodes."""
+    ns = redis_namespace
+    template = LoadTemplate(duration_s=3, think_time_s=1.0, redis_url=ns.url,
+                            database_url=postgres_url, redis_prefix=ns.prefix)  # fmt: skip
+    rows = run_sweep(sweep_steps([10], [1, 2]), load_runner(template), tmp_path, lambda _: None)
+    assert [(r.users, r.nodes, r.error) for r in rows] == [(10, 1, ""), (10, 2, "")]
+    assert all(r.loss_final == 0 and r.deliveries_per_s > 0 for r in rows)
+    two = json.loads((Path(rows[1].run_dir) / "summary.json").read_text())
+    by_node = two["deliveries"]["received_live_by_node"]
+    assert len(by_node) == 2 and all(n > 0 for n in by_node.values())
+    html = write_sweep(rows, tmp_path)["html"].read_text(encoding="utf-8")
+    assert html.count('src="data:image/png;base64,') == 3
