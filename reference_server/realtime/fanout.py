@@ -50,6 +50,35 @@ class RedactingManager(socketio.AsyncManager):
         super().__init__(*args, **kwargs)
         self.socket_users: dict[str, str] = {}  # local sid -> user id
         self._rooms_of: dict[tuple[str, str], set[str | None]] = {}  # (namespace, sid) -> rooms
+        # (namespace, sid) -> packets for a socket whose CONNECT is not sent yet: the connect
+        # handler joins rooms, then may await (cluster state, presence on Redis) while other
+        # work broadcasts to those rooms; a socket must get no event before its CONNECT.
+        self._held: dict[tuple[str, str], list[tuple[str, eio_packet.Packet]]] = {}
+
+    # -- events held until CONNECT ---------------------------------------------------------------
+    async def pre_connect(self, eio_sid: str, namespace: str) -> str | None:
+        sid: str | None = await super().pre_connect(eio_sid, namespace)
+        if sid is not None:
+            self._held[(namespace, sid)] = []
+        return sid
+
+    async def connect(self, sid: str, namespace: str) -> Any:
+        """Called by the server right after it sent CONNECT: release what was held, in order."""
+        connected = await super().connect(sid, namespace)
+        key = (namespace, connected)
+        held = self._held.get(key)
+        # Still registered while flushing, so an emit meanwhile queues behind the held ones.
+        while held:
+            eio_sid, pkt = held.pop(0)
+            await self._send_packet(sid, eio_sid, pkt)
+        self._held.pop(key, None)
+        return connected
+
+    async def _send_packet(self, sid: str, eio_sid: str, pkt: eio_packet.Packet) -> None:
+        try:
+            await self.server._send_eio_packet(eio_sid, pkt)
+        except Exception:  # a socket closing mid-emit must not cost the others theirs
+            self._get_logger().debug("fan-out: send to %s failed", sid)
 
     def bind_user(self, sid: str, user_id: str) -> None:
         self.socket_users[sid] = user_id
@@ -81,6 +110,7 @@ class RedactingManager(socketio.AsyncManager):
         for room in list(self._rooms_of.get((namespace, sid), ())):
             self.basic_leave_room(sid, namespace, room)
         self.callbacks.pop(sid, None)
+        self._held.pop((namespace, sid), None)  # refused or gone before CONNECT: never sent
         for pending in (self.pending_connect, self.pending_disconnect):
             if namespace in pending and sid in pending[namespace]:
                 pending[namespace].remove(sid)
@@ -132,7 +162,7 @@ class RedactingManager(socketio.AsyncManager):
             )
             other_packets = self._encode(event, [variants["other"]], namespace)
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
-        users = self.socket_users
+        users, held = self.socket_users, self._held
         # Sequential awaits, not a task per socket as the library does: each send only puts a
         # prebuilt packet on the socket's queue, and task creation dominated the fan-out cost.
         for sid, eio_sid in self.get_participants(namespace, room):
@@ -143,11 +173,12 @@ class RedactingManager(socketio.AsyncManager):
                 if owner_id is not None and users.get(sid) == owner_id
                 else (other_packets)
             )
+            waiting = held.get((namespace, sid)) if held else None
+            if waiting is not None:
+                waiting.extend((eio_sid, pkt) for pkt in chosen)
+                continue
             for pkt in chosen:
-                try:
-                    await self.server._send_eio_packet(eio_sid, pkt)
-                except Exception:  # a socket closing mid-emit must not cost the others theirs
-                    self._get_logger().debug("fan-out: send to %s failed", sid)
+                await self._send_packet(sid, eio_sid, pkt)
 
 
 class SocketPublisher:

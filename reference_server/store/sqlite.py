@@ -5,11 +5,21 @@ Writes go through ONE connection, one transaction at a time (an asyncio.Lock plu
 second connection so that they never see a transaction that has not committed (EVT-5). WAL
 mode lets that reader run while the writer writes; `synchronous=NORMAL` in WAL mode loses
 nothing when the process dies, only on power loss.
+
+A write transaction runs its statements on the event loop's own thread, without awaiting.
+Profiled under 10,000 users: routed through aiosqlite's thread, each of a change's ~8
+statements waited a full event-loop turn (tens of ms under load) while holding the one write
+lock, so the write path collapsed at ~70 changes/s into a lock convoy. Each statement is
+microseconds against the page cache (no fsync: WAL with synchronous=NORMAL syncs only when it
+checkpoints), so running them inline costs the loop far less than one turn. Checkpoints, the
+one step that fsyncs, run off the loop on their own connection (`_Checkpointer`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,14 +30,19 @@ import aiosqlite
 from ..domain.clock import Clock, SystemClock
 from ._sql import SCHEMA, SqlReads
 from ._sql_uow import SqlUnitOfWork
+from ._sqlite_upkeep import Checkpointer
 from .base import StoreUnavailable, UnitOfWork
 
 __all__ = ["SqliteRecordStore"]
 
 _BUSY_TIMEOUT_MS = 5000
+# BEGIN IMMEDIATE on a file another process is writing: retried without blocking the loop.
+_BUSY_RETRY_S = (0.001, 0.05)
 
 
 class _Executor:
+    """Reads outside a transaction: on aiosqlite's thread, they may scan."""
+
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.conn = conn
 
@@ -44,6 +59,25 @@ class _Executor:
         await self.conn.execute(sql, tuple(args))
 
 
+class _InlineExecutor:
+    """A write transaction's statements, run on the calling (event-loop) thread at once:
+    point reads and writes by primary key, microseconds each, so the write lock is never held
+    across event-loop turns."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    async def fetch_all(self, sql: str, args: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        return list(self.conn.execute(sql, tuple(args)).fetchall())
+
+    async def fetch_one(self, sql: str, args: Sequence[Any] = ()) -> Sequence[Any] | None:
+        row = self.conn.execute(sql, tuple(args)).fetchone()
+        return None if row is None else tuple(row)
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
+        self.conn.execute(sql, tuple(args))
+
+
 class SqliteRecordStore(SqlReads):
     """`RecordStore` on a SQLite file; `path` is created (with its folder) on `open()`."""
 
@@ -52,6 +86,7 @@ class SqliteRecordStore(SqlReads):
         self.clock = clock or SystemClock()
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
+        self._checkpointer: Checkpointer | None = None
         self._write_lock = asyncio.Lock()
 
     def read_db(self) -> _Executor:
@@ -65,29 +100,39 @@ class SqliteRecordStore(SqlReads):
         opened: list[aiosqlite.Connection] = []
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            writer = await aiosqlite.connect(self.path, isolation_level=None)
+            # check_same_thread=False: transactions use the connection from the loop's thread.
+            writer = await aiosqlite.connect(
+                self.path, isolation_level=None, check_same_thread=False
+            )
             opened.append(writer)
             await writer.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             await writer.execute("PRAGMA journal_mode = WAL")
             await writer.execute("PRAGMA synchronous = NORMAL")
             for statement in SCHEMA:
                 await writer.execute(statement)
+            # From here the writer never waits inside SQLite (that would block the loop):
+            # BEGIN retries asynchronously, and the checkpointer does the fsyncing.
+            await writer.execute("PRAGMA busy_timeout = 0")
+            await writer.execute("PRAGMA wal_autocheckpoint = 0")
             reader = await aiosqlite.connect(self.path, isolation_level=None)
             opened.append(reader)
             await reader.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             await reader.execute("PRAGMA query_only = ON")
+            checkpointer = await Checkpointer.open(self.path, _BUSY_TIMEOUT_MS)
         except (OSError, aiosqlite.Error) as exc:
             for conn in opened:  # a half-open store would leak its connection threads
                 await conn.close()
             raise StoreUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
-        self._writer, self._reader = writer, reader
+        self._writer, self._reader, self._checkpointer = writer, reader, checkpointer
 
     async def close(self) -> None:
         async with self._write_lock:
+            if self._checkpointer is not None:
+                await self._checkpointer.close()
             for conn in (self._reader, self._writer):
                 if conn is not None:
                     await conn.close()
-            self._writer = self._reader = None
+            self._writer = self._reader = self._checkpointer = None
 
     async def ping(self) -> bool:
         try:
@@ -100,19 +145,32 @@ class SqliteRecordStore(SqlReads):
         async with self._write_lock:
             if self._writer is None:
                 raise StoreUnavailable("the SQLite store is not open")
-            writer = self._writer
-            await writer.execute("BEGIN IMMEDIATE")
+            conn = self._writer._conn  # the sqlite3 connection behind aiosqlite's thread
+            await _begin_immediate(conn)
             try:
-                yield SqlUnitOfWork(_Executor(writer), self.clock.now, lock_rows=False)
-                await asyncio.shield(writer.execute("COMMIT"))
+                yield SqlUnitOfWork(_InlineExecutor(conn), self.clock.now, lock_rows=False)
+                conn.execute("COMMIT")
             except BaseException:
                 # Whatever failed (the caller, or COMMIT itself), the one writer connection must
-                # leave the transaction, or every later BEGIN would fail. Shielded so that a
-                # cancelled request still cleans up.
-                await asyncio.shield(_end_transaction(writer))
+                # leave the transaction, or every later BEGIN would fail.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
+        if self._checkpointer is not None:
+            self._checkpointer.note_commit()
 
 
-async def _end_transaction(writer: aiosqlite.Connection) -> None:
-    if writer.in_transaction:
-        await writer.execute("ROLLBACK")
+async def _begin_immediate(conn: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE, waiting up to the busy timeout for another process's writer, but
+    on the loop (asyncio.sleep) rather than inside SQLite."""
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    pause = _BUSY_RETRY_S[0]
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, _BUSY_RETRY_S[1])

@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import socketio
+from aiohttp import web
 
 from harness.client import Agent, TokenFactory
 from harness.spec import API_PREFIX, COLLECTIONS
 
-__all__ = ["Live", "Target", "connect", "connect_refusal", "wait_until"]
+__all__ = ["Live", "Target", "connect", "connect_refusal", "serve_on_aiohttp", "wait_until"]
 
 
 async def wait_until(predicate: Callable[[], bool], within: float = 5.0) -> bool:
@@ -24,6 +26,20 @@ async def wait_until(predicate: Callable[[], bool], within: float = 5.0) -> bool
             return True
         await asyncio.sleep(0.02)
     return predicate()
+
+
+async def serve_on_aiohttp(
+    stack: AsyncExitStack, sio: socketio.AsyncServer, socketio_path: str = "socket.io"
+) -> int:
+    """Serve `sio` alone on a loopback port (stopped when `stack` closes); the port."""
+    app = web.Application()
+    sio.attach(app, socketio_path=socketio_path)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    stack.push_async_callback(runner.cleanup)
+    return int(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import socketio
-from aiohttp import web
+from srvkit import serve_on_aiohttp
 
 from reference_server.realtime.fanout import RedactingManager, SocketPublisher, variants_marker
 from reference_server.store.base import StoredEvent
@@ -26,14 +26,7 @@ async def _node(stack: AsyncExitStack) -> tuple[socketio.AsyncServer, RedactingM
             await sio.enter_room(sid, room)
 
     sio.on("connect", connect)
-    app = web.Application()
-    sio.attach(app)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    stack.push_async_callback(runner.cleanup)
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = await serve_on_aiohttp(stack, sio)
     return sio, manager, f"http://127.0.0.1:{port}"
 
 
