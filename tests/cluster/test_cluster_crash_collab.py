@@ -26,7 +26,9 @@ pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 SECRET = secrets.token_hex(16)
 GRACE_S = 1
 _REAP_DELAY_S = RedisTimeouts().node_ttl_seconds + RedisTimeouts().heartbeat_seconds
-_LOCK_TTL_S = 60  # long enough that only the crash can end the lock within the test
+# Longer than reap + grace, so the victim's lock can only end by going offline (`stopped`);
+# short enough to see the other lock that node granted end with `expired` after the crash.
+_LOCK_TTL_S = 20
 
 
 @pytest.fixture
@@ -51,7 +53,8 @@ async def test_crashed_node_users_go_offline(
 ) -> None:
     """COL-1, COL-3, COL-4, CLU-1: after node-2 is SIGKILLed, node-1's sockets get
     `user:presence:offline` for the user whose only socket was there (not for one who also
-    has a socket on node-1), a `user:viewing` without them, and their lock's `stopped`."""
+    has a socket on node-1), a `user:viewing` without them, and their lock's `stopped`; a lock
+    node-2 granted to a user still online elsewhere ends with `expired` on time."""
     with start_cluster(
         2,
         redis_namespace.url,
@@ -72,8 +75,12 @@ async def test_crashed_node_users_go_offline(
         await roster.load()
         room = RecordPresence(watching, "escrow", record["id"])
         assert (await room.view()).ok
+        other = (await rest.create("escrow", {"address": "10 Crash Ct"})).record
+        other_room = RecordPresence(watching, "escrow", other["id"])
+        assert (await other_room.view()).ok
         await _socket(survivor, tokens.mint(two_tabs), opened)
-        await _socket(doomed, tokens.mint(two_tabs), opened)
+        tab_on_doomed = await _socket(doomed, tokens.mint(two_tabs), opened)
+        assert (await RecordPresence(tab_on_doomed, "escrow", other["id"]).start_editing()).ok
         victim_socket = await _socket(doomed, tokens.mint(victim), opened)
         victim_room = RecordPresence(victim_socket, "escrow", record["id"])
         assert (await victim_room.view()).ok
@@ -92,3 +99,7 @@ async def test_crashed_node_users_go_offline(
         await asyncio.sleep(GRACE_S + 1)
         assert two_tabs.user_id in roster.online
         assert [t.online for t in roster.transitions_of(victim.user_id)] == [True, False]
+        assert other_room.editing is not None and other_room.editing.get("state") == "started"
+        expired = await other_room.wait_editing("expired", _LOCK_TTL_S)
+        assert expired is not None and expired.get("userId") == two_tabs.user_id
+        assert [e.get("state") for e in other_room.editing_events] == ["started", "expired"]
