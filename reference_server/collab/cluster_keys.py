@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..state.base import ClusterState, Viewer
+from ..state.base import ClusterState, EditLock, Viewer
 
 __all__ = ["ClusterLease", "UserKeySet"]
 
@@ -33,8 +33,12 @@ class ClusterLease:
         return taken
 
     async def holder(self) -> str | None:
-        lock = await self.state.get_lock(self.key)
+        lock = await self.held()
         return lock.user_id if lock is not None else None
+
+    async def held(self) -> EditLock | None:
+        """The lease in force (`user_id` is the holder token), or None."""
+        return await self.state.get_lock(self.key)
 
     async def release(self, token: str) -> bool:
         """True for exactly one caller per taken lease: who ends it owns the transition."""

@@ -24,12 +24,19 @@ from ..state.base import Viewer
 from .cluster_keys import ClusterLease
 from .context import CollabContext
 
-__all__ = ["PresenceService", "team_of_roster_key", "team_roster_key"]
+__all__ = [
+    "PresenceService",
+    "team_grace_key",
+    "team_of_grace_key",
+    "team_of_roster_key",
+    "team_roster_key",
+]
 
 # How long past the grace period the lease may outlive a node that died mid-grace.
 _LEASE_MARGIN_SECONDS = 30.0
 
 _ROSTER_PREFIX = "collab:team:"
+_GRACE_PREFIX = "collab:grace:"
 
 OfflineListener = Callable[[Actor], Awaitable[None]]
 
@@ -39,9 +46,24 @@ def team_roster_key(team_id: str) -> str:
     return f"{_ROSTER_PREFIX}{team_id}"
 
 
+def team_grace_key(team_id: str) -> str:
+    """The ClusterState key listing a team's users in a grace period this node times (one
+    entry per user, owned by the timing node: reaped with it if it dies)."""
+    return f"{_GRACE_PREFIX}{team_id}"
+
+
+def _team_of(prefix: str, key: str) -> str | None:
+    return key.removeprefix(prefix) if key.startswith(prefix) else None
+
+
 def team_of_roster_key(key: str) -> str | None:
     """The team whose roster `key` is (`team_roster_key`'s inverse); None for other keys."""
-    return key.removeprefix(_ROSTER_PREFIX) if key.startswith(_ROSTER_PREFIX) else None
+    return _team_of(_ROSTER_PREFIX, key)
+
+
+def team_of_grace_key(key: str) -> str | None:
+    """The team whose grace list `key` is (`team_grace_key`'s inverse); None for others."""
+    return _team_of(_GRACE_PREFIX, key)
 
 
 class PresenceService:
@@ -88,17 +110,35 @@ class PresenceService:
         token = uuid.uuid4().hex
         grace_s = float(self.ctx.limits.presenceGraceSeconds)
         if await self._grace(actor.user_id).take(token, grace_s + _LEASE_MARGIN_SECONDS):
-            self.ctx.spawn(self._grace_over(actor, token, grace_s), "presence grace")
+            await self._time_grace(actor, token, grace_s)
 
-    async def _grace_over(self, actor: Actor, token: str, grace_s: float) -> None:
-        await asyncio.sleep(grace_s)
-        if not await self._grace(actor.user_id).release(token):
-            return  # a socket came back in time and ended the grace period
-        if await self.ctx.state.connection_count(actor.user_id) > 0:
-            return  # one came back before the lease was even taken: still online
-        await self._announce(ServerEvent.PRESENCE_OFFLINE, actor)
-        for listener in self.offline_listeners:
-            await listener(actor)
+    async def grace_orphaned(self, actor: Actor) -> None:
+        """The node timing `actor`'s grace period died: time the rest of it here."""
+        lease = await self._grace(actor.user_id).held()
+        if lease is None:
+            return  # ended already: a socket came back, or the lease ran out
+        ends_at = lease.expires_at - _LEASE_MARGIN_SECONDS
+        await self._time_grace(actor, lease.user_id, max(0.0, ends_at - self.ctx.clock.now()))
+
+    async def _time_grace(self, actor: Actor, token: str, wait_s: float) -> None:
+        # Listed under this node, so that if it dies too, whoever reaps it takes over.
+        await self.ctx.state.add_viewer(
+            team_grace_key(actor.team_id), actor.user_id, Viewer(actor.user_id, actor.name)
+        )
+        self.ctx.spawn(self._grace_over(actor, token, wait_s), "presence grace")
+
+    async def _grace_over(self, actor: Actor, token: str, wait_s: float) -> None:
+        await asyncio.sleep(wait_s)
+        try:
+            if not await self._grace(actor.user_id).release(token):
+                return  # a socket came back in time and ended the grace period
+            if await self.ctx.state.connection_count(actor.user_id) > 0:
+                return  # one came back before the lease was even taken: still online
+            await self._announce(ServerEvent.PRESENCE_OFFLINE, actor)
+            for listener in self.offline_listeners:
+                await listener(actor)
+        finally:
+            await self.ctx.state.remove_viewer(team_grace_key(actor.team_id), actor.user_id)
 
     # -- presence:list ------------------------------------------------------------------------
     async def list(self, session: SocketSession, payload: Any) -> Ack:

@@ -5,7 +5,8 @@ heartbeat expires and tells exactly one surviving node what went (`state.reaping
 That node then does what the dead one would have done on each disconnect:
 
 - users left without a socket anywhere enter the presence grace period, and go offline after it
-  (COL-1) with their locks released as `stopped` (§15);
+  (COL-1) with their locks released as `stopped` (§15); a grace period the dead node was
+  timing is finished here;
 - record rooms that lost a viewing user get the new `user:viewing` (COL-3);
 - the dead node's lock bookkeeping and expiry timers move here, so a lock whose holder is still
   online elsewhere still ends with `expired` (COL-4).
@@ -22,10 +23,16 @@ from ..state.base import Viewer
 from ..state.reaping import ReapedNode
 from .context import RecordRef
 from .locks import LockService, ref_of_key
-from .presence import PresenceService, team_of_roster_key
+from .presence import PresenceService, team_of_grace_key, team_of_roster_key
 from .rooms import RoomService
 
 __all__ = ["ReapedNodeAnnouncer"]
+
+
+def _actor(viewer: Viewer, team_id: str) -> Actor:
+    # Presence announcements and lock releases need the team and name only; the state's
+    # entries keep no broker.
+    return Actor(user_id=viewer.user_id, team_id=team_id, broker_id="", name=viewer.name)
 
 
 class ReapedNodeAnnouncer:
@@ -44,13 +51,17 @@ class ReapedNodeAnnouncer:
 
     async def node_reaped(self, reaped: ReapedNode) -> None:
         rosters: dict[str, tuple[str, Viewer]] = {}  # user id → (team id, viewer)
+        in_grace: list[Actor] = []  # users whose grace period the dead node was timing
         rooms: dict[str, list[Viewer]] = defaultdict(list)  # record key → viewers gone
         lock_keys: dict[str, list[str]] = defaultdict(list)  # user id → record keys locked
         for key, sid, viewer in reaped.viewers:
             team_id = team_of_roster_key(key)
             holder = self.locks.held.owner_of(key)
+            grace_team = team_of_grace_key(key)
             if team_id is not None:
                 rosters[viewer.user_id] = (team_id, viewer)
+            elif grace_team is not None:
+                in_grace.append(_actor(viewer, grace_team))
             elif holder is not None:
                 lock_keys[holder].append(sid)  # the set's member is the record key
             elif ref_of_key(key) is not None:
@@ -66,10 +77,9 @@ class ReapedNodeAnnouncer:
         for user_id in reaped.offline_users:
             if user_id in rosters:
                 team_id, viewer = rosters[user_id]
-                # The announcement and lock release need the team and name only; the roster
-                # entry keeps no broker.
-                actor = Actor(user_id=user_id, team_id=team_id, broker_id="", name=viewer.name)
-                await self.presence.last_socket_gone(actor)
+                await self.presence.last_socket_gone(_actor(viewer, team_id))
+        for actor in in_grace:
+            await self.presence.grace_orphaned(actor)
 
     async def _room_lost(self, ref: RecordRef, gone: list[Viewer]) -> None:
         after = await self.rooms.ctx.state.viewers(ref.key)

@@ -54,7 +54,8 @@ async def test_crashed_node_users_go_offline(
     """COL-1, COL-3, COL-4, CLU-1: after node-2 is SIGKILLed, node-1's sockets get
     `user:presence:offline` for the user whose only socket was there (not for one who also
     has a socket on node-1), a `user:viewing` without them, and their lock's `stopped`; a lock
-    node-2 granted to a user still online elsewhere ends with `expired` on time."""
+    node-2 granted to a user still online elsewhere ends with `expired` on time; a user whose
+    grace period node-2 was timing when it died goes offline too."""
     with start_cluster(
         2,
         redis_namespace.url,
@@ -66,7 +67,7 @@ async def test_crashed_node_users_go_offline(
     ) as cluster:
         survivor, doomed = cluster.urls
         org, tokens = Org(), TokenFactory(SECRET)
-        victim, watcher, two_tabs = org.team_of(3)
+        victim, watcher, two_tabs, leaver = org.team_of(4)
         rest = RestClient(survivor, tokens.mint(watcher))
         opened.append(rest)
         record = (await rest.create("escrow", {"address": "9 Crash Ct"})).record
@@ -90,15 +91,22 @@ async def test_crashed_node_users_go_offline(
         assert await roster.wait_online(victim.user_id, 5)
         assert await roster.wait_online(two_tabs.user_id, 5)
 
+        leaving = await _socket(doomed, tokens.mint(leaver), opened)
+        assert await roster.wait_online(leaver.user_id, 5)
+        await leaving.disconnect()
+        await asyncio.sleep(0.3)  # node-2 has started timing the grace period, not ended it
+
         cluster.nodes[1].kill()
         within = _REAP_DELAY_S + GRACE_S + 2
         assert await roster.wait_offline(victim.user_id, within)
+        assert await roster.wait_offline(leaver.user_id, 1)
         assert await room.wait_viewers({watcher.user_id}, 2)
         stopped = await room.wait_editing("stopped", 2)
         assert stopped is not None and stopped.get("userId") == victim.user_id
         await asyncio.sleep(GRACE_S + 1)
         assert two_tabs.user_id in roster.online
-        assert [t.online for t in roster.transitions_of(victim.user_id)] == [True, False]
+        for user in (victim, leaver):
+            assert [t.online for t in roster.transitions_of(user.user_id)] == [True, False]
         assert other_room.editing is not None and other_room.editing.get("state") == "started"
         expired = await other_room.wait_editing("expired", _LOCK_TTL_S)
         assert expired is not None and expired.get("userId") == two_tabs.user_id
