@@ -94,12 +94,13 @@ class _Plan:
     run_dir: Path
     config_path: Path
     scenario_file: Path
+    host: str  # the first node: what Locust shows as the target
 
 
 def _locust_commands(plan: _Plan) -> list[list[str]]:
     c = plan.config
     base = [sys.executable, "-m", "locust", "-f", str(plan.scenario_file)]
-    base += ["--loglevel", "WARNING", "--only-summary", "--stop-timeout", "0", "-H", str(c.url)]
+    base += ["--loglevel", "WARNING", "--only-summary", "--stop-timeout", "0", "-H", plan.host]
     ui = ["--web-port", str(c.web_port)] if c.web else ["--headless"]
     counts = ["-u", str(c.users), "-r", str(c.spawn_rate)]
     if not c.distributed:
@@ -214,7 +215,7 @@ def run_load(config: LoadConfig) -> Path:
                 file=sys.stderr,
             )
         started_at = time.time()
-        code = _run_locust(_Plan(config, run_dir, config_path, scenario_file))
+        code = _run_locust(_Plan(config, run_dir, config_path, scenario_file, url))
         ended_at = time.time()
         written = merge_parts(run_dir)
         if code != 0 and written.get("users", 0) == 0:

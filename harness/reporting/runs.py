@@ -48,7 +48,7 @@ class LoadTemplate:
 
     duration_s: float
     scenario: str = "team_sync"
-    url: str | None = None
+    urls: tuple[str, ...] = ()  # every node of the server under test; () starts one
     jwt_secret: str | None = None
     workers: int = 0
     spawn_rate: float | None = None  # None: ramp every step up in about 10 s
@@ -64,7 +64,9 @@ class LoadTemplate:
 
 def add_load_options(parser: argparse.ArgumentParser, *, duration: str) -> None:
     parser.add_argument("--duration", default=duration, help=f"per step (default {duration})")
-    parser.add_argument("--url", help="server under test (default: start the reference server)")
+    parser.add_argument("--url", action="append", metavar="URL",
+                        help="server under test; repeat for every node of a cluster "
+                        "(default: start the reference server)")  # fmt: skip
     parser.add_argument("--jwt-secret", help="the server's JWT_SECRET (required with --url)")
     parser.add_argument("--scenario", default="team_sync", help="load scenario (team_sync)")
     parser.add_argument("--workers", type=int, default=0, help="local Locust worker processes")
@@ -94,7 +96,7 @@ def template_from_args(args: argparse.Namespace) -> LoadTemplate:
     return LoadTemplate(
         duration_s=duration,
         scenario=args.scenario,
-        url=args.url.rstrip("/") if args.url else None,
+        urls=tuple(url.rstrip("/") for url in args.url or ()),
         jwt_secret=args.jwt_secret,
         workers=args.workers,
         spawn_rate=args.spawn_rate,
@@ -123,7 +125,7 @@ def _config(template: LoadTemplate, step: LoadStep, run_dir: Path, **extra: Any)
         users=step.users,
         spawn_rate=template.spawn_rate_for(step.users),
         duration_s=template.duration_s,
-        url=template.url,
+        urls=template.urls,
         jwt_secret=template.jwt_secret or DEFAULT_JWT_SECRET,
         scenario=template.scenario,
         workers=template.workers,
@@ -139,7 +141,7 @@ def load_runner(template: LoadTemplate) -> StepRunner:
 
     With the cluster backends given, every step (one node included) runs a fresh local
     cluster on them, so that node counts compare like with like; without, the bundled
-    single-node server (or `template.url`).
+    single-node server (or the nodes of `template.urls`).
     """
     from harness.load import run_load
 
@@ -147,7 +149,7 @@ def load_runner(template: LoadTemplate) -> StepRunner:
         if step.nodes > 1 and not (template.redis_url and template.database_url):
             raise UsageError("--nodes > 1 needs --redis-url and --database-url")
         backends: dict[str, Any] = {}
-        if template.redis_url and template.database_url and template.url is None:
+        if template.redis_url and template.database_url and not template.urls:
             backends = {"nodes": step.nodes, "redis_url": template.redis_url,
                         "database_url": template.database_url,
                         "redis_prefix": template.redis_prefix}  # fmt: skip

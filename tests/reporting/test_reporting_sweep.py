@@ -11,6 +11,7 @@ from reporting_synth import UPDATE_BYTES, latency_spec, write_run
 
 from harness import TargetError
 from harness.cli import main
+from harness.load import LoadConfig
 from harness.reporting.runs import LoadStep, LoadTemplate, load_runner
 from harness.reporting.sweep import run_sweep, sweep_steps, write_sweep
 from tests.conftest import RedisNamespace
@@ -118,3 +119,27 @@ def test_real_sweep_over_one_and_two_nodes(
     assert len(by_node) == 2 and all(n > 0 for n in by_node.values())
     html = write_sweep(rows, tmp_path)["html"].read_text(encoding="utf-8")
     assert html.count('src="data:image/png;base64,') == 3
+
+
+def test_sweep_steps_against_given_nodes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLU-1: `--url` repeated gives every step the cluster's node URLs (no cluster started)."""
+    import argparse
+
+    import harness.load
+    from harness.reporting.runs import add_load_options, template_from_args
+
+    parser = argparse.ArgumentParser()
+    add_load_options(parser, duration="5s")
+    args = parser.parse_args(["--url", "http://a:1/", "--url", "http://b:2", "--jwt-secret", "s"])
+    template = template_from_args(args)
+    assert template.urls == ("http://a:1", "http://b:2")
+    seen: list[LoadConfig] = []
+
+    def fake_run_load(config: LoadConfig) -> Path:
+        seen.append(config)
+        raise TargetError("stop here")
+
+    monkeypatch.setattr(harness.load, "run_load", fake_run_load)
+    with pytest.raises(TargetError):
+        load_runner(template)(LoadStep(10, 1), tmp_path)
+    assert seen[0].urls == ("http://a:1", "http://b:2") and seen[0].nodes == 1
