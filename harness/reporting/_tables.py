@@ -92,6 +92,10 @@ def key_figures(context: ReportContext) -> list[tuple[str, str]]:
             rows.append((label, " · ".join(f"{k} {fmt_number(v)}" for k, v in value.items())))
         elif isinstance(value, int | float) and value:
             rows.append((label, fmt_number(value)))
+    by_node = lookup(s, "deliveries", "received_live_by_node")
+    if isinstance(by_node, dict) and len(by_node) > 1:  # a run spread over a cluster's nodes
+        rows.append(("received live by node",
+                     " · ".join(f"{k} {fmt_number(v)}" for k, v in by_node.items())))  # fmt: skip
     return rows
 
 

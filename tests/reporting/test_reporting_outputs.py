@@ -176,3 +176,19 @@ def test_recompute_redoes_the_summary_with_the_load_analysis(run_dir: Path) -> N
     fresh = write_reports(run_dir, recompute=True, formats=LIGHT).summary
     assert fresh["latency_ms"]["e2e"]["max"] == pytest.approx(100.0, abs=0.01)
     assert fresh["latency_ms"]["e2e"]["p99"] == pytest.approx(100.0, abs=0.01)
+
+
+def test_multi_node_run_shows_deliveries_by_node(tmp_path: Path) -> None:
+    """CLU-1: a run spread over several nodes shows live deliveries per node; one node does
+    not add the row."""
+    spec = standard_spec()
+    spec.summary = {"deliveries": {"received_live_by_node": {"http://n1": 7, "http://n2": 9}}}
+    run_dir = write_run(tmp_path / "two", spec)
+    write_reports(run_dir, formats=LIGHT)
+    assert "received live by node | http://n1 7 · http://n2 9" in (
+        run_dir / "summary.md"
+    ).read_text(encoding="utf-8")
+    spec.summary = {"deliveries": {"received_live_by_node": {"http://n1": 16}}}
+    single = write_run(tmp_path / "one", spec)
+    write_reports(single, formats=LIGHT)
+    assert "by node" not in (single / "summary.md").read_text(encoding="utf-8")
