@@ -129,7 +129,7 @@ def test_ci_lints_tests_and_gates_the_bundled_server() -> None:
     target = f"http://{serve[0].host}:{serve[0].port}"
     assert any(f"{target}/healthz" in line for line in lines)
     assert _commands(workflow, "conform", "test")[0].url == [target]
-    assert _commands(workflow, "load", "test")[0].url == target
+    assert _commands(workflow, "load", "test")[0].url == [target]
 
 
 def test_ci_services_are_the_ones_the_test_fixtures_use() -> None:
@@ -163,7 +163,7 @@ def test_template_takes_the_url_as_input_and_the_secret_from_repository_secrets(
         assert "${{" not in script, script
     target = _commands(workflow, "conform")[0].url
     assert target == [SAMPLES["CRM_URL"]]
-    assert _commands(workflow, "load")[0].url == SAMPLES["CRM_URL"]
+    assert _commands(workflow, "load")[0].url == [SAMPLES["CRM_URL"]]
 
 
 def test_make_targets_named_in_workflows_exist() -> None:
