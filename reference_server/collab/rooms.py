@@ -43,12 +43,19 @@ class RoomService:
         ref = record_ref(payload)
         actor = session.actor
         await self.ctx.check_visible(actor, ref)  # NOT_FOUND: nothing joined
+        if session.closed:  # gone while we checked: joining would fail, the ack goes nowhere
+            return ack_ok(viewers=[])
         await self.ctx.sio.enter_room(session.sid, room_of(ref.key))
         self._viewing.setdefault(session.sid, {})[ref.key] = ref
         before = await self.ctx.state.viewers(ref.key)
         after = await self.ctx.state.add_viewer(
             ref.key, session.sid, Viewer(actor.user_id, actor.name)
         )
+        if session.closed:
+            # Its disconnect cleanup may have run before add_viewer: undo, or it stays a ghost.
+            self._viewing.pop(session.sid, None)
+            await self._leave(session.sid, ref)
+            return ack_ok(viewers=[])
         await self.viewers_changed(ref, before, after)
         return ack_ok(viewers=_viewers_json(after))
 

@@ -136,6 +136,7 @@ class RealtimeGateway:
         session = self.sessions.pop(sid, None)
         if session is None:
             return
+        session.closed = True
         session.cancel_expiry()
         self._manager.unbind_user(sid)
         self._metrics.connections.dec()

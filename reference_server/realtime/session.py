@@ -21,6 +21,8 @@ class SocketSession:
     bucket: TokenBucket
     flood: FloodCounter
     last_server_error_at: float = float("-inf")
+    # Set when the socket disconnects: a handler still awaiting must not register it anywhere.
+    closed: bool = False
     expiry_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
