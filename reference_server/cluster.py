@@ -13,6 +13,7 @@ nodes in the foreground until Ctrl-C or SIGTERM and stops them all.
 from __future__ import annotations
 
 import dataclasses
+import random
 import signal
 import socket
 import tempfile
@@ -26,14 +27,22 @@ from typing import Any
 from harness._exceptions import TargetError, UsageError
 
 from .config import ServerSettings
-from .launcher import RunningServer
+from .launcher import RunningServer, retry_taken_port
 
 __all__ = ["RunningCluster", "check_cluster_settings", "serve_cluster", "start_cluster"]
 
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 _MONITOR_SECONDS = 0.5
-_PORT_ATTEMPTS = 3
-_PORT_IN_USE = "already in use"  # runner.py's words when a port is taken
+# Parallel runs (pytest -n) race for ports: a block picked free may be lost before a node
+# binds it, and the whole cluster is started again on another block.
+_CLUSTER_PORT_ATTEMPTS = 6
+_BLOCK_SEARCH_ATTEMPTS = 500
+# Blocks come from below Linux's ephemeral range (32768-60999), at a random start: the kernel
+# never hands these ports to outgoing connections or to bind(0) (free_port), so only other
+# clusters contend for them, and random starts keep those apart. (Linux gives bind(0) and
+# outgoing connections ports of opposite parity: the port right after a bind(0) pick is often
+# a client's under load, which is how blocks found from bind(0) ran out.)
+_BLOCK_RANGE = (20000, 32768)
 
 
 def check_cluster_settings(nodes: int, redis_url: str | None, database_url: str | None) -> None:
@@ -61,12 +70,11 @@ def _ports_free(host: str, first: int, count: int) -> bool:
 
 
 def _consecutive_free_ports(host: str, count: int) -> int:
-    """The first of `count` consecutive free ports (port 0 asks for any)."""
-    for _ in range(50):
-        with socket.socket() as sock:
-            sock.bind((host, 0))
-            first = int(sock.getsockname()[1])
-        if first + count <= 65535 and _ports_free(host, first, count):
+    """The first of `count` consecutive free ports, from a random start."""
+    low, high = _BLOCK_RANGE
+    for _ in range(_BLOCK_SEARCH_ATTEMPTS):
+        first = random.randrange(low, high - count + 1)
+        if _ports_free(host, first, count):
             return first
     raise TargetError(f"found no {count} consecutive free ports on {host}")
 
@@ -122,24 +130,20 @@ def start_cluster(
         database_url=database_url,
         **changes,
     )
-    for attempt in range(1, _PORT_ATTEMPTS + 1):
+
+    def start() -> RunningCluster:
         first_port = base.port or _consecutive_free_ports(base.host, nodes)
         cluster = _make_nodes(base, nodes, first_port)
         try:
             # Nodes start together: each waits for its own /healthz, in parallel.
             with ThreadPoolExecutor(max_workers=nodes) as pool:
                 list(pool.map(lambda server: server.start(), cluster.nodes))
-        except TargetError as exc:
-            cluster.stop()
-            # A free block picked for us may be taken before the nodes bind it: pick again.
-            if base.port or _PORT_IN_USE not in str(exc) or attempt == _PORT_ATTEMPTS:
-                raise
-            continue
         except BaseException:
             cluster.stop()
             raise
         return cluster
-    raise AssertionError("unreachable")
+
+    return start() if base.port else retry_taken_port(start, _CLUSTER_PORT_ATTEMPTS)
 
 
 def _make_nodes(base: ServerSettings, nodes: int, first_port: int) -> RunningCluster:

@@ -17,9 +17,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import httpx
 
@@ -28,7 +29,9 @@ from harness.spec import HEALTH_PATH
 
 from .config import DEFAULT_DATA_DIR, LISTENING_MESSAGE, ServerSettings
 
-__all__ = ["RunningServer", "free_port", "start_server"]
+__all__ = ["RunningServer", "free_port", "retry_taken_port", "start_server"]
+
+_T = TypeVar("_T")
 
 _START_TIMEOUT_SECONDS = 30.0
 _STOP_TIMEOUT_SECONDS = 8.0
@@ -42,6 +45,21 @@ def free_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def retry_taken_port(start: Callable[[], _T], attempts: int = _PORT_ATTEMPTS) -> _T:
+    """`start()` again while it fails because its port was taken, up to `attempts` times.
+
+    A port found free can be taken by another process before our child binds it: `start`
+    must pick its port(s) afresh on each call and clean up after itself when it fails.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return start()
+        except TargetError as exc:
+            if _PORT_TAKEN not in str(exc) or attempt == attempts:
+                raise
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 class RunningServer:
@@ -176,19 +194,19 @@ def start_server(settings: ServerSettings | None = None, **changes: Any) -> Runn
         owned = Path(tempfile.mkdtemp(prefix="crm-server-"))
         base = dataclasses.replace(base, data_dir=str(owned))
     pick_port = base.port == 0
-    for attempt in range(_PORT_ATTEMPTS):
-        if pick_port:
-            base = dataclasses.replace(base, port=free_port(base.host))
-        server = RunningServer(base, owned)
+
+    def start() -> RunningServer:
+        picked = dataclasses.replace(base, port=free_port(base.host)) if pick_port else base
+        server = RunningServer(picked, owned)
         try:
             return server.start()
-        except TargetError as exc:
-            # Another process may take the port between free_port() and the child's bind.
-            if not (pick_port and _PORT_TAKEN in str(exc)) or attempt == _PORT_ATTEMPTS - 1:
-                server.close()
-                raise
-            server.stop()
         except BaseException:
-            server.close()
+            server.stop()
             raise
-    raise AssertionError("unreachable")  # the loop returns or raises
+
+    try:
+        return retry_taken_port(start) if pick_port else start()
+    except BaseException:
+        if owned is not None:
+            shutil.rmtree(owned, ignore_errors=True)
+        raise

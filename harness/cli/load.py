@@ -58,7 +58,9 @@ def add_parser(subparsers: Any) -> None:
                    help="also wait for this many workers started on other machines")  # fmt: skip
     p.add_argument("--master-bind-host", default="127.0.0.1",
                    help="where the master listens for workers (0.0.0.0: remote)")  # fmt: skip
-    p.add_argument("--master-bind-port", type=int, default=5557)
+    p.add_argument("--master-bind-port", type=int,
+                   help="where the master listens (default: 5557 with --remote-workers, "
+                   "else a free port)")  # fmt: skip
     p.add_argument("--report", type=Path, help="run directory (default reports/load-<time>)")
     p.add_argument("--workload", type=Path, help="workload file (.toml, .yaml, .json)")
     p.add_argument("--think-time", type=float, help="mean seconds between a user's actions")

@@ -9,10 +9,12 @@ from harness import UsageError
 
 from .workload import SCENARIOS, Workload
 
-__all__ = ["DEFAULT_JWT_SECRET", "LoadConfig"]
+__all__ = ["DEFAULT_JWT_SECRET", "LOCUST_MASTER_PORT", "LoadConfig"]
 
 # What the bundled reference server is started with when no --url is given.
 DEFAULT_JWT_SECRET = "crm-harness-load-secret-0123456789abcdef"
+# Locust's own default: what remote workers started without --master-port connect to.
+LOCUST_MASTER_PORT = 5557
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +40,9 @@ class LoadConfig:
     workers: int = 0  # local Locust worker processes; 0 = one standalone process
     remote_workers: int = 0  # workers started elsewhere with --worker --master-host
     master_bind_host: str = "127.0.0.1"
-    master_bind_port: int = 5557
+    # None: remote workers need a port known in advance (Locust's); local workers alone get
+    # a free one per run, so that parallel runs never share a master (see runner).
+    master_bind_port: int | None = None
     report_dir: Path | None = None
     workload: Workload = field(default_factory=Workload)
     web: bool = False
@@ -67,6 +71,8 @@ class LoadConfig:
         for url in self.urls:
             if not url.startswith("http://"):
                 raise UsageError(f"--url must be an http:// URL, got {url!r}")
+        if self.master_bind_port is None and self.remote_workers:
+            object.__setattr__(self, "master_bind_port", LOCUST_MASTER_PORT)
         self._check_local_cluster()
 
     def _check_local_cluster(self) -> None:

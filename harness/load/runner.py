@@ -19,9 +19,11 @@ import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import Popen
 from typing import Any
 
 import httpx
+import psutil
 
 from harness import HarnessError, TargetError, UsageError
 from harness.spec import INFO_PATH
@@ -38,6 +40,8 @@ SCENARIO_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios"
 _FDS_PER_SOCKET = 1
 _FD_HEADROOM = 200  # REST pool, Locust's own sockets, files
 _LOCUST_GRACE_S = 60.0
+_MASTER_LISTEN_TIMEOUT_S = 60.0  # importing Locust on a busy machine
+_MASTER_PORT_ATTEMPTS = 5
 
 
 def fetch_info(url: str) -> dict[str, Any]:
@@ -97,20 +101,89 @@ class _Plan:
     host: str  # the first node: what Locust shows as the target
 
 
-def _locust_commands(plan: _Plan) -> list[list[str]]:
+def _base_command(plan: _Plan) -> list[str]:
+    base = [sys.executable, "-m", "locust", "-f", str(plan.scenario_file), "-H", plan.host]
+    base += ["--loglevel", "WARNING", "--only-summary", "--stop-timeout", "0"]
+    return base
+
+
+def _lead_command(plan: _Plan, port: int) -> list[str]:
+    """The standalone process, or the master listening on `port`."""
     c = plan.config
-    base = [sys.executable, "-m", "locust", "-f", str(plan.scenario_file)]
-    base += ["--loglevel", "WARNING", "--only-summary", "--stop-timeout", "0", "-H", plan.host]
     ui = ["--web-port", str(c.web_port)] if c.web else ["--headless"]
-    counts = ["-u", str(c.users), "-r", str(c.spawn_rate)]
+    lead = _base_command(plan) + ui + ["-u", str(c.users), "-r", str(c.spawn_rate)]
     if not c.distributed:
-        return [base + ui + counts]
-    master = base + ui + counts + ["--master", "--master-bind-host", c.master_bind_host]
-    master += ["--master-bind-port", str(c.master_bind_port)]
-    master += ["--expect-workers", str(c.workers + c.remote_workers)]
-    worker = [*base, "--worker", "--master-host", "127.0.0.1"]
-    worker += ["--master-port", str(c.master_bind_port)]
-    return [master] + [worker] * c.workers
+        return lead
+    lead += ["--master", "--master-bind-host", c.master_bind_host]
+    lead += ["--master-bind-port", str(port)]
+    lead += ["--expect-workers", str(c.workers + c.remote_workers)]
+    return lead
+
+
+def _worker_command(plan: _Plan, port: int) -> list[str]:
+    return [
+        *_base_command(plan),
+        "--worker",
+        "--master-host",
+        "127.0.0.1",
+        "--master-port",
+        str(port),
+    ]
+
+
+def _listens(pid: int, port: int) -> bool:
+    """Process `pid` itself holds the listening socket on `port`."""
+    try:
+        proc = psutil.Process(pid)
+        # net_connections() since psutil 6; connections() before.
+        conns = getattr(proc, "net_connections", proc.connections)(kind="tcp")
+    except psutil.Error:
+        return False
+    return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in conns)
+
+
+def _start_master(plan: _Plan, env: dict[str, str], out: int | None) -> tuple[Popen[bytes], int]:
+    """The master, once it listens on its port itself; the port.
+
+    Local workers start only then: a port found free can be taken by another run's master
+    before ours binds it, and our workers would join that run. Without a port given, a
+    master that lost its port is started again on another one.
+    """
+    from reference_server.launcher import free_port
+
+    given = plan.config.master_bind_port
+    for attempt in range(1, _MASTER_PORT_ATTEMPTS + 1):
+        port = given or free_port(plan.config.master_bind_host)
+        master = Popen(_lead_command(plan, port), env=env, stdout=out, stderr=out)
+        deadline = time.monotonic() + _MASTER_LISTEN_TIMEOUT_S
+        while master.poll() is None and time.monotonic() < deadline:
+            if _listens(master.pid, port):
+                return master, port
+            time.sleep(0.1)
+        if master.poll() is None:
+            master.kill()
+            master.wait()
+            raise HarnessError(
+                f"the Locust master did not listen on port {port} "
+                f"in {_MASTER_LISTEN_TIMEOUT_S:.0f} s"
+            )
+        if given or attempt == _MASTER_PORT_ATTEMPTS:
+            return master, port  # it exited: its code says why; no worker joins anything
+    raise AssertionError("unreachable")
+
+
+def _start_locust(plan: _Plan, env: dict[str, str], out: int | None) -> list[Popen[bytes]]:
+    """The standalone process, or the master then its local workers; the lead comes first."""
+    if not plan.config.distributed:
+        return [Popen(_lead_command(plan, 0), env=env, stdout=out, stderr=out)]
+    master, port = _start_master(plan, env, out)
+    if master.poll() is not None:
+        return [master]
+    workers = [
+        Popen(_worker_command(plan, port), env=env, stdout=out, stderr=out)
+        for _ in range(plan.config.workers)
+    ]
+    return [master, *workers]
 
 
 def _run_locust(plan: _Plan) -> int:
@@ -123,9 +196,7 @@ def _run_locust(plan: _Plan) -> int:
     if c.web:
         budget = float("inf")  # the user drives the UI
     out = subprocess.DEVNULL if c.quiet else None
-    procs = [
-        subprocess.Popen(cmd, env=env, stdout=out, stderr=out) for cmd in _locust_commands(plan)
-    ]
+    procs = _start_locust(plan, env, out)
     master = procs[0]
     try:
         master.wait(timeout=None if budget == float("inf") else budget)

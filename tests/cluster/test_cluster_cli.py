@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ import pytest
 
 from harness.cli import main
 from harness.spec import INFO_PATH
+from reference_server import cluster
 from tests.conftest import RedisNamespace
 
 
@@ -69,3 +71,28 @@ def test_serve_nodes_starts_names_and_stops_them_all(
     for url in urls:
         with pytest.raises(httpx.HTTPError):
             httpx.get(url + INFO_PATH, timeout=2)
+
+
+def test_cluster_moves_to_another_block_when_a_node_loses_its_port(
+    postgres_url: str, redis_namespace: RedisNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CLU-1: a block of ports found free can lose a port to another process before its node
+    binds it (parallel runs); the whole cluster starts again on another block."""
+    real_block = cluster._consecutive_free_ports
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen(1)
+        taken = squatter.getsockname()[1]
+        blocks = iter([taken - 1])  # node-2 would get the squatted port
+        monkeypatch.setattr(
+            cluster,
+            "_consecutive_free_ports",
+            lambda host, n: next(blocks, None) or real_block(host, n),
+        )
+        with cluster.start_cluster(
+            2, redis_namespace.url, postgres_url, redis_prefix=redis_namespace.prefix
+        ) as running:
+            ports = [node.settings.port for node in running.nodes]
+            assert taken not in ports and ports[1] == ports[0] + 1
+            names = [httpx.get(url + INFO_PATH, timeout=5).json()["node"] for url in running.urls]
+            assert names == ["node-1", "node-2"]

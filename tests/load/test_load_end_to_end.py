@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import socket
 from pathlib import Path
 
 import pytest
 
-from harness.load import LoadConfig, Workload, run_load
+from harness.load import DEFAULT_JWT_SECRET, LoadConfig, Workload, run_load
+from reference_server import launcher
+from reference_server.launcher import start_server
 
 pytestmark = pytest.mark.slow
 
@@ -129,3 +132,33 @@ def test_master_and_workers_make_one_run(tmp_path: Path) -> None:
         receivers_by_worker = {row["worker"] for row in csv.DictReader(handle)}
     assert receivers_by_worker == {"0", "1"}
     assert s["latency_ms"]["e2e"]["p50"] is not None
+
+
+def test_local_workers_join_only_their_own_master(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EVT-1 across generator processes: the port picked for the master can be taken before
+    it binds (under pytest -n, by another run's master); the master moves to another port
+    and the run's workers join it alone, never the process that holds the first one."""
+    real_free_port = launcher.free_port
+    with start_server(jwt_secret=DEFAULT_JWT_SECRET) as server, socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen(8)
+        squatter.setblocking(False)
+        picks = iter([squatter.getsockname()[1]])
+        monkeypatch.setattr(
+            launcher,
+            "free_port",
+            lambda host="127.0.0.1": next(picks, None) or real_free_port(host),
+        )
+        config = LoadConfig(users=8, spawn_rate=40, duration_s=3, url=server.url, workers=2,
+                            report_dir=tmp_path / "run", workload=_workload(users_per_team=4,
+                            think_time_s=1.0), quiet=True)  # fmt: skip
+        assert config.master_bind_port is None
+        run_dir = run_load(config)
+        with pytest.raises(BlockingIOError):
+            squatter.accept()  # no worker connected to the squatter
+    with open(run_dir / "users.csv", newline="") as handle:
+        users = list(csv.DictReader(handle))
+    assert len({u["user_id"] for u in users}) == len(users) == 8
+    assert {u["worker"] for u in users} == {"0", "1"}
