@@ -34,7 +34,9 @@ __all__ = ["CrmUser", "FloodUser", "to_locust_stats"]
 _IDLE_S = 3600.0
 
 
-class CrmUser(User):
+class _AgentUser(User):
+    """A Locust user driving one LoadAgent; it paces itself, so Locust's wait time is 0."""
+
     abstract = True
 
     def wait_time(self) -> float:
@@ -46,6 +48,10 @@ class CrmUser(User):
 
     def on_stop(self) -> None:
         self.agent.stop()
+
+
+class CrmUser(_AgentUser):
+    abstract = True
 
     def _sleep_until(self, t: float) -> None:
         left = t - time.time()
@@ -76,20 +82,10 @@ class CrmUser(User):
         gevent.sleep(_IDLE_S)
 
 
-class FloodUser(User):
+class FloodUser(_AgentUser):
     """An abusive socket (LIM-1, LIM-2): sends far over the rate limit until the deadline."""
 
     abstract = True
-
-    def wait_time(self) -> float:
-        return 0.0
-
-    def on_start(self) -> None:
-        self.agent = LoadAgent(current_context())
-        self.agent.start()
-
-    def on_stop(self) -> None:
-        self.agent.stop()
 
     def _one(self, sock: Any) -> None:
         t_send = time.time()
