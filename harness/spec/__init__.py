@@ -1,6 +1,6 @@
 """The spec in machine-readable form: the one source of truth for server, suite and load.
 
-Everything here is derived from `SPEC.md` version 1.0; `tests/test_spec_module.py` checks that
+Everything here is derived from `SPEC.md` version 1.1; `tests/test_spec_module.py` checks that
 the requirement table still matches the spec text.
 """
 
@@ -39,7 +39,11 @@ from ._limits import Heartbeat, Limits
 from ._model import Level, Profile, Requirement
 from ._requirements import REQUIREMENTS
 
-SPEC_VERSION = "1.0"
+SPEC_VERSION = "1.1"
+# A 1.0 server (HS256 only, no `auth` in its info document, no LIM-6) stays conformant (§16).
+SUPPORTED_SPEC_VERSIONS: tuple[str, ...] = ("1.0", "1.1")
+# Info `auth.algorithms` when a server does not advertise it (§3).
+DEFAULT_AUTH_ALGORITHMS: tuple[str, ...] = ("HS256",)
 INFO_PATH = "/api/v1/realtime/info"
 HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"
@@ -74,6 +78,7 @@ __all__ = [
     "CLIENT_EVENTS",
     "COLLECTIONS",
     "DATA_EVENTS",
+    "DEFAULT_AUTH_ALGORITHMS",
     "ENTITY_TYPES",
     "EPHEMERAL_EVENTS",
     "FIELDS",
@@ -94,6 +99,7 @@ __all__ = [
     "SOCKETIO_PATH",
     "SOCKET_ONLY_CODES",
     "SPEC_VERSION",
+    "SUPPORTED_SPEC_VERSIONS",
     "VISIBILITIES",
     "Action",
     "ClientEvent",

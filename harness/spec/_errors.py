@@ -22,6 +22,7 @@ class ErrorCode(enum.StrEnum):
     UNKNOWN_EVENT = "UNKNOWN_EVENT"
     TASK_FINISHED = "TASK_FINISHED"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    SERVER_BUSY = "SERVER_BUSY"
     INTERNAL = "INTERNAL"
 
 
@@ -39,6 +40,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.LOCKED: 423,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.INTERNAL: 500,
+    ErrorCode.SERVER_BUSY: 503,
 }
 
 SOCKET_ONLY_CODES = frozenset({ErrorCode.TOO_MANY_CONNECTIONS, ErrorCode.UNKNOWN_EVENT})
@@ -49,4 +51,5 @@ AUTH_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.AUTH_INVALID: "Invalid token",
     ErrorCode.AUTH_EXPIRED: "Token expired",
     ErrorCode.TOO_MANY_CONNECTIONS: "Too many connections",
+    ErrorCode.SERVER_BUSY: "Server busy",  # LIM-6 (spec 1.1)
 }

@@ -98,8 +98,9 @@ REQUIREMENTS: dict[str, Requirement] = {
             Profile.CORE,
             Level.MUST,
             'Refusals are CONNECT_ERROR packets `{"message": M, "data": {"code": C}}`: no token → '
-            "`Authentication required` / `AUTH_REQUIRED`; bad signature, malformed token, algorithm "
-            "other than HS256 (`none` included), or a missing `sub`, `teamId`, `brokerId` or `exp` → "
+            "`Authentication required` / `AUTH_REQUIRED`; bad signature, malformed token, an "
+            "algorithm other than the advertised one (`none` included; an HS256 token signed with the "
+            "text of an RS256 public key too), or a missing `sub`, `teamId`, `brokerId` or `exp` → "
             "`Invalid token` / `AUTH_INVALID`; expired → `Token expired` / `AUTH_EXPIRED`. REST "
             "answers 401 with the same codes.",
         ),
@@ -412,6 +413,18 @@ REQUIREMENTS: dict[str, Requirement] = {
             "A payload of the wrong shape (not an object, a missing or mistyped field) gets "
             "`VALIDATION_ERROR` and changes nothing; an unknown event name with an ack gets "
             "`UNKNOWN_EVENT`. No input makes the server drop other sockets or lose stored data.",
+        ),
+        Requirement(
+            "LIM-6",
+            9,
+            "Limits and bad input",
+            Profile.CORE,
+            Level.SHOULD,
+            "Overload (SHOULD; measured by load runs, reported informational by the conformance "
+            "suite). A node that cannot take another connection without failing the ones it has "
+            "refuses new ones with `Server busy` / `SERVER_BUSY` (AUTH-2 form, `data.retryAfterMs` "
+            "set), and may answer REST with 503 `SERVER_BUSY` and `Retry-After`, instead of letting "
+            "heartbeats, acks or deliveries of connected sockets fail. Nothing stored is lost.",
         ),
         Requirement(
             "COL-1",

@@ -171,5 +171,6 @@ def test_full_core_run_passes_every_id(tmp_path: Path) -> None:
     core = {r.id for r in requirements_for(Profile.CORE, Profile.METRICS)}
     verdicts = {rid: entry["verdict"] for rid, entry in data["requirements"].items()}
     assert core <= set(verdicts)
-    assert {rid: verdicts[rid] for rid in core if verdicts[rid] != "pass"} == {}
+    # LIM-6 is a SHOULD the suite reports as info (spec §9, §16).
+    assert {rid: verdicts[rid] for rid in core if verdicts[rid] != "pass"} == {"LIM-6": "info"}
     assert (report / "report.html").exists() and junit.exists()

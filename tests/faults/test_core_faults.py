@@ -72,8 +72,9 @@ def test_core_check_fails_when_its_rule_is_broken(
 
 def test_every_core_requirement_has_a_fault() -> None:
     """Every id of profile core (TRN-1 … LIM-5, CLU-2) and MET-1 has at least one fault
-    above, and every fault names a requirement of the spec."""
-    core = {rid for rid, r in REQUIREMENTS.items() if r.profile is Profile.CORE}
+    above, and every fault names a requirement of the spec. LIM-6 is the exception: the suite
+    reports it as info (spec §9), it is measured by load runs (tests/load)."""
+    core = {rid for rid, r in REQUIREMENTS.items() if r.profile is Profile.CORE} - {"LIM-6"}
     assert core | {"MET-1"} == set(CORE_IDS)
     assert {requirement_of(f) for f in FAULTS} <= set(REQUIREMENTS)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.load import DEFAULT_JWT_SECRET, LoadConfig, Workload, run_load
+from harness.spec import SPEC_VERSION
 from reference_server import launcher
 from reference_server.launcher import start_server
 
@@ -53,7 +54,7 @@ def test_team_sync_against_reference_server(tmp_path: Path) -> None:
 
     run = json.loads((run_dir / "run.json").read_text())
     assert set(run) >= RUN_JSON_KEYS
-    assert run["server_info"]["specVersion"] == "1.0"
+    assert run["server_info"]["specVersion"] == SPEC_VERSION
     for name, header in CSV_HEADERS.items():
         with open(run_dir / name, newline="") as handle:
             assert next(csv.reader(handle))[: len(header)] == header, name

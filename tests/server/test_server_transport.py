@@ -41,6 +41,7 @@ async def test_info_document_shape(target: Target) -> None:
     info = await _info(target)
     assert set(info) == {
         "specVersion", "server", "node", "profiles", "heartbeat", "limits", "sensitiveFields",
+        "auth",
     }  # fmt: skip
     assert info["specVersion"] == SPEC_VERSION
     assert re.fullmatch(r"[^/]+/[^/]+", info["server"])

@@ -11,7 +11,14 @@ from dataclasses import fields
 
 import pytest
 
-from harness.spec import ENTITY_TYPES, SPEC_VERSION, Heartbeat, Limits, Profile
+from harness.spec import (
+    DEFAULT_AUTH_ALGORITHMS,
+    ENTITY_TYPES,
+    SUPPORTED_SPEC_VERSIONS,
+    Heartbeat,
+    Limits,
+    Profile,
+)
 
 from ..failures import expect, expect_equal
 from ..kit import Crm
@@ -31,7 +38,12 @@ async def test_info_document_shape(crm: Crm) -> None:
         expect_equal(response.status, 200, "info document status")
         info = response.body
         expect(isinstance(info, Mapping), "info is not a JSON object", observed=info)
-        expect_equal(info.get("specVersion"), SPEC_VERSION, "specVersion")
+        expect(
+            info.get("specVersion") in SUPPORTED_SPEC_VERSIONS,
+            "specVersion is not one this suite checks",
+            expected=list(SUPPORTED_SPEC_VERSIONS),
+            observed=info.get("specVersion"),
+        )
         for key in ("server", "node"):
             expect(isinstance(info.get(key), str) and info[key], f"{key} missing", observed=info)
         profiles = info.get("profiles")
@@ -61,6 +73,16 @@ async def test_info_document_shape(crm: Crm) -> None:
             all(isinstance(v, list) for v in sensitive.values()),
             "sensitiveFields values must be lists",
             observed=sensitive,
+        )
+        # §3: absent means ["HS256"]; present, it names the one algorithm the server verifies.
+        auth = info.get("auth", {"algorithms": list(DEFAULT_AUTH_ALGORITHMS)})
+        algorithms = auth.get("algorithms") if isinstance(auth, Mapping) else None
+        expect(
+            isinstance(algorithms, list)
+            and len(algorithms) >= 1
+            and all(isinstance(a, str) and a for a in algorithms),
+            "auth.algorithms must be a non-empty list of algorithm names",
+            observed=auth,
         )
 
 
