@@ -18,7 +18,16 @@ from .._exceptions import HarnessError
 __all__ = ["main"]
 
 # Order is the order `--help` lists them in.
-_COMMANDS: tuple[str, ...] = ("serve", "conform", "load", "report", "compare", "sweep", "capacity")
+_COMMANDS: tuple[str, ...] = (
+    "serve",
+    "conform",
+    "load",
+    "report",
+    "compare",
+    "sweep",
+    "capacity",
+    "spec",
+)
 
 
 def _command_modules() -> list[ModuleType]:

@@ -37,7 +37,20 @@ from ._events import (
 )
 from ._limits import Heartbeat, Limits
 from ._model import Level, Profile, Requirement
+from ._payloads import (
+    CLIENT_EVENT_CONTRACTS,
+    ERROR_ACK,
+    REST_ERROR,
+    ROUTES,
+    SERVER_EVENT_PAYLOADS,
+    ClientEventContract,
+    Param,
+    Payload,
+    Route,
+    match_route,
+)
 from ._requirements import REQUIREMENTS
+from ._schemas import COMPONENTS_PREFIX, Schema, component_schemas, entity_schema_name, ref
 
 SPEC_VERSION = "1.1"
 # A 1.0 server (HS256 only, no `auth` in its info document, no LIM-6) stays conformant (§16).
@@ -76,11 +89,14 @@ __all__ = [
     "API_PREFIX",
     "AUTH_MESSAGES",
     "CLIENT_EVENTS",
+    "CLIENT_EVENT_CONTRACTS",
     "COLLECTIONS",
+    "COMPONENTS_PREFIX",
     "DATA_EVENTS",
     "DEFAULT_AUTH_ALGORITHMS",
     "ENTITY_TYPES",
     "EPHEMERAL_EVENTS",
+    "ERROR_ACK",
     "FIELDS",
     "FLOOD_WINDOW_SECONDS",
     "HEALTH_PATH",
@@ -95,7 +111,10 @@ __all__ = [
     "REDACTED",
     "REFRESH_GRACE_SECONDS",
     "REQUIREMENTS",
+    "REST_ERROR",
+    "ROUTES",
     "SENSITIVE_FIELDS",
+    "SERVER_EVENT_PAYLOADS",
     "SOCKETIO_PATH",
     "SOCKET_ONLY_CODES",
     "SPEC_VERSION",
@@ -103,6 +122,7 @@ __all__ = [
     "VISIBILITIES",
     "Action",
     "ClientEvent",
+    "ClientEventContract",
     "EntityType",
     "ErrorCode",
     "FieldKind",
@@ -111,10 +131,18 @@ __all__ = [
     "Level",
     "Limits",
     "Op",
+    "Param",
+    "Payload",
     "Profile",
     "Requirement",
+    "Route",
+    "Schema",
     "ServerEvent",
+    "component_schemas",
     "data_event_name",
+    "entity_schema_name",
+    "match_route",
+    "ref",
     "requirements_for",
     "stream_kinds",
 ]
