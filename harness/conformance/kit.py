@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -127,6 +128,24 @@ class Crm:
 
     def not_run(self, reason: str) -> NoReturn:
         not_run(reason)
+
+    def reset_excuse(self, head: int, cursor: int, first_sent_at: float) -> str | None:
+        """Why the target may answer `reset` for a sync whose ack has just arrived (STR-3), or
+        None when it had to replay. `first_sent_at` (`time.monotonic()`) is when the request
+        that made the event after the cursor was sent: the target judged that event's age
+        before its ack arrived, so the age was below the time since then. A check measures
+        this after the ack, never before the sync: on a slow machine the sync itself may
+        carry the event over the window, and then a reset is right."""
+        behind = head - cursor
+        if behind > self.limits.replayWindowEvents:
+            return f"{behind} events behind, over replayWindowEvents"
+        age = time.monotonic() - first_sent_at
+        if age >= self.limits.replayWindowSeconds:
+            return (
+                f"the event after the cursor may have been {age:.1f} s old when judged, over "
+                f"replayWindowSeconds ({self.limits.replayWindowSeconds})"
+            )
+        return None
 
     def require_wait(self, seconds: float, what: str) -> None:
         """not-run when a timing check would wait longer than the run allows."""

@@ -243,4 +243,8 @@ def test_conformance_suite_passes_on_three_nodes(cluster: RunningCluster, tmp_pa
     not_passed = {
         rid: v.value for rid, v in verdicts.items() if rid in wanted and v != Verdict.PASS
     }
-    assert not_passed == {}, not_passed
+    assert outcome.result is not None
+    # What failed and what was observed, so that a failure in a loaded run can be understood.
+    reasons = {rid: outcome.result.requirements[rid].to_json()["tests"] for rid in not_passed}
+    # LIM-6 is a SHOULD the suite reports as info (spec §9, §16).
+    assert not_passed == {"LIM-6": "info"}, reasons

@@ -128,13 +128,17 @@ async def test_sync_reset_and_bad_cursors(crm: Crm) -> None:
 
 @pytest.mark.req("STR-3")
 async def test_replay_window_in_events(crm: Crm) -> None:
-    """STR-3: replay succeeds while head − cursor ≤ replayWindowEvents and resets beyond."""
+    """STR-3: replay succeeds while head − cursor ≤ replayWindowEvents and resets beyond.
+    Filling the window takes time, and the inside cursor's next event is the oldest: where
+    that fill took longer than replayWindowSeconds, a reset is right and the inside boundary
+    is not judged (the report says so)."""
     window = crm.limits.replayWindowEvents
     if window + 1 > MAX_WINDOW_EVENTS:
         crm.not_run(f"replayWindowEvents={window} would need {window + 1} changes in one check")
     agent = crm.org.agent()
     rest = crm.rest(agent)
     team = f"team:{agent.team_id}"
+    client = await crm.client(agent, from_heads=False)  # connected first: nothing after the fill
     record = await crm.create(rest, "lead")  # seq 1 of a fresh team stream
     sem = asyncio.Semaphore(8)
 
@@ -143,18 +147,22 @@ async def test_replay_window_in_events(crm: Crm) -> None:
             response = await rest.update("lead", record["id"], {"score": i % 100})
             return response.status
 
+    first_sent_at = time.monotonic()  # seq 2, the event after the inside cursor, is later
     statuses = await asyncio.gather(*(bump(i) for i in range(window)))
     if any(s == 429 for s in statuses):
         crm.not_run("the target rate-limits REST, so the window cannot be filled quickly")
     expect(all(s == 200 for s in statuses), "updates failed", observed=sorted(set(statuses)))
-    client = await crm.client(agent, from_heads=False)
     head = window + 1
+    inside = await client.request(ClientEvent.SYNC, {"cursors": {team: 1}})
+    entry = (inside.data.get("streams") or {}).get(team)
+    excuse = crm.reset_excuse(head, 1, first_sent_at)
+    if isinstance(entry, dict) and entry.get("reset") is True and excuse is not None:
+        crm.remark("STR-3", f"cursor {window} events behind not judged: {excuse}")
+    else:
+        expect_equal(entry, {"head": head, "replayed": window}, f"cursor {window} events behind")
     outside = await client.request(ClientEvent.SYNC, {"cursors": {team: 0}})
     expect_equal((outside.data.get("streams") or {}).get(team), {"head": head, "reset": True},
                  f"cursor {head} events behind")  # fmt: skip
-    inside = await client.request(ClientEvent.SYNC, {"cursors": {team: 1}})
-    expect_equal((inside.data.get("streams") or {}).get(team),
-                 {"head": head, "replayed": window}, f"cursor {window} events behind")  # fmt: skip
 
 
 @pytest.mark.req("STR-3")
