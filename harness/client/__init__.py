@@ -26,6 +26,7 @@ from ._ai import (
     submit_task,
 )
 from ._collab import PresenceRoster, PresenceTransition, RecordPresence
+from ._listeners import PayloadListener
 from ._messages import (
     Ack,
     ConnectFailure,
@@ -57,6 +58,7 @@ __all__ = [
     "MutationQueue",
     "Org",
     "Pacer",
+    "PayloadListener",
     "PresenceRoster",
     "PresenceTransition",
     "RealtimeClient",

@@ -16,6 +16,7 @@ import socketio
 
 from harness.spec import SOCKETIO_PATH, ClientEvent
 
+from ._listeners import PayloadListener
 from ._messages import (
     Ack,
     ConnectFailure,
@@ -53,6 +54,7 @@ class RealtimeClient:
         connect_timeout: float = 5.0,
         label: str = "",
         pacer: Pacer | None = None,
+        listeners: Sequence[PayloadListener] = (),
     ) -> None:
         self.url = url.rstrip("/")
         self.token = token
@@ -63,6 +65,7 @@ class RealtimeClient:
         self.connect_timeout = connect_timeout
         self.label = label
         self.pacer = pacer  # None: send at once (flood checks); else stay inside a rate
+        self.listeners = list(listeners)
         self.events: list[ReceivedEvent] = []
         self.tracker = StreamTracker()
         self.disconnects: list[DisconnectInfo] = []
@@ -196,6 +199,8 @@ class RealtimeClient:
             )
             self.events.append(received)
             self.tracker.add(event, payload)
+            for listener in self.listeners:
+                listener.event_received(received)
             for predicate, future in list(self._waiters):
                 if not future.done() and predicate(received):
                     future.set_result(received)
@@ -278,7 +283,10 @@ class RealtimeClient:
         except socketio.exceptions.BadNamespaceError:
             return Ack(event, None, time.perf_counter() - started, timed_out=True)
         raw = result[0] if isinstance(result, tuple) and result else result
-        return Ack(event, raw, time.perf_counter() - started)
+        ack = Ack(event, raw, time.perf_counter() - started)
+        for listener in self.listeners:
+            listener.ack_received(ack)
+        return ack
 
     async def emit(self, event: str, payload: Any = None) -> None:
         """Emit without an acknowledgement (the server processes it and does not reply)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +12,7 @@ import httpx
 
 from harness.spec import API_PREFIX, COLLECTIONS, HEALTH_PATH, INFO_PATH, METRICS_PATH
 
+from ._listeners import PayloadListener
 from ._messages import ErrorInfo
 
 __all__ = ["RestClient", "RestResponse", "collection_path"]
@@ -59,9 +60,17 @@ class RestResponse:
 class RestClient:
     """One user's REST session. `token=None` sends no Authorization header."""
 
-    def __init__(self, url: str, token: str | None, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str | None,
+        *,
+        timeout: float = 10.0,
+        listeners: Sequence[PayloadListener] = (),
+    ) -> None:
         self.url = url.rstrip("/")
         self.token = token
+        self.listeners = list(listeners)
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
         self._http = httpx.AsyncClient(base_url=self.url, headers=headers, timeout=timeout)
 
@@ -102,7 +111,10 @@ class RestClient:
                 body = response.json()
             except ValueError:
                 body = response.text
-        return RestResponse(method, path, response.status_code, body, response.headers, elapsed)
+        answer = RestResponse(method, path, response.status_code, body, response.headers, elapsed)
+        for listener in self.listeners:
+            listener.response_received(answer)
+        return answer
 
     @staticmethod
     def _change_headers(if_match: int | str | None, idempotency_key: str | None) -> dict[str, str]:

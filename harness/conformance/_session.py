@@ -16,6 +16,7 @@ from ._model import ConformanceResult, Outcome, TestRecord
 from ._target import DEFAULT_MAX_WAIT_S, DEFAULT_QUIET_S, Target, load_target
 from .failures import CheckFailure, FailureRecord
 from .outcomes import NOT_RUN_PREFIX, NOTE_PROPERTY
+from .payload_check import VIOLATION_PROPERTY
 
 __all__ = [
     "CHECKS_PACKAGE",
@@ -167,6 +168,9 @@ class ConformanceSession:
         if (report.failed or report.skipped) and "outcome" not in state:
             state["outcome"] = report
         if report.when == "teardown":
+            state["violations"] = [
+                json.loads(str(v)) for k, v in report.user_properties if k == VIOLATION_PROPERTY
+            ]
             self._finish(report.nodeid, ids, state, self._notes(report))
 
     @pytest.hookimpl(trylast=True)
@@ -200,6 +204,7 @@ class ConformanceSession:
             if outcome is Outcome.PASSED and rid in notes:
                 outcome, message = notes[rid]
             self.records.append(TestRecord(name, rid, outcome, message, duration, failure))
+        self.records.extend(_violation_records(name, state.get("violations", ())))
 
     @staticmethod
     def _notes(report: pytest.TestReport) -> dict[str, tuple[Outcome, str]]:
@@ -235,6 +240,22 @@ class ConformanceSession:
             report_dir=self.config.getoption("--crm-report"),
             junit_path=self.config.getoption("--crm-junit"),
         )
+
+
+def _violation_records(name: str, violations: Iterable[dict[str, Any]]) -> list[TestRecord]:
+    """A payload that broke its schema fails the requirement defining it (issue 17), whatever
+    the check that happened to receive it was about."""
+    records = []
+    for v in violations:
+        times = f" ({v['count']} payloads)" if v.get("count", 1) > 1 else ""
+        message = f"{v['where']}: {v['path']}: {v['message']}{times}"
+        failure = FailureRecord(
+            "payload breaks its schema", message, requirement=v["requirement"],
+            expected={"schema": v["schema"], "path": v["path"]}, observed=v["message"],
+        )  # fmt: skip
+        records.append(TestRecord(f"{name} [payload]", v["requirement"], Outcome.FAILED,
+                                  f"{failure.title}: {message}", 0.0, failure))  # fmt: skip
+    return records
 
 
 def _undeclared(profile: Profile) -> str:

@@ -38,6 +38,7 @@ from ._model import Outcome
 from ._target import Target
 from .failures import expect
 from .outcomes import not_run, note
+from .payload_check import PayloadCheck
 
 __all__ = ["Crm", "expect_created", "is_durable", "is_wire_timestamp", "sample_record"]
 
@@ -85,6 +86,7 @@ class Crm:
     item: pytest.Item
     org: Org = field(default_factory=Org)
     restart_hook: Callable[[], None] | None = None
+    payloads: PayloadCheck | None = None  # validates every payload the clients receive
     _clients: list[RealtimeClient] = field(default_factory=list)
     _rests: list[RestClient] = field(default_factory=list)
 
@@ -181,13 +183,16 @@ class Crm:
 
     # clients --------------------------------------------------------------------------------
 
+    def _listeners(self) -> list[PayloadCheck]:
+        return [self.payloads] if self.payloads is not None else []
+
     def token(self, agent: Agent, **kwargs: Any) -> str:
         return self.tokens.mint(agent, **kwargs)
 
     def rest(self, agent: Agent | None, *, node: int = 0, token: str | None = None) -> RestClient:
         if token is None and agent is not None:
             token = self.token(agent)
-        client = RestClient(self.url(node), token)
+        client = RestClient(self.url(node), token, listeners=self._listeners())
         self._rests.append(client)
         return client
 
@@ -209,7 +214,9 @@ class Crm:
             token = self.token(agent)
         label = agent.user_id if agent else ""
         pacer = Pacer.below(self.limits.eventsPerSecond, self.limits.burst) if paced else None
-        client = RealtimeClient(self.url(node), token, label=label, pacer=pacer, **kwargs)
+        client = RealtimeClient(
+            self.url(node), token, label=label, pacer=pacer, listeners=self._listeners(), **kwargs
+        )
         self._clients.append(client)
         return client
 
@@ -270,6 +277,8 @@ class Crm:
     async def aclose(self) -> None:
         await asyncio.gather(*(c.disconnect() for c in self._clients), return_exceptions=True)
         await asyncio.gather(*(r.aclose() for r in self._rests), return_exceptions=True)
+        if self.payloads is not None:
+            self.payloads.attach_to(self.item)
 
 
 def expect_created(response: RestResponse, entity_type: str) -> None:

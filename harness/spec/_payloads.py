@@ -216,7 +216,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/ai/tasks/{taskId}", "getAiTask", "One of the caller's AI tasks",
           "AI-7", {200: "AiTaskEnvelope"}, (401, 404), params=(_TASK_ID,), tag="ai"),
     Route("POST", "/api/v1/ai/tasks/{taskId}/cancel", "cancelAiTask", "Cancel an AI task",
-          "AI-5", {202: "AiTaskCancelled"}, (401, 404, 409), params=(_TASK_ID,), tag="ai"),
+          "AI-5", {202: "AiTaskCancelAccepted"}, (401, 404, 409), params=(_TASK_ID,), tag="ai"),
 )  # fmt: skip
 
 

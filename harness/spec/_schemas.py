@@ -339,7 +339,7 @@ def _rest() -> dict[str, Schema]:
         "AiTask": task,
         "AiTaskEnvelope": _obj({"data": ref("AiTask")}, ("data",)),
         "AiTaskList": _obj({"data": {"type": "array", "items": ref("AiTask")}}, ("data",)),
-        "AiTaskCancelled": _obj({"data": _obj({"taskId": _ID,
+        "AiTaskCancelAccepted": _obj({"data": _obj({"taskId": _ID,
                                                "status": {"enum": list(_TASK_STATUSES)}},
                                               ("taskId", "status"))}, ("data",)),
     }  # fmt: skip
@@ -369,8 +369,9 @@ def component_schemas(sensitive: Mapping[str, tuple[str, ...]] | None = None) ->
              "total": {"type": "integer", "minimum": 0}}, ("data", "total"))  # fmt: skip
         for action in Action:
             schemas[f"{name}{action.value.capitalize()}Event"] = _data_event(entity_type, action)
-    schemas.update(_events())
-    schemas.update(_client_events())
-    schemas.update(_rest())
+    for part in (_events(), _client_events(), _rest()):
+        clash = set(part) & set(schemas)
+        assert not clash, f"two schemas named {clash}"
+        schemas.update(part)
     assert set(COLLECTIONS) == set(ENTITY_TYPES)
     return schemas

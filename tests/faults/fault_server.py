@@ -26,6 +26,7 @@ for _path in (_HERE.parents[1], _HERE):  # the repository, and the fault modules
 
 import ai_faults  # noqa: E402
 import collab_faults  # noqa: E402
+import contract_faults  # noqa: E402
 import core_faults  # noqa: E402
 import core_stream_faults  # noqa: E402
 import core_wire_faults  # noqa: E402
@@ -34,10 +35,13 @@ from fault_switch import ACTIVE, FAULTS_PATH, STARTUP_FAULTS_ENV, requirement_of
 
 from reference_server import app as app_module  # noqa: E402
 
-__all__ = ["FAULTS", "FAULTS_PATH", "faults_of", "requirement_of"]
+__all__ = ["FAULTS", "FAULTS_PATH", "SIDE_PATH_FAULTS", "faults_of", "requirement_of"]
 
 _AREAS = (core_faults, core_stream_faults, core_wire_faults, collab_faults, ai_faults)
 FAULTS: dict[str, str] = {name: bug for area in _AREAS for name, bug in area.FAULTS.items()}
+# Side-path faults (issue 17), tested by test_contract_faults.py, not by the per-area tests.
+SIDE_PATH_FAULTS: dict[str, str] = dict(contract_faults.FAULTS)
+_SWITCHABLE = {**FAULTS, **SIDE_PATH_FAULTS}
 
 
 def faults_of(prefix: str) -> list[str]:
@@ -58,7 +62,7 @@ def _with_switch(install: Callable[..., Any]) -> Callable[..., Any]:
         async def set_faults(request: Request) -> dict[str, list[str]]:
             wanted = (await request.json()).get("faults", [])
             ACTIVE.clear()
-            ACTIVE.update(f for f in wanted if f in FAULTS)
+            ACTIVE.update(f for f in wanted if f in _SWITCHABLE)
             return {"faults": sorted(ACTIVE)}
 
         api.include_router(router)
@@ -68,9 +72,10 @@ def _with_switch(install: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def main() -> int:
-    for area in _AREAS:
+    for area in (*_AREAS, contract_faults):
         area.install()
-    ACTIVE.update(f for f in os.environ.get(STARTUP_FAULTS_ENV, "").split(",") if f in FAULTS)
+    startup = os.environ.get(STARTUP_FAULTS_ENV, "").split(",")
+    ACTIVE.update(f for f in startup if f in _SWITCHABLE)
     app_module.install_extra_profiles = _with_switch(app_module.install_extra_profiles)
     from reference_server.__main__ import main as serve
 

@@ -8,10 +8,13 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from harness.contract import PayloadValidator
+
 from .._session import RESTART_KEY, TARGET_KEY
 from .._target import Target
 from ..kit import Crm
 from ..outcomes import not_run
+from ..payload_check import PayloadCheck
 
 
 @pytest.fixture(scope="session")
@@ -28,10 +31,19 @@ def crm_info(crm_target: Target) -> Mapping[str, Any]:
     return crm_target.info
 
 
+@pytest.fixture(scope="session")
+def crm_validator(crm_target: Target) -> PayloadValidator:
+    """The spec's schemas, compiled once; the target's sensitive fields may carry "[REDACTED]"."""
+    return PayloadValidator(crm_target.info.get("sensitiveFields"))
+
+
 @pytest_asyncio.fixture
-async def crm(crm_target: Target, request: pytest.FixtureRequest) -> AsyncIterator[Crm]:
+async def crm(
+    crm_target: Target, crm_validator: PayloadValidator, request: pytest.FixtureRequest
+) -> AsyncIterator[Crm]:
     hook = request.config.stash.get(RESTART_KEY, None)
-    helper = Crm(crm_target, request.node, restart_hook=hook)
+    payloads = PayloadCheck(crm_validator)
+    helper = Crm(crm_target, request.node, restart_hook=hook, payloads=payloads)
     try:
         yield helper
     finally:
