@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 from ._exceptions import GateFailed, HarnessError, TargetError, UsageError
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("crm-realtime-harness")
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = ["GateFailed", "HarnessError", "TargetError", "UsageError", "__version__"]

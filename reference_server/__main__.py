@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from harness._exceptions import HarnessError
+from .exceptions import ServerError
 
 __all__ = ["main"]
 
@@ -23,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = settings_from_args(args)
         return serve_forever(settings, PROG, lambda line: print(line, flush=True))
-    except HarnessError as exc:
+    except ServerError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

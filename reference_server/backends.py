@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness._exceptions import UsageError
-
 from .config import ServerSettings
+from .exceptions import MissingDependency, SettingsError
 from .realtime.fanout import RedactingManager
 from .state.base import ClusterState
 from .state.memory import MemoryClusterState
@@ -28,20 +27,26 @@ class Backends:
 
 
 def choose_backends(settings: ServerSettings) -> Backends:
-    """UsageError (one line) for a URL no backend understands."""
+    """SettingsError (one line) for a URL no backend understands, or whose package is not
+    installed (the cluster backends come with the `cluster` extra)."""
     try:
         store = open_store(settings.store_url)
     except InvalidDatabaseUrl as exc:
-        raise UsageError(str(exc)) from None
+        raise SettingsError(str(exc)) from None
+    except ModuleNotFoundError as exc:
+        raise MissingDependency("a PostgreSQL --database-url", exc.name or "?", "cluster") from None
     if settings.redis_url is None:
         return Backends(store, MemoryClusterState(), RedactingManager())
     if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
-        raise UsageError(
+        raise SettingsError(
             f"unsupported Redis URL {settings.redis_url!r}: expected redis://HOST:PORT/DB"
         )
-    from .realtime.redis_fanout import RedisFanoutManager
-    from .state.guard import guard_store
-    from .state.redis import RedisClusterState
+    try:
+        from .realtime.redis_fanout import RedisFanoutManager
+        from .state.guard import guard_store
+        from .state.redis import RedisClusterState
+    except ModuleNotFoundError as exc:
+        raise MissingDependency("--redis-url", exc.name or "?", "cluster") from None
 
     state = RedisClusterState(
         settings.redis_url, prefix=settings.redis_prefix, node_id=settings.node_name

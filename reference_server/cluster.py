@@ -24,9 +24,8 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
-from harness._exceptions import TargetError, UsageError
-
 from .config import ServerSettings
+from .exceptions import SettingsError, StartupError
 from .launcher import RunningServer, retry_taken_port
 
 __all__ = ["RunningCluster", "check_cluster_settings", "serve_cluster", "start_cluster"]
@@ -46,15 +45,15 @@ _BLOCK_RANGE = (20000, 32768)
 
 
 def check_cluster_settings(nodes: int, redis_url: str | None, database_url: str | None) -> None:
-    """UsageError (one line) for a cluster that could not act as one server."""
+    """SettingsError (one line) for a cluster that could not act as one server."""
     if nodes < 1:
-        raise UsageError(f"--nodes must be at least 1, got {nodes}")
+        raise SettingsError(f"--nodes must be at least 1, got {nodes}")
     if nodes == 1:
         return
     if not redis_url:
-        raise UsageError(f"--nodes {nodes} needs --redis-url: nodes share state through Redis")
+        raise SettingsError(f"--nodes {nodes} needs --redis-url: nodes share state through Redis")
     if not database_url or not database_url.startswith(_POSTGRES_SCHEMES):
-        raise UsageError(
+        raise SettingsError(
             f"--nodes {nodes} needs --database-url postgresql://…: nodes share their records"
         )
 
@@ -76,7 +75,7 @@ def _consecutive_free_ports(host: str, count: int) -> int:
         first = random.randrange(low, high - count + 1)
         if _ports_free(host, first, count):
             return first
-    raise TargetError(f"found no {count} consecutive free ports on {host}")
+    raise StartupError(f"found no {count} consecutive free ports on {host}")
 
 
 class RunningCluster:

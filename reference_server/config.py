@@ -10,8 +10,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from harness._exceptions import UsageError
 from harness.spec import Heartbeat, Limits
+
+from .exceptions import SettingsError
 
 __all__ = [
     "DEFAULT_DATA_DIR",
@@ -106,7 +107,7 @@ def engineio_heartbeat(heartbeat: Heartbeat) -> tuple[int, float]:
     """
     interval_s, rest = divmod(heartbeat.pingInterval, 1000)
     if rest:
-        raise UsageError(
+        raise SettingsError(
             f"--ping-interval must be a whole number of seconds in milliseconds (python-engineio "
             f"announces whole seconds), got {heartbeat.pingInterval}"
         )
@@ -171,14 +172,14 @@ def _env_number(env: Mapping[str, str], name: str) -> float | None:
     try:
         return _number(raw)
     except ValueError:
-        raise UsageError(f"{name}={raw!r} is not a number") from None
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
 
 
 def settings_from_args(
     args: argparse.Namespace, env: Mapping[str, str] | None = None
 ) -> ServerSettings:
     """Options win over environment variables, which win over defaults; bad values are one
-    clear UsageError."""
+    clear SettingsError."""
     env = os.environ if env is None else env
     defaults = ServerSettings()
     limit_values: dict[str, Any] = {}
@@ -189,7 +190,7 @@ def settings_from_args(
         if value is None:
             continue
         if value <= 0 and f.name != "replayWindowEvents":
-            raise UsageError(f"--{_limit_option(f.name)[2:]} must be > 0, got {value}")
+            raise SettingsError(f"--{_limit_option(f.name)[2:]} must be > 0, got {value}")
         limit_values[f.name] = value if f.name == "eventsPerSecond" else int(value)
     ping_interval = args.ping_interval or _env_number(env, "CRM_PING_INTERVAL")
     ping_timeout = args.ping_timeout or _env_number(env, "CRM_PING_TIMEOUT")
@@ -198,14 +199,14 @@ def settings_from_args(
         int(ping_timeout or defaults.heartbeat.pingTimeout),
     )
     if heartbeat.pingInterval <= 0 or heartbeat.pingTimeout <= 0:
-        raise UsageError("--ping-interval and --ping-timeout must be > 0 (milliseconds)")
+        raise SettingsError("--ping-interval and --ping-timeout must be > 0 (milliseconds)")
     engineio_heartbeat(heartbeat)
     port = args.port if args.port is not None else int(env.get("CRM_PORT", defaults.port))
     if not 0 <= port <= 65535:
-        raise UsageError(f"--port must be 0–65535, got {port}")
+        raise SettingsError(f"--port must be 0–65535, got {port}")
     log_level = (args.log_level or env.get("CRM_LOG_LEVEL") or defaults.log_level).lower()
     if not isinstance(logging.getLevelName(log_level.upper()), int):
-        raise UsageError(f"--log-level {log_level!r} is not a log level")
+        raise SettingsError(f"--log-level {log_level!r} is not a log level")
     return ServerSettings(
         host=args.host or env.get("CRM_HOST") or defaults.host,
         port=port,

@@ -24,10 +24,10 @@ from typing import IO, Any, TypeVar
 
 import httpx
 
-from harness._exceptions import TargetError
 from harness.spec import HEALTH_PATH
 
 from .config import DEFAULT_DATA_DIR, LISTENING_MESSAGE, ServerSettings
+from .exceptions import StartupError
 
 __all__ = ["RunningServer", "free_port", "retry_taken_port", "start_server"]
 
@@ -56,7 +56,7 @@ def retry_taken_port(start: Callable[[], _T], attempts: int = _PORT_ATTEMPTS) ->
     for attempt in range(1, attempts + 1):
         try:
             return start()
-        except TargetError as exc:
+        except StartupError as exc:
             if _PORT_TAKEN not in str(exc) or attempt == attempts:
                 raise
     raise AssertionError("unreachable")  # the loop returns or raises
@@ -115,7 +115,7 @@ class RunningServer:
         with httpx.Client(timeout=1.0) as client:
             while time.monotonic() < deadline:
                 if self._process is not None and self._process.poll() is not None:
-                    raise TargetError(f"the server exited at startup: {self.log_tail()}")
+                    raise StartupError(f"the server exited at startup: {self.log_tail()}")
                 try:
                     if self._announced() and client.get(self.url + HEALTH_PATH).status_code == 200:
                         return
@@ -123,7 +123,7 @@ class RunningServer:
                     pass
                 time.sleep(0.05)
         self.kill()
-        raise TargetError(
+        raise StartupError(
             f"the server did not become healthy in {timeout_seconds:.0f} s: {self.log_tail()}"
         )
 

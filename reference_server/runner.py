@@ -18,11 +18,10 @@ from types import FrameType
 
 import uvicorn
 
-from harness._exceptions import TargetError, UsageError
-
 from .app import build_app
 from .backends import Backends, choose_backends
 from .config import LISTENING_MESSAGE, ServerSettings, listening_line
+from .exceptions import SettingsError, StartupError
 
 __all__ = ["LISTENING_MESSAGE", "listening_line", "serve_forever"]
 
@@ -48,17 +47,17 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
-            raise UsageError(
+            raise SettingsError(
                 f"cannot listen on {host}:{port}: the port is already in use"
             ) from None
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise SettingsError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 
 
 async def _preflight(backends: Backends, settings: ServerSettings) -> None:
-    """Open and close each backend once; TargetError names what failed, in one line."""
+    """Open and close each backend once; StartupError names what failed, in one line."""
     for what, url, backend in (
         ("database", settings.store_url, backends.store),
         ("Redis", settings.redis_url or "in-process", backends.state),
@@ -67,7 +66,7 @@ async def _preflight(backends: Backends, settings: ServerSettings) -> None:
             await backend.open()
         except Exception as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise TargetError(f"cannot open the {what} at {url}: {reason}") from None
+            raise StartupError(f"cannot open the {what} at {url}: {reason}") from None
         finally:
             # Closing a backend that never opened may fail; there is nothing to undo then.
             with contextlib.suppress(Exception):
@@ -108,7 +107,7 @@ async def _serve(settings: ServerSettings, prog: str, announce: Callable[[str], 
         watcher.cancel()
         sock.close()
     if not server.started:
-        raise TargetError("the server failed to start (see the log above)")
+        raise StartupError("the server failed to start (see the log above)")
 
 
 def serve_forever(settings: ServerSettings, prog: str, announce: Callable[[str], None]) -> int:

@@ -78,12 +78,15 @@ def _validate(args: argparse.Namespace) -> tuple[list[str] | None, list[str] | N
 
 @contextmanager
 def _bundled_server(secret: str) -> Iterator[tuple[str, Callable[[], None]]]:
+    from harness.bundled_server import bundled_server
     from harness.spec import Heartbeat, Limits
-    from reference_server.launcher import start_server
 
+    bundled = bundled_server(alternative="or check a running server with --url")
     heartbeat = Heartbeat(*BUNDLED_HEARTBEAT)
     print("crm-harness conform: starting the bundled reference server", file=sys.stderr)
-    server = start_server(jwt_secret=secret, heartbeat=heartbeat, limits=Limits(**BUNDLED_LIMITS))
+    server = bundled.start_server(
+        jwt_secret=secret, heartbeat=heartbeat, limits=Limits(**BUNDLED_LIMITS)
+    )
 
     def crash_and_restart() -> None:
         server.kill()  # a crash, not a graceful stop: CLU-2 covers both

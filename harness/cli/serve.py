@@ -12,26 +12,34 @@ PROG = "crm-harness serve"
 
 
 def add_parser(subparsers: Any) -> None:
-    from reference_server.config import add_server_options
+    from harness.bundled_server import bundled_server, unavailable_reason
 
+    reason = unavailable_reason()
+    description = __doc__ if reason is None else f"{__doc__}\n\nNot available here: {reason}."
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "serve", help="run the reference server", description=__doc__
+        "serve", help="run the reference server", description=description
     )
-    add_server_options(parser)
+    if reason is not None:
+        # Without the server's options, any option is taken so that the answer is the one
+        # line saying what to install, not "unrecognized arguments".
+        parser.set_defaults(run=_unavailable, accepts_unknown_options=True)
+        return
+    bundled_server().add_serve_options(parser)
     parser.add_argument(
         "--nodes", type=int, default=1, help="start N nodes as one cluster (needs --redis-url)"
     )
     parser.set_defaults(run=run)
 
 
+def _unavailable(args: argparse.Namespace) -> int:
+    from harness.bundled_server import bundled_server
+
+    bundled_server()  # raises MissingExtra: the one line naming the extra
+    raise AssertionError("unreachable")
+
+
 def run(args: argparse.Namespace) -> int:
-    from reference_server.config import settings_from_args
-    from reference_server.runner import serve_forever
+    from harness.bundled_server import bundled_server
 
-    settings = settings_from_args(args)
-    if args.nodes != 1:
-        from reference_server.cluster import check_cluster_settings, serve_cluster
-
-        check_cluster_settings(args.nodes, settings.redis_url, settings.database_url)
-        return serve_cluster(settings, args.nodes, lambda line: print(line, flush=True))
-    return serve_forever(settings, PROG, lambda line: print(line, flush=True))
+    server = bundled_server(cluster=args.nodes != 1)
+    return server.serve(args, args.nodes, PROG, lambda line: print(line, flush=True))

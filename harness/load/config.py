@@ -82,9 +82,10 @@ class LoadConfig:
             return
         if self.urls:
             raise UsageError("--nodes starts a local cluster: give it or --url, not both")
-        from reference_server.cluster import check_cluster_settings
+        from harness.bundled_server import bundled_server
 
-        check_cluster_settings(self.nodes, self.redis_url, self.database_url)
+        bundled = bundled_server(cluster=True, alternative="or give --url for a running cluster")
+        bundled.check_cluster_settings(self.nodes, self.redis_url, self.database_url)
 
     @property
     def generator_processes(self) -> int:

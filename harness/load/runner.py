@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import socket
 import subprocess
 import sys
 import tempfile
@@ -131,6 +132,15 @@ def _worker_command(plan: _Plan, port: int) -> list[str]:
     ]
 
 
+def _free_port(host: str) -> int:
+    """A port free right now; another process may take it before the master binds it (see
+    `_start_master`)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 def _listens(pid: int, port: int) -> bool:
     """Process `pid` itself holds the listening socket on `port`."""
     try:
@@ -149,11 +159,9 @@ def _start_master(plan: _Plan, env: dict[str, str], out: int | None) -> tuple[Po
     before ours binds it, and our workers would join that run. Without a port given, a
     master that lost its port is started again on another one.
     """
-    from reference_server.launcher import free_port
-
     given = plan.config.master_bind_port
     for attempt in range(1, _MASTER_PORT_ATTEMPTS + 1):
-        port = given or free_port(plan.config.master_bind_host)
+        port = given or _free_port(plan.config.master_bind_host)
         master = Popen(_lead_command(plan, port), env=env, stdout=out, stderr=out)
         deadline = time.monotonic() + _MASTER_LISTEN_TIMEOUT_S
         while master.poll() is None and time.monotonic() < deadline:
@@ -223,18 +231,22 @@ def _start_target(config: LoadConfig, stack: ExitStack) -> list[str]:
     Given Redis and a database, it is a local cluster of `config.nodes` on them (one node
     too, so that runs of several node counts compare like with like).
     """
-    if config.redis_url and config.database_url:
-        from reference_server.cluster import start_cluster
+    from harness.bundled_server import bundled_server
 
-        extra: dict[str, Any] = {"jwt_secret": config.jwt_secret}
-        if config.redis_prefix is not None:
-            extra["redis_prefix"] = config.redis_prefix
-        cluster = start_cluster(config.nodes, config.redis_url, config.database_url, **extra)
-        stack.callback(cluster.stop)
-        return cluster.urls
-    from reference_server.launcher import start_server
-
-    server = start_server(jwt_secret=config.jwt_secret)
+    cluster = bool(config.redis_url and config.database_url)
+    bundled = bundled_server(cluster=cluster, alternative="or give --url")
+    if cluster:
+        assert config.redis_url is not None and config.database_url is not None
+        nodes = bundled.start_cluster(
+            config.nodes,
+            config.redis_url,
+            config.database_url,
+            jwt_secret=config.jwt_secret,
+            redis_prefix=config.redis_prefix,
+        )
+        stack.callback(nodes.stop)
+        return nodes.urls
+    server = bundled.start_server(jwt_secret=config.jwt_secret)
     stack.callback(server.close)
     return [server.url]
 

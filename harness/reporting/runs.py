@@ -9,7 +9,6 @@ are tested without starting servers.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,11 +107,11 @@ def template_from_args(args: argparse.Namespace) -> LoadTemplate:
 
 
 def cluster_support() -> str | None:
-    """None when `--nodes N>1` can run here, else the one-line reason it cannot (the
-    reference server's cluster launcher is needed; the load engine spreads users over nodes)."""
-    if importlib.util.find_spec("reference_server.cluster") is None:
-        return "the reference server has no cluster launcher (reference_server.cluster) yet"
-    return None
+    """None when `--nodes N>1` can run here, else the one-line reason it cannot (a local
+    cluster of the bundled server is needed; the load engine spreads users over nodes)."""
+    from harness.bundled_server import unavailable_reason
+
+    return unavailable_reason(cluster=True)
 
 
 def _config(template: LoadTemplate, step: LoadStep, run_dir: Path, **extra: Any) -> Any:

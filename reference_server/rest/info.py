@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from harness import __version__
 from harness.spec import HEALTH_PATH, INFO_PATH, METRICS_PATH, SENSITIVE_FIELDS, SPEC_VERSION
 
+from .. import __version__
 from .context import context_of
 
 __all__ = ["router"]

@@ -10,11 +10,11 @@ import httpx
 import pytest
 from srvkit import Target
 
-from harness import TargetError
 from harness.client import Agent, Org, TokenFactory
 from harness.spec import HEALTH_PATH, ClientEvent
 from reference_server import launcher
 from reference_server.config import ServerSettings
+from reference_server.exceptions import StartupError
 from reference_server.launcher import RunningServer, start_server
 
 _WRITES_BEFORE_CRASH = 20
@@ -85,8 +85,8 @@ async def test_kill_and_restart_lose_nothing(
 
 
 def test_launcher_reports_a_server_that_cannot_start() -> None:
-    """INF-3: a server that exits at startup is a TargetError carrying its own one-line reason."""
-    with pytest.raises(TargetError) as failed:
+    """INF-3: a server that exits at startup is a StartupError carrying its own one-line reason."""
+    with pytest.raises(StartupError) as failed:
         start_server(database_url="mysql://localhost/crm")
     assert "unsupported database URL" in str(failed.value)
 

@@ -10,10 +10,10 @@ import httpx
 import pytest
 from test_server_cli import _assert_one_line_error
 
-from harness import UsageError
 from harness.spec import SOCKETIO_PATH, Heartbeat
 from reference_server.app import build_app
 from reference_server.config import ServerSettings
+from reference_server.exceptions import SettingsError
 from reference_server.state.memory import MemoryClusterState
 
 
@@ -46,7 +46,7 @@ async def test_open_packet_announces_the_configured_heartbeat(
 def test_interval_of_partial_seconds_is_refused() -> None:
     """TRN-3: python-engineio announces whole seconds, so 1500 ms would be announced as 1000:
     the app refuses to build rather than advertise what it does not send."""
-    with pytest.raises(UsageError, match="--ping-interval"):
+    with pytest.raises(SettingsError, match="--ping-interval"):
         _app(Heartbeat(1500, 1000))
 
 
