@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from harness.spec import REQUIREMENTS, SPEC_VERSION, Level, Requirement
+from harness.spec import PATHS, REQUIREMENTS, SPEC_VERSION, Level, Requirement
 
 from .failures import FailureRecord
 
@@ -113,6 +113,16 @@ class ConformanceResult:
     spec_version: str = SPEC_VERSION
     urls: tuple[str, ...] = ()
     duration_s: float = 0.0
+    exercised: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def coverage(self) -> dict[str, dict[str, bool]]:
+        """The (requirement × path) matrix of the selected ids: each path the spec names for
+        an id (harness.spec.PATHS), and whether some check of this run drove it."""
+        return {
+            rid: {path: path in self.exercised.get(rid, frozenset()) for path in PATHS[rid]}
+            for rid in self.requirements
+            if rid in PATHS
+        }
 
     @property
     def summary(self) -> dict[str, int]:
@@ -134,6 +144,7 @@ class ConformanceResult:
             "target": dict(self.target),
             "summary": self.summary,
             "requirements": {rid: r.to_json() for rid, r in self.requirements.items()},
+            "coverage": self.coverage(),
         }
 
     @classmethod
@@ -146,6 +157,7 @@ class ConformanceResult:
         not_run_reasons: Mapping[str, str] | None = None,
         urls: Sequence[str] = (),
         duration_s: float = 0.0,
+        exercised: Mapping[str, Iterable[str]] | None = None,
     ) -> ConformanceResult:
         """`not_run_reasons` gives why an id was not checked at all (e.g. profile not declared)."""
         by_id: dict[str, list[TestRecord]] = {}
@@ -154,6 +166,7 @@ class ConformanceResult:
         wanted = set(requirement_ids)
         ordered = [rid for rid in REQUIREMENTS if rid in wanted]
         result = cls(target, spec_version=SPEC_VERSION, urls=tuple(urls), duration_s=duration_s)
+        result.exercised = {rid: frozenset(p) for rid, p in (exercised or {}).items()}
         for rid in ordered:
             requirement = REQUIREMENTS[rid]
             tests = tuple(by_id.get(rid, ()))

@@ -15,7 +15,7 @@ from harness.spec import REQUIREMENTS, Profile
 from ._model import ConformanceResult, Outcome, TestRecord
 from ._target import DEFAULT_MAX_WAIT_S, DEFAULT_QUIET_S, Target, load_target
 from .failures import CheckFailure, FailureRecord
-from .outcomes import NOT_RUN_PREFIX, NOTE_PROPERTY
+from .outcomes import EXERCISED_PROPERTY, NOT_RUN_PREFIX, NOTE_PROPERTY
 from .payload_check import VIOLATION_PROPERTY
 
 __all__ = [
@@ -60,6 +60,7 @@ class ConformanceSession:
         self.selected_profiles: list[str] = []
         self._ids_by_nodeid: dict[str, tuple[str, ...]] = {}
         self._pending: dict[str, dict[str, Any]] = {}
+        self.exercised: dict[str, set[str]] = {}  # requirement -> paths some check drove
 
     # setup ----------------------------------------------------------------------------------
 
@@ -168,6 +169,10 @@ class ConformanceSession:
         if (report.failed or report.skipped) and "outcome" not in state:
             state["outcome"] = report
         if report.when == "teardown":
+            for key, value in report.user_properties:
+                if key == EXERCISED_PROPERTY:
+                    rid, paths = json.loads(str(value))
+                    self.exercised.setdefault(rid, set()).update(paths)
             state["violations"] = [
                 json.loads(str(v)) for k, v in report.user_properties if k == VIOLATION_PROPERTY
             ]
@@ -231,6 +236,7 @@ class ConformanceSession:
             not_run_reasons=self.not_run_reasons,
             urls=self.target.urls,
             duration_s=time.monotonic() - self.started,
+            exercised=self.exercised,
         )
         self.config.stash[RESULT_KEY] = result
         from .report import write_reports

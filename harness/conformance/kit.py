@@ -37,7 +37,7 @@ from harness.spec import Limits, data_event_name
 from ._model import Outcome
 from ._target import Target
 from .failures import expect
-from .outcomes import not_run, note
+from .outcomes import exercised, not_run, note
 from .payload_check import PayloadCheck
 
 __all__ = ["Crm", "expect_created", "is_durable", "is_wire_timestamp", "sample_record"]
@@ -127,6 +127,10 @@ class Crm:
     def remark(self, requirement: str, message: str) -> None:
         """A pass with a message in the report (e.g. a measured size)."""
         note(self.item, requirement, Outcome.PASSED, message)
+
+    def exercised(self, requirement: str, *paths: str) -> None:
+        """Mark (requirement × path) cells of the coverage matrix as driven by this check."""
+        exercised(self.item, requirement, *paths)
 
     def not_run(self, reason: str) -> NoReturn:
         not_run(reason)

@@ -14,10 +14,11 @@ import pytest
 
 from ._model import Outcome
 
-__all__ = ["NOTE_PROPERTY", "NOT_RUN_PREFIX", "not_run", "note"]
+__all__ = ["EXERCISED_PROPERTY", "NOTE_PROPERTY", "NOT_RUN_PREFIX", "exercised", "not_run", "note"]
 
 NOT_RUN_PREFIX = "not-run: "
 NOTE_PROPERTY = "crm-note"
+EXERCISED_PROPERTY = "crm-exercised"
 
 
 def not_run(reason: str) -> NoReturn:
@@ -33,3 +34,8 @@ def note(item: pytest.Item, requirement: str, outcome: Outcome, message: str) ->
         raise ValueError(f"a note is non-strict, info or a passed remark, not {outcome}")
     payload = {"requirement": requirement, "outcome": outcome.value, "message": message}
     item.user_properties.append((NOTE_PROPERTY, json.dumps(payload)))
+
+
+def exercised(item: pytest.Item, requirement: str, *paths: str) -> None:
+    """The running check drove `requirement` along `paths` (cells of the report's matrix)."""
+    item.user_properties.append((EXERCISED_PROPERTY, json.dumps([requirement, list(paths)])))

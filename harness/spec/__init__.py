@@ -37,6 +37,7 @@ from ._events import (
 )
 from ._limits import Heartbeat, Limits
 from ._model import Level, Profile, Requirement
+from ._paths import PATHS, SCOPES
 from ._payloads import (
     CLIENT_EVENT_CONTRACTS,
     ERROR_ACK,
@@ -107,12 +108,14 @@ __all__ = [
     "MAX_TAG_LENGTH",
     "METRICS_PATH",
     "METRIC_NAMES",
+    "PATHS",
     "READ_ONLY_FIELDS",
     "REDACTED",
     "REFRESH_GRACE_SECONDS",
     "REQUIREMENTS",
     "REST_ERROR",
     "ROUTES",
+    "SCOPES",
     "SENSITIVE_FIELDS",
     "SERVER_EVENT_PAYLOADS",
     "SOCKETIO_PATH",

@@ -96,6 +96,7 @@ async def test_task_types_create_records_via_ai(crm: Crm) -> None:
            observed=batch_ids, requirement="AI-2")  # fmt: skip
     expect_equal((results[empty.task_id][0] or {}).get("escrowIds"), [],
                  "an empty import's result", requirement="AI-2")  # fmt: skip
+    crm.exercised("EVT-4", "ai")
     made = {str((result or {}).get("escrowId")): single.task_id}
     made.update({rid: batch.task_id for rid in batch_ids or []})
     for rid, task_id in made.items():

@@ -172,6 +172,8 @@ async def test_refresh_replaces_the_token(crm: Crm) -> None:
         answer = await refused.request(ClientEvent.AUTH_REFRESH, {"token": token})
         expect_equal(answer.code, code.value, f"refresh with {label}", observed_ack(answer.raw))
     missing = await refused.request(ClientEvent.AUTH_REFRESH, {})
+    crm.exercised("AUTH-4", "claim:sub", "claim:teamId", "claim:brokerId", "expired", "forged",
+                  "no token")  # fmt: skip
     expect_equal(missing.code, ErrorCode.VALIDATION_ERROR.value, "refresh without a token")
     wait = max(old_exp, refused_exp) + REFRESH_GRACE_SECONDS + 0.3 - time.time()
     await asyncio.sleep(max(wait, 0))

@@ -99,6 +99,7 @@ async def test_room_events_stay_in_the_room(crm: Crm) -> None:
     expect((await RecordPresence(mate_socket, "escrow", team["id"]).view()).ok, "view refused")
     expect((await RecordPresence(owner_socket, "escrow", team["id"]).typing()).ok, "typing")
     expect((await RecordPresence(owner_socket, "escrow", private["id"]).typing()).ok, "typing")
+    crm.exercised("COL-9", "viewing", "editing", "typing")
     arrived = await mate_socket.wait_for(ServerEvent.TYPING, _DELIVERY_S)
     expect(arrived is not None and arrived.get("entityId") == team["id"],
            "the viewer did not receive the team record's typing")  # fmt: skip
@@ -182,6 +183,7 @@ async def test_activity_feed(crm: Crm) -> None:
                  [(shared["id"], "updated"), (shared["id"], "created")],
                  "the teammate's feed, newest first (not another's private record)")  # fmt: skip
     created = events[1].get("changes", {}) if len(events) == 2 else {}
+    crm.exercised("RED-1", "activity")
     expect_equal({k: created.get(k) for k in _SECRET}, dict.fromkeys(_SECRET, REDACTED),
                  "sensitive fields in a non-owner's feed")  # fmt: skip
     own = await _feed(crm, owner_rest)

@@ -115,6 +115,8 @@ async def test_event_content_per_action(crm: Crm) -> None:
             ack = await actor.request(ClientEvent.MUTATE, payload)
             expect(ack.ok, f"mutate {op}", observed=ack.raw)
     events = await watcher.wait_for_count(_for_entity(rid), 5, 5.0)
+    crm.exercised("EVT-3", *(a.value for a in Action))
+    crm.exercised("EVT-4", "api", "socket")
     expect_equal(
         [e.name for e in events],
         [data_event_name("escrow", a) for a in Action],

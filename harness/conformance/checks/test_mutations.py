@@ -55,6 +55,7 @@ async def test_mutate_mirrors_rest(crm: Crm) -> None:
         expect(ack.ok and ack.data.get("duplicate") is False, f"mutate {op}", observed=ack.raw)
         expect_equal(ack.data["data"].get("version"), version, f"version after {op}")
     events = await watcher.wait_for_count(lambda e: e.get("entityId") == rid, 4, 5.0)
+    crm.exercised("MUT-1", "op:create", "op:update", "op:archive", "op:restore", "op:delete")
     expect_equal([e.get("via") for e in events], ["socket"] * 4, "via of socket changes")
     mark = watcher.mark()
     refusals = [
@@ -106,6 +107,7 @@ async def test_mutation_ids_are_idempotent(crm: Crm) -> None:
     reused = await actor.request(ClientEvent.MUTATE, other)
     expect_equal(reused.code, ErrorCode.IDEMPOTENCY_KEY_REUSED.value, "key reused, other body")
     rest = crm.rest(owner)
+    crm.exercised("MUT-2", "mutate", "rest+mutate")
     shared = await rest.create("lead", sample_record("lead"), idempotency_key=payload["mutationId"])
     expect(shared.status in (200, 422), "Idempotency-Key = a used mutationId must not create",
            observed={"status": shared.status, "body": shared.body})  # fmt: skip

@@ -82,6 +82,7 @@ async def test_create_sets_server_fields_and_is_idempotent(crm: Crm) -> None:
     expect_equal(again.status, 200, "repeat with the same Idempotency-Key")
     expect_equal(again.record, first.record, "the repeat returns the original record")
     expect_equal(again.headers.get("Idempotent-Replayed"), "true", "Idempotent-Replayed header")
+    crm.exercised("MUT-2", "rest")
     listed = await rest.list("lead", limit=200)
     named = [r for r in listed.data or [] if r.get("name") == "Once Only"]
     expect_equal(len(named), 1, "records created by a repeated key")
@@ -226,6 +227,7 @@ async def test_refused_bodies_change_and_emit_nothing(crm: Crm) -> None:
         if field is not None:
             details = response.error.details if response.error else None
             expect_equal((details or {}).get("field"), field, f"details.field for {label}")
+    crm.exercised("REC-7", "create", "update", "not-an-object", "too-large")
     huge = {"address": "1 A St", "notes": "x" * (crm.limits.maxPayloadBytes + 10)}
     too_big = await rest.create("escrow", huge)
     expect_equal((too_big.status, too_big.code), (413, "PAYLOAD_TOO_LARGE"), "oversized body")

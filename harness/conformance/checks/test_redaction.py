@@ -67,6 +67,7 @@ async def test_live_events_redacted_per_recipient(crm: Crm) -> None:
         expected={"grossCommission": REDACTED, "myCommission": "absent or null"},
         observed=view, requirement="RED-1",
     )  # fmt: skip
+    crm.exercised("RED-1", "live", "rest:change")
     update = await crm.rest(mate).update("escrow", record["id"], {"status": "pending"})
     expect_equal(update.status, 200, "teammate updates the record")
     for field in fields:
@@ -88,6 +89,7 @@ async def test_rest_and_replay_redacted(crm: Crm) -> None:
     record = await crm.create(crm.rest(owner), "escrow", **_SECRET_VALUES)
     rid = record["id"]
     hidden = {f: REDACTED for f in fields}
+    crm.exercised("RED-1", "rest:get", "rest:list", "replay")
     for who, rest, want in (("owner", crm.rest(owner), _SECRET_VALUES),
                             ("mate", crm.rest(mate, node=1), hidden)):  # fmt: skip
         got = await rest.get("escrow", rid)

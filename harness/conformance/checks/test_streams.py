@@ -44,6 +44,7 @@ async def test_seq_is_gapless_per_stream(crm: Crm) -> None:
     made = await asyncio.gather(*(write(rest, v) for rest in writers for v in visibilities))
     mine = [r for r in made if r["visibility"] != "private" or r["ownerId"] == first.user_id]
     events = await watcher.wait_for_count(lambda e: e.name == "lead:created", len(mine), 5.0)
+    crm.exercised("STR-1", "team:data", "broker:data", "user:data")
     expect_equal(len(events), len(mine), "lead:created events seen by the first writer")
     expected_stream = {
         "team": f"team:{first.team_id}",

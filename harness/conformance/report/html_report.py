@@ -45,6 +45,7 @@ class HtmlReport:
             summary=result.summary,
             sections=sections,
             failures=failures,
+            coverage=result.coverage(),
             target=_pretty(dict(result.target)),
         )
 
