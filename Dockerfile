@@ -10,7 +10,9 @@ COPY pyproject.toml README.md ./
 COPY harness ./harness
 COPY reference_server ./reference_server
 COPY scenarios ./scenarios
-RUN pip wheel --wheel-dir /wheels .
+# The `cluster` extra: the bundled server and its Redis/PostgreSQL backends (the harness alone
+# would be `.`).
+RUN pip wheel --wheel-dir /wheels '.[cluster]'
 
 FROM python:3.11-slim
 LABEL org.opencontainers.image.title="crm-realtime-harness" \
@@ -26,7 +28,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     CRM_PORT=8000 \
     CRM_DATA_DIR=/data
 COPY --from=build /wheels /wheels
-RUN pip install --no-index --find-links /wheels crm-realtime-harness && rm -rf /wheels
+RUN pip install --no-index --find-links /wheels 'crm-realtime-harness[cluster]' && rm -rf /wheels
 
 # Non-root: nothing here needs privilege. The server writes only /data (the embedded SQLite
 # store when no --database-url is given); load runs write /runs (a volume shared by the Locust

@@ -85,3 +85,20 @@ def test_every_module_and_data_file_of_the_packages_is_in_the_image(
         if relative not in in_wheel
     ]
     assert not missing, f"copied into the build but not installed: {missing}"
+
+
+def test_the_image_installs_the_server_with_its_cluster_backends(wheel: zipfile.ZipFile) -> None:
+    """INF-3: the image serves (`CMD ["serve"]`), also as a cluster node on Redis and
+    PostgreSQL: it installs the `cluster` extra, which the wheel declares with the server's."""
+    runtime_stage = DOCKERFILE.read_text().split("\nFROM ", 2)[2]
+    assert "'crm-realtime-harness[cluster]'" in runtime_stage
+    name = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+    requires = [
+        line.split(":", 1)[1].strip()
+        for line in wheel.read(name).decode().splitlines()
+        if line.startswith("Requires-Dist:")
+    ]
+    for package, extra in (("fastapi", "server"), ("uvicorn", "server"), ("asyncpg", "cluster"),
+                           ("redis", "cluster")):  # fmt: skip
+        [line] = [r for r in requires if r.lower().startswith(package)]
+        assert f'extra == "{extra}"' in line, line
