@@ -14,6 +14,7 @@ async with RealtimeClient(url, tokens.mint(alice)) as rt:
 
 from __future__ import annotations
 
+from ..stream_accountant import AnomalyKind, Arrival, StreamLedger
 from ._ai import (
     SubmittedTask,
     TaskAnomaly,
@@ -40,7 +41,7 @@ from ._mutations import FlushResult, Mutation, MutationQueue
 from ._pacing import Pacer
 from ._realtime import RealtimeClient
 from ._rest import RestClient, RestResponse, collection_path
-from ._streams import Anomaly, AnomalyKind, StreamState, StreamTracker, TrackOutcome
+from ._streams import Anomaly, StreamTracker
 from ._tokens import Agent, Org, TokenFactory
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "Agent",
     "Anomaly",
     "AnomalyKind",
+    "Arrival",
     "ConnectFailure",
     "ConnectRefused",
     "DisconnectInfo",
@@ -66,7 +68,7 @@ __all__ = [
     "RecordPresence",
     "RestClient",
     "RestResponse",
-    "StreamState",
+    "StreamLedger",
     "StreamTracker",
     "SubmittedTask",
     "TaskAnomaly",
@@ -74,7 +76,6 @@ __all__ = [
     "TaskProgress",
     "TaskSequenceError",
     "TokenFactory",
-    "TrackOutcome",
     "cancel_task",
     "collection_path",
     "get_task",

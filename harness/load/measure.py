@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import ClassVar
 
+from harness.stream_accountant import AnomalyKind  # anomalies.csv `kind`: one vocabulary
+
 __all__ = [
     "MEASUREMENTS",
     "SATURATION_CPU_PERCENT",
@@ -136,17 +138,6 @@ class StreamRecord:
     reset: int
     worker: int
     node: int = 0  # index of the socket's node in the run's node URLs (multi-node runs)
-
-
-class AnomalyKind:
-    ISOLATION_LEAK = "isolation_leak"
-    REDACTION_LEAK = "redaction_leak"
-    DUPLICATE = "duplicate"
-    GAP = "gap"
-    OUT_OF_ORDER = "out_of_order"
-    RESET = "reset"
-    CONNECT_ERROR = "connect_error"
-    DISCONNECT = "disconnect"  # the server or the network closed a socket mid-run
 
 
 @dataclass(slots=True)

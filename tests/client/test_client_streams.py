@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.client import AnomalyKind, StreamTracker, TrackOutcome
+from harness.client import AnomalyKind, Arrival, StreamTracker
 
 
 def _event(seq: int, stream: str = "team:t1", event_id: str | None = None) -> dict[str, Any]:
@@ -31,8 +31,8 @@ def test_out_of_order_events_are_released_in_seq_order() -> None:
 def test_duplicates_by_event_id_are_dropped_and_reported() -> None:
     """STR-5: none twice after deduplication by eventId."""
     tracker = StreamTracker()
-    assert tracker.add("escrow:created", _event(1)) is TrackOutcome.NEW
-    assert tracker.add("escrow:created", _event(1)) is TrackOutcome.DUPLICATE
+    assert tracker.add("escrow:created", _event(1)) is Arrival.IN_ORDER
+    assert tracker.add("escrow:created", _event(1)) is Arrival.DUPLICATE
     assert tracker.seqs("team:t1") == [1]
     assert [(a.kind, a.seq) for a in tracker.duplicates()] == [(AnomalyKind.DUPLICATE, 1)]
 
@@ -41,14 +41,14 @@ def test_same_seq_under_two_event_ids_is_a_conflict() -> None:
     """STR-1: one seq is one event; a second eventId for it is an anomaly."""
     tracker = StreamTracker()
     tracker.add("escrow:created", _event(1, event_id="a"))
-    assert tracker.add("escrow:created", _event(1, event_id="b")) is TrackOutcome.CONFLICT
+    assert tracker.add("escrow:created", _event(1, event_id="b")) is Arrival.CONFLICT
     assert tracker.anomalies[-1].kind is AnomalyKind.CONFLICT
 
 
 def test_base_cursor_and_streams_are_independent() -> None:
     """STR-2: a cursor is per stream; seqs at or below the base are already held."""
     tracker = StreamTracker({"team:t1": 5})
-    assert tracker.add("x", _event(5)) is TrackOutcome.STALE
+    assert tracker.add("x", _event(5)) is Arrival.STALE
     tracker.add("x", _event(7))
     tracker.add("x", _event(1, stream="user:u1"))
     assert tracker.gaps() == {"team:t1": [6]}
@@ -58,8 +58,6 @@ def test_base_cursor_and_streams_are_independent() -> None:
 def test_non_durable_and_bad_seq_events() -> None:
     """STR-1: durable events carry an integer seq ≥ 1; ephemeral ones are not tracked."""
     tracker = StreamTracker()
-    assert tracker.add("user:typing", {"userId": "u"}) is TrackOutcome.UNTRACKED
-    assert tracker.add("x", {"eventId": "e", "stream": "team:t1", "seq": "3"}) is (
-        TrackOutcome.UNTRACKED
-    )
+    assert tracker.add("user:typing", {"userId": "u"}) is None
+    assert tracker.add("x", {"eventId": "e", "stream": "team:t1", "seq": "3"}) is None
     assert tracker.anomalies[-1].kind is AnomalyKind.BAD_SEQ
