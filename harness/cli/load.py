@@ -14,7 +14,10 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.rundir import RunSummary
 
 __all__ = ["add_parser", "parse_duration"]
 
@@ -112,63 +115,62 @@ def _config(args: argparse.Namespace) -> Any:
     )
 
 
-def _print_summary(run_dir: Path, s: dict[str, Any]) -> None:
-    e2e, fan = s["latency_ms"]["e2e"], s["latency_ms"]["fanout"]
-    d = s["deliveries"]
+def _print_summary(run_dir: Path, s: RunSummary) -> None:
+    e2e, fan, d = s.latency_ms.e2e, s.latency_ms.fanout, s.deliveries
     lines = [
         f"run directory: {run_dir}",
-        f"users {s['users']} | changes {s['changes']['ok']} ({s['changes_per_s']}/s)"
-        f" | deliveries {d['received']}/{d['expected']} ({s['deliveries_per_s']}/s)",
-        f"loss live {s['loss']['live']} final {s['loss']['final']} | duplicates"
-        f" {s['duplicates']} | out of order {s['out_of_order']} | isolation leaks"
-        f" {s['isolation_leaks']} | redaction leaks {s['redaction_leaks']}",
-        f"e2e ms p50 {e2e['p50']} p95 {e2e['p95']} p99 {e2e['p99']} max {e2e['max']}"
-        f" | fan-out ms p50 {fan['p50']} p99 {fan['p99']}",
-        f"bytes per update (median) {s['bytes_per_update']['median']} | connect errors"
-        f" {s['connect_errors']} | generator cpu max {s['generator']['cpu_percent_max']}%",
+        f"users {s.users} | changes {s.changes.ok} ({s.changes_per_s}/s)"
+        f" | deliveries {d.received}/{d.expected} ({s.deliveries_per_s}/s)",
+        f"loss live {s.loss.live} final {s.loss.final} | duplicates {s.duplicates}"
+        f" | out of order {s.out_of_order} | isolation leaks {s.isolation_leaks}"
+        f" | redaction leaks {s.redaction_leaks}",
+        f"e2e ms p50 {e2e.p50} p95 {e2e.p95} p99 {e2e.p99} max {e2e.max}"
+        f" | fan-out ms p50 {fan.p50} p99 {fan.p99}",
+        f"bytes per update (median) {s.bytes_per_update.median} | connect errors"
+        f" {s.connect_errors} | generator cpu max {s.generator.cpu_percent_max}%",
     ]
-    if s["ai_tasks"]["requested"]:
-        ai = s["ai_tasks"]
+    if s.ai_tasks.requested:
+        ai = s.ai_tasks
         lines.append(
-            f"AI tasks {ai['requested']} | completed {ai['completed']} failed {ai['failed']}"
-            f" | request → completed ms p50 {ai['completion_ms']['p50']}"
+            f"AI tasks {ai.requested} | completed {ai.completed} failed {ai.failed}"
+            f" | request → completed ms p50 {ai.completion_ms.p50}"
         )
-    if s["reconnects"]:
+    if s.reconnects:
         lines.append(
-            f"reconnects {s['reconnects']} | replayed {d['replayed']} | reconnect + sync ms"
-            f" p50 {s['reconnect_ms']['p50']} p99 {s['reconnect_ms']['p99']}"
+            f"reconnects {s.reconnects} | replayed {d.replayed} | reconnect + sync ms"
+            f" p50 {s.reconnect_ms.p50} p99 {s.reconnect_ms.p99}"
         )
-    if s["flood"]["sent"]:
-        f = s["flood"]
+    if s.flood.sent:
         lines.append(
-            f"flood: sent {f['sent']} | RATE_LIMITED {f['rate_limited']} | disconnected by"
-            f" the server {f['disconnects']} time(s)"
+            f"flood: sent {s.flood.sent} | RATE_LIMITED {s.flood.rate_limited} | disconnected"
+            f" by the server {s.flood.disconnects} time(s)"
         )
-    if s["bytes_per_update"]["refetch_median"] is not None:
+    if s.bytes_per_update.refetch_median is not None:
         lines.append(
-            f"refetch baseline: {s['bytes_per_update']['refetch_median']} bytes per refetch,"
-            f" change → refetched ms p50 {s['latency_ms']['refetch_e2e']['p50']}"
+            f"refetch baseline: {s.bytes_per_update.refetch_median} bytes per refetch,"
+            f" change → refetched ms p50 {s.latency_ms.refetch_e2e.p50}"
         )
-    by_node = d.get("received_live_by_node") or {}
-    if len(by_node) > 1:
+    if len(d.received_live_by_node) > 1:
+        by_node = d.received_live_by_node
         lines.append("received live by node: " + ", ".join(f"{k} {v}" for k, v in by_node.items()))
-    lines += [f"note: {n}" for n in s["notes"]]
+    lines += [f"note: {n}" for n in s.notes]
     print("\n".join(lines))
 
 
 def run(args: argparse.Namespace) -> int:
     from harness.load import run_load
     from harness.reporting import load_slo, write_reports
+    from harness.rundir import RunSummary
 
     # A mistyped gate must cost one line, not a whole run: parse the SLO first.
     slo = load_slo(args.slo) if args.slo is not None else None
     config = _config(args)
     run_dir = run_load(config)
-    summary = json.loads((run_dir / "summary.json").read_text())
+    summary = RunSummary.from_json(json.loads((run_dir / "summary.json").read_text()))
     _print_summary(run_dir, summary)
     report = write_reports(run_dir, slo)
     print(f"report: {report.outputs['html']}")
-    if not summary["passed"]:
+    if not summary.passed:
         print("crm-harness load: RED: leaks, duplicates or final loss (see anomalies.csv)",
               file=sys.stderr)  # fmt: skip
         return 1

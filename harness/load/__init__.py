@@ -1,13 +1,15 @@
-"""The load engine behind `crm-harness load`: workloads, Locust scenarios' agents, analysis.
+"""The load engine behind `crm-harness load`: workloads and the Locust scenarios' agents.
 
 Public API (importable without gevent): `run_load`, `LoadConfig`, `Workload`,
-`load_workload_file`, `summarize`. The agents (`agent`, `wire`, `locust_user`) run inside
+`load_workload_file`, `summarize` (summary.json of a run directory, from `harness.rundir`,
+which reads what the engine writes). The agents (`agent`, `wire`, `locust_user`) run inside
 Locust processes only.
 """
 
 from __future__ import annotations
 
-from .analysis import summarize
+from harness.rundir import summarize
+
 from .config import DEFAULT_JWT_SECRET, LoadConfig
 from .runner import fetch_info, run_load
 from .workload import ACTION_OPS, SCENARIOS, Workload, load_workload_file

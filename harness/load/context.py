@@ -7,15 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.client import Agent, TokenFactory
-from harness.spec import Op
 
-from .measure import ExtraOp
+from .measure import CHANGE_OPS, ExtraOp
 from .recorder import Counters
 from .workload import Workload
 
-__all__ = ["CHANGE_OPS", "COLLAB_OPS", "LoadContext", "effective_mix"]
+__all__ = ["COLLAB_OPS", "LoadContext", "effective_mix"]
 
-CHANGE_OPS = frozenset(op.value for op in Op)
 CLOSING_SYNCS_PER_S = 2000.0
 CLOSING_SYNC_SPREAD_MAX_S = 10.0
 # Actions that need a profile beyond `core` (SPEC §0).

@@ -14,18 +14,13 @@ from typing import Any
 import gevent
 from locust.env import Environment
 
+from harness.rundir import quantiles
+
 from .context import CLOSING_SYNC_SPREAD_MAX_S
 
-__all__ = ["PRINT_INTERVAL_S", "Progress", "p99"]
+__all__ = ["PRINT_INTERVAL_S", "Progress"]
 
 PRINT_INTERVAL_S = 5.0
-
-
-def p99(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
 
 
 class Progress:
@@ -82,7 +77,8 @@ class Progress:
             "changes_ok": totals["changes_ok"],
             "deliveries": totals["deliveries"],
         }
-        tail = p99(totals["e2e"])
+        found = quantiles(totals["e2e"], (0.99,))
+        tail = found[0] if found is not None else None
         left = self.deadline - now
         phase = f"{left:4.0f}s left" if left > 0 else "closing sync"
         print(

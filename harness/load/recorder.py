@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .measure import (
+    CHANGE_OPS,
     RECORD_TYPES,
     ActionRecord,
     AnomalyRecord,
@@ -93,7 +94,7 @@ class Counters:
                 if t_send is not None:
                     self.recent_e2e.append((record.t_recv, (record.t_recv - t_send) * 1000))
         elif isinstance(record, ActionRecord):
-            if record.op in _CHANGE_OPS:
+            if record.op in CHANGE_OPS:
                 self.changes_sent += 1
                 if record.ok:
                     self.changes_ok += 1
@@ -135,7 +136,6 @@ class Counters:
 
 _SENT_AT_MAX = 50_000
 _E2E_WINDOW_S = 10.0
-_CHANGE_OPS = frozenset({"create", "update", "archive", "restore", "delete"})
 
 
 def merge_parts(run_dir: Path) -> dict[str, int]:

@@ -27,9 +27,9 @@ import httpx
 import psutil
 
 from harness import HarnessError, TargetError, UsageError
+from harness.rundir import summarize
 from harness.spec import INFO_PATH
 
-from .analysis import summarize
 from .config import LoadConfig
 from .context import CLOSING_SYNC_SPREAD_MAX_S, effective_mix
 from .measure import ExtraOp

@@ -12,8 +12,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..rundir import RunData, RunSummary, load_run, load_summary
     from ._report import ReportResult, write_reports
-    from ._rundir import RunData, load_run, load_summary
     from .capacity import CapacityResult, CapacitySearch, find_capacity, judge_with_slo
     from .compare import RunComparison, compare_runs
     from .gates import (
@@ -34,9 +34,7 @@ if TYPE_CHECKING:
 _HOMES: dict[str, str] = {
     "ReportResult": "._report",
     "write_reports": "._report",
-    "RunData": "._rundir",
-    "load_run": "._rundir",
-    "load_summary": "._rundir",
+    **{name: "harness.rundir" for name in ("RunData", "RunSummary", "load_run", "load_summary")},
     **{name: ".capacity" for name in ("CapacityResult", "CapacitySearch", "find_capacity",
                                       "judge_with_slo")},
     **{name: ".compare" for name in ("RunComparison", "compare_runs")},
@@ -62,6 +60,7 @@ __all__ = [
     "ReportResult",
     "RunComparison",
     "RunData",
+    "RunSummary",
     "Slo",
     "SweepRow",
     "Verdict",

@@ -6,11 +6,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..rundir import ExtraOp
 from ._plots import Plot, bars_draw, cdf_plot, render_png
 from ._tables import fmt_number, markdown_table
 from .compare import Change, MetricDelta, RunComparison
 from .formats import JunitCase, render_template, write_junit
-from .refetch import REFETCH_OP, CostTable, update_costs
+from .refetch import CostTable, update_costs
 
 __all__ = ["ComparisonOutputs", "comparison_rows", "write_comparison", "write_comparison_junit"]
 
@@ -42,7 +43,7 @@ def _headline(comparison: RunComparison) -> str:
 
 def _refetch_costs(comparison: RunComparison) -> CostTable | None:
     """The incremental-vs-refetch table when exactly one of the runs refetches."""
-    refetching = [(c.run.actions["op"] == REFETCH_OP).any() for c in (comparison.base,
+    refetching = [(c.run.actions["op"] == ExtraOp.REFETCH).any() for c in (comparison.base,
                                                                        comparison.new)]  # fmt: skip
     if refetching == [False, True]:
         return update_costs(comparison.base, comparison.new)

@@ -1,4 +1,9 @@
-"""What every report format reads: one run, its summary extended with our figures, a verdict."""
+"""What every report format reads: one run, its summary extended with our figures, a verdict.
+
+summary.json is read as the engine (or an older one, or another tool) wrote it and rewritten
+with the report's breakdowns added (`summary_json`, keys the engine wrote win); everything
+that reads a figure of it reads the typed `summary` parsed from that (`RunSummary`).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,8 @@ import pandas as pd
 
 from harness.spec import DATA_EVENTS
 
-from ._figures import LatencyKind, RunFigures, compute_figures
-from ._rundir import RunData, load_summary
-from ._tables import lookup
+from ..rundir import LatencyKind, RunData, RunSummary, load_summary
+from ._figures import RunFigures, compute_figures
 from .gates import Slo, Verdict, evaluate, parse_slo
 
 __all__ = [
@@ -90,7 +94,8 @@ def extend_summary(summary: dict[str, Any], figures: RunFigures) -> dict[str, An
 @dataclass(frozen=True, slots=True)
 class ReportContext:
     run: RunData
-    summary: dict[str, Any]  # extended: what summary.json is rewritten to
+    summary: RunSummary  # the figures of `summary_json`, typed
+    summary_json: dict[str, Any]  # extended: what summary.json is rewritten to
     figures: RunFigures
     slo: Slo
     verdict: Verdict
@@ -103,14 +108,13 @@ class ReportContext:
         return f"crm-harness load report: {self.run.name}"
 
 
-def _warnings(summary: dict[str, Any], figures: RunFigures) -> list[str]:
+def _warnings(summary: RunSummary, figures: RunFigures) -> list[str]:
     notes = []
-    generator = summary.get("generator") or {}
-    if generator.get("saturated"):
-        cpu = generator.get("cpu_percent_max")
+    if summary.generator.saturated:
+        cpu = summary.generator.cpu_percent_max
         notes.append(
             "LOAD GENERATOR SATURATED"
-            + (f" (CPU up to {cpu:.0f}%)" if isinstance(cpu, int | float) else "")
+            + (f" (CPU up to {cpu:.0f}%)" if cpu is not None else "")
             + ": latency figures include the generator's own delay and are not trustworthy. "
             "Use more workers or fewer users."
         )
@@ -132,8 +136,9 @@ def _warnings(summary: dict[str, Any], figures: RunFigures) -> list[str]:
             "is ahead of the generator's, so fan-out figures (two clocks) are skewed; "
             "end-to-end figures (one clock) are not."
         )
-    for kind in LatencyKind.ALL:
-        if lookup(summary, "latency_ms", kind, "p50") is None:
+    latency = summary.latency_ms
+    for kind, measured in ((LatencyKind.E2E, latency.e2e), (LatencyKind.FANOUT, latency.fanout)):
+        if measured.p50 is None:
             notes.append(f"No {kind} latency was measured.")
     return notes
 
@@ -146,11 +151,13 @@ def build_context(
     recompute: bool = False,
 ) -> ReportContext:
     figures = compute_figures(run)
-    summary = extend_summary(load_summary(run.path, recompute=recompute), figures)
+    summary_json = extend_summary(load_summary(run.path, recompute=recompute), figures)
+    summary = RunSummary.from_json(summary_json)
     effective = slo if slo is not None else DEFAULT_SLO
     return ReportContext(
         run=run,
         summary=summary,
+        summary_json=summary_json,
         figures=figures,
         slo=effective,
         verdict=evaluate(summary, effective),

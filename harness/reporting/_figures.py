@@ -1,9 +1,8 @@
-"""Figures computed from a run's raw CSVs, beyond what summary.json holds.
+"""Figures the reports show beyond what summary.json holds: breakdowns by event, scope and
+stream, bytes per event, a per-second timeline, generator health per worker.
 
-Latency is measured on live deliveries only: a replayed event (`replayed = 1`, from `sync`) is
-delivered late on purpose and says nothing about fan-out speed. End-to-end latency joins each
-delivery to the successful change with the same (entity_id, version): the actor's `t_send` may
-come from another worker process, so no per-process key would do.
+Latency comes from `RunData.live` (live deliveries only, joined once to their changes) and
+percentiles from `percentile_row`: the same definitions as summary.json's (`harness.rundir`).
 """
 
 from __future__ import annotations
@@ -13,73 +12,21 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from harness.spec import Action, Op
+from ..rundir import (
+    PERCENTILES,
+    AnomalyKind,
+    LatencyKind,
+    RunData,
+    percentile_row,
+    successful_changes,
+)
 
-from ._rundir import CHANGE_OPS, AnomalyKind, RunData
-
-__all__ = [
-    "PERCENTILES",
-    "LatencyKind",
-    "RunFigures",
-    "change_send_times",
-    "compute_figures",
-    "percentile_row",
-]
-
-# Percentiles the report shows, as (label, quantile).
-PERCENTILES: tuple[tuple[str, float], ...] = (
-    ("p50", 0.50), ("p90", 0.90), ("p95", 0.95), ("p99", 0.99), ("max", 1.0),
-)  # fmt: skip
+__all__ = ["RunFigures", "compute_figures", "distinct_changes"]
 
 
-class LatencyKind:
-    E2E = "e2e"  # actor's send → recipient's receive
-    FANOUT = "fanout"  # server timestamp → recipient's receive
-
-    ALL: tuple[str, ...] = (E2E, FANOUT)
-
-
-def percentile_row(values_ms: pd.Series | np.ndarray) -> dict[str, float]:
-    """p50…max and the sample count; NaN percentiles when there are no samples."""
-    array = np.asarray(values_ms, dtype=float)
-    array = array[~np.isnan(array)]
-    row: dict[str, float] = {"count": float(array.size)}
-    for label, q in PERCENTILES:
-        row[label] = float(np.quantile(array, q)) if array.size else float("nan")
-    return row
-
-
-def _successful_changes(actions: pd.DataFrame) -> pd.DataFrame:
-    changes = actions[(actions["ok"] == 1) & actions["op"].isin(CHANGE_OPS)]
-    return changes.drop_duplicates(["entity_id", "version"], keep="first")
-
-
-def change_send_times(frame: pd.DataFrame, actions: pd.DataFrame) -> pd.Series:
-    """For each row of `frame` (entity_id, version, event), the `t_send` of the successful
-    change that made it; NaN where none matches.
-
-    A delete answered by REST 204 carries no record, so its action row may lack the version
-    its `deleted` event has (last + 1, SPEC §15): deletes fall back to matching the entity.
-    """
-    changes = _successful_changes(actions)
-    keyed = changes.set_index(["entity_id", "version"])["t_send"]
-    index = pd.MultiIndex.from_arrays([frame["entity_id"], frame["version"]])
-    sends = pd.Series(keyed.reindex(index).to_numpy(dtype=float), index=frame.index)
-    deletes = changes[changes["op"] == Op.DELETE.value].drop_duplicates("entity_id")
-    by_entity = deletes.set_index("entity_id")["t_send"]
-    deleted_event = frame["event"].astype(str).str.endswith(f":{Action.DELETED.value}")
-    fallback = sends.isna() & deleted_event
-    sends[fallback] = frame.loc[fallback, "entity_id"].map(by_entity).astype(float)
-    return sends
-
-
-def live_latencies(run: RunData) -> pd.DataFrame:
-    """Live deliveries with `e2e_ms` (NaN when no matching change) and `fanout_ms` columns."""
-    live = run.deliveries[run.deliveries["replayed"] != 1].copy()
-    live["t_send"] = change_send_times(live, run.actions)
-    live["e2e_ms"] = (live["t_recv"] - live["t_send"]) * 1000.0
-    live["fanout_ms"] = (live["t_recv"] - live["server_ts"]) * 1000.0
-    return live
+def distinct_changes(actions: pd.DataFrame) -> pd.DataFrame:
+    """Successful changes, one per (entity_id, version): what the report counts as changes."""
+    return successful_changes(actions).drop_duplicates(["entity_id", "version"], keep="first")
 
 
 def _percentile_table(live: pd.DataFrame, by: str) -> pd.DataFrame:
@@ -92,7 +39,7 @@ def _percentile_table(live: pd.DataFrame, by: str) -> pd.DataFrame:
 
 
 def _per_stream(run: RunData) -> pd.DataFrame:
-    kinds = (AnomalyKind.GAP, AnomalyKind.DUPLICATE, AnomalyKind.OUT_OF_ORDER)
+    kinds = [str(k) for k in (AnomalyKind.GAP, AnomalyKind.DUPLICATE, AnomalyKind.OUT_OF_ORDER)]
     anomalies = run.anomalies
     columns: dict[str, pd.Series] = {"received": run.deliveries.groupby("stream").size()}
     for kind in kinds:
@@ -114,7 +61,7 @@ def _per_stream(run: RunData) -> pd.DataFrame:
 
 
 def _bytes_per_event(run: RunData) -> pd.DataFrame:
-    live = run.deliveries[run.deliveries["replayed"] != 1]
+    live = run.live
     if live.empty:
         return pd.DataFrame(columns=["event", "count", "median", "mean", "p95", "max"])
     grouped = live.groupby("event")["bytes"]
@@ -132,7 +79,7 @@ def _timeline(run: RunData, live: pd.DataFrame) -> pd.DataFrame:
     """Per-second series relative to the run start: deliveries/s, changes/s, p50/p99 e2e."""
     start = run.started_at
     deliveries = live.assign(second=np.floor(live["t_recv"] - start).astype("Int64"))
-    changes = _successful_changes(run.actions)
+    changes = distinct_changes(run.actions)
     changes = changes.assign(second=np.floor(changes["t_send"] - start).astype("Int64"))
     per_second = pd.DataFrame({
         "deliveries": deliveries.groupby("second").size(),
@@ -201,7 +148,7 @@ class RunFigures:
 
 
 def compute_figures(run: RunData) -> RunFigures:
-    live = live_latencies(run)
+    live = run.live
     overall = pd.DataFrame(
         [{"latency": kind, **percentile_row(live[f"{kind}_ms"])} for kind in LatencyKind.ALL]
     )
@@ -218,7 +165,7 @@ def compute_figures(run: RunData) -> RunFigures:
         generator=_generator_health(run),
         leaks=run.anomalies[run.anomalies["kind"].isin(leak_kinds)].reset_index(drop=True),
         duration_s=run.duration_s,
-        changes=len(_successful_changes(run.actions)),
+        changes=len(distinct_changes(run.actions)),
         deliveries_live=len(live),
         bytes_live=int(live["bytes"].sum()) if len(live) else 0,
     )

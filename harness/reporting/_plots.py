@@ -21,7 +21,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ._figures import LatencyKind, RunFigures
+from ..rundir import LatencyKind
+from ._figures import RunFigures
 
 __all__ = [
     "Plot",

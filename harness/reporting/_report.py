@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .._exceptions import GateFailed
+from ..rundir import RunSummary, load_run
 from ._context import ReportContext, build_context
-from ._rundir import load_run
 from .formats import ReportFormat, default_formats
 from .gates import Slo, Verdict, load_slo
 
@@ -22,7 +21,7 @@ class ReportResult:
     verdict: Verdict
     slo_given: bool
     outputs: dict[str, Path]  # format name → file written
-    summary: dict[str, Any]
+    summary: RunSummary  # the run's figures (summary.json as written, typed)
 
     @property
     def exit_code(self) -> int:

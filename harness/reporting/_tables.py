@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+import dataclasses
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..rundir import Percentiles
     from ._context import ReportContext
 
-__all__ = ["fmt_number", "key_figures", "lookup", "markdown_table", "text_table"]
+__all__ = ["fmt_number", "key_figures", "markdown_table", "text_table"]
 
 
 def fmt_number(value: object, digits: int = 1) -> str:
@@ -26,16 +28,6 @@ def fmt_number(value: object, digits: int = 1) -> str:
     return str(value)
 
 
-def lookup(summary: Mapping[str, Any], *keys: str) -> Any:
-    """A nested summary value, or None when any level is missing."""
-    node: Any = summary
-    for key in keys:
-        if not isinstance(node, Mapping) or key not in node:
-            return None
-        node = node[key]
-    return node
-
-
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
     def cell(value: object) -> str:
         text = value if isinstance(value, str) else fmt_number(value)
@@ -51,49 +43,45 @@ def key_figures(context: ReportContext) -> list[tuple[str, str]]:
     s = context.summary
     fig = context.figures
 
-    def latency(kind: str) -> str:
-        parts = [f"{p} {fmt_number(lookup(s, 'latency_ms', kind, p))}"
-                 for p in ("p50", "p95", "p99", "max")]  # fmt: skip
+    def latency(p: Percentiles) -> str:
+        parts = [f"{label} {fmt_number(value)}"
+                 for label, value in (("p50", p.p50), ("p95", p.p95), ("p99", p.p99),
+                                      ("max", p.max))]  # fmt: skip
         return " · ".join(parts) + " ms"
 
     rows = [
         ("scenario", str(context.run.run.get("scenario", "–"))),
-        ("users", fmt_number(lookup(s, "users"))),
+        ("users", fmt_number(s.users)),
         ("duration", f"{fmt_number(fig.duration_s)} s"),
         ("changes", f"{fmt_number(fig.changes)} ({fmt_number(fig.changes_per_s)}/s)"),
         ("deliveries expected / received",
-         f"{fmt_number(lookup(s, 'deliveries', 'expected'))} / "
-         f"{fmt_number(lookup(s, 'deliveries', 'received'))}"),
+         f"{fmt_number(s.deliveries.expected)} / {fmt_number(s.deliveries.received)}"),
         ("live deliveries", f"{fmt_number(fig.deliveries_live)} "
                             f"({fmt_number(fig.deliveries_per_s)}/s, "
                             f"{fmt_number(fig.mb_per_s, 3)} MB/s)"),
-        ("end-to-end latency", latency("e2e")),
-        ("fan-out latency", latency("fanout")),
-        ("loss live / final", f"{fmt_number(lookup(s, 'loss', 'live'), 4)} / "
-                              f"{fmt_number(lookup(s, 'loss', 'final'), 4)}"),
-        ("duplicates", fmt_number(lookup(s, "duplicates"))),
-        ("out of order", fmt_number(lookup(s, "out_of_order"))),
-        ("isolation leaks", fmt_number(lookup(s, "isolation_leaks"))),
-        ("redaction leaks", fmt_number(lookup(s, "redaction_leaks"))),
-        ("bytes per update (median)", fmt_number(lookup(s, "bytes_per_update", "median"))),
-        ("connect errors", fmt_number(lookup(s, "connect_errors"))),
-        ("generator saturated", fmt_number(lookup(s, "generator", "saturated"))),
+        ("end-to-end latency", latency(s.latency_ms.e2e)),
+        ("fan-out latency", latency(s.latency_ms.fanout)),
+        ("loss live / final", f"{fmt_number(s.loss.live, 4)} / {fmt_number(s.loss.final, 4)}"),
+        ("duplicates", fmt_number(s.duplicates)),
+        ("out of order", fmt_number(s.out_of_order)),
+        ("isolation leaks", fmt_number(s.isolation_leaks)),
+        ("redaction leaks", fmt_number(s.redaction_leaks)),
+        ("bytes per update (median)", fmt_number(s.bytes_per_update.median)),
+        ("connect errors", fmt_number(s.connect_errors)),
+        ("generator saturated", fmt_number(s.generator.saturated)),
     ]  # fmt: skip
     # Scenario-specific figures the engine adds (reconnect_storm, flood): shown when present.
-    optional = (
-        ("reconnects", ("reconnects",)),
-        ("replayed deliveries", ("deliveries", "replayed")),
-        ("stream resets (refetch needed)", ("resets",)),
-        ("flood", ("flood",)),
+    optional: tuple[tuple[str, int | None], ...] = (
+        ("reconnects", s.reconnects),
+        ("replayed deliveries", s.deliveries.replayed),
+        ("stream resets (refetch needed)", s.resets),
     )
-    for label, keys in optional:
-        value = lookup(s, *keys)
-        if isinstance(value, dict) and any(value.values()):
-            rows.append((label, " · ".join(f"{k} {fmt_number(v)}" for k, v in value.items())))
-        elif isinstance(value, int | float) and value:
-            rows.append((label, fmt_number(value)))
-    by_node = lookup(s, "deliveries", "received_live_by_node")
-    if isinstance(by_node, dict) and len(by_node) > 1:  # a run spread over a cluster's nodes
+    rows += [(label, fmt_number(value)) for label, value in optional if value]
+    flood = {k: v for k, v in dataclasses.asdict(s.flood).items() if v is not None}
+    if any(flood.values()):
+        rows.append(("flood", " · ".join(f"{k} {fmt_number(v)}" for k, v in flood.items())))
+    by_node = s.deliveries.received_live_by_node
+    if len(by_node) > 1:  # a run spread over a cluster's nodes
         rows.append(("received live by node",
                      " · ".join(f"{k} {fmt_number(v)}" for k, v in by_node.items())))  # fmt: skip
     return rows

@@ -159,7 +159,7 @@ def judge_with_slo(
         progress(f"{prefix}: running")
         run_dir = run_step(LoadStep(users), out_dir)
         result = write_reports(run_dir, slo, formats=formats)
-        saturated = bool((result.summary.get("generator") or {}).get("saturated"))
+        saturated = bool(result.summary.generator.saturated)
         failures = tuple(f"{f.gate}: {f.message}" for f in result.verdict.failures)
         verdict = "PASS" if result.verdict.passed else "FAIL (" + "; ".join(failures) + ")"
         progress(f"{prefix}: {verdict}" + (" [GENERATOR SATURATED]" if saturated else ""))

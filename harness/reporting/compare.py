@@ -13,18 +13,16 @@ Correctness counts (final loss, duplicates, leaks) regress on any increase: they
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
+from ..rundir import LatencyKind, RunData, RunSummary
 from ._context import ReportContext, build_context
 from ._defaults import DEFAULT_NOISE_FLOOR_MS, DEFAULT_THRESHOLD_PCT
-from ._figures import LatencyKind
 from ._noise import BlockedSample, permutation_p_values
-from ._rundir import RunData
-from ._tables import lookup
+from .gates import GATES
 
 __all__ = [
     "DEFAULT_NOISE_FLOOR_MS",
@@ -40,20 +38,15 @@ SIGNIFICANCE = 0.01
 _MIN_BLOCKS = 10  # fewer one-second blocks than this: too short a run to tell noise apart
 _COMPARED_PERCENTILES: tuple[tuple[str, float], ...] = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
 
-# (metric name, summary path) of counts where any increase is a regression.
-_CORRECTNESS_COUNTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("loss_final", ("loss", "final")),
-    ("duplicates", ("duplicates",)),
-    ("isolation_leaks", ("isolation_leaks",)),
-    ("redaction_leaks", ("redaction_leaks",)),
-)
+# Counts where any increase is a regression (read as their SLO gates read them).
+_CORRECTNESS_COUNTS = ("loss_final", "duplicates", "isolation_leaks", "redaction_leaks")
 # Shown with their change, never a regression by themselves: they follow the workload.
-_INFORMATIONAL: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    ("loss_live", ("loss", "live"), "count"),
-    ("out_of_order", ("out_of_order",), "count"),
-    ("connect_errors", ("connect_errors",), "count"),
-    ("deliveries_per_s", ("deliveries_per_s",), "1/s"),
-    ("changes_per_s", ("changes_per_s",), "1/s"),
+_INFORMATIONAL: tuple[tuple[str, Callable[[RunSummary], float | None], str], ...] = (
+    ("loss_live", lambda s: s.loss.live, "count"),
+    ("out_of_order", lambda s: s.out_of_order, "count"),
+    ("connect_errors", lambda s: s.connect_errors, "count"),
+    ("deliveries_per_s", lambda s: s.deliveries_per_s, "1/s"),
+    ("changes_per_s", lambda s: s.changes_per_s, "1/s"),
 )
 
 
@@ -140,9 +133,12 @@ def _latency_delta(
     return MetricDelta(metric, "ms", float(b), float(n), change, p_value, evidence)
 
 
-def _number(summary: Mapping[str, Any], keys: tuple[str, ...]) -> float | None:
-    value = lookup(summary, *keys)
+def _number(value: float | bool | None) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _gate_value(name: str, summary: RunSummary) -> float | None:
+    return _number(GATES[name].extract(summary))
 
 
 def _count_delta(metric: str, base: float | None, new: float | None) -> MetricDelta:
@@ -183,15 +179,15 @@ def compare_runs(
                 BlockedSample.from_live(new.figures.live, column))  # fmt: skip
         samples[kind] = (pair[0].values, pair[1].values)
         deltas += _latency_deltas(kind, *pair, threshold_pct, noise_floor_ms)
-    for metric, keys in _CORRECTNESS_COUNTS:
-        deltas.append(_count_delta(metric, _number(base_summary, keys),
-                                   _number(new_summary, keys)))  # fmt: skip
-    keys = ("bytes_per_update", "median")
-    deltas.append(_bytes_delta(_number(base_summary, keys), _number(new_summary, keys),
+    for metric in _CORRECTNESS_COUNTS:
+        deltas.append(_count_delta(metric, _gate_value(metric, base_summary),
+                                   _gate_value(metric, new_summary)))  # fmt: skip
+    gate = "bytes_per_update_median"
+    deltas.append(_bytes_delta(_gate_value(gate, base_summary), _gate_value(gate, new_summary),
                                threshold_pct))  # fmt: skip
-    for metric, keys, unit in _INFORMATIONAL:
-        deltas.append(MetricDelta(metric, unit, _number(base_summary, keys),
-                                  _number(new_summary, keys), Change.INFO))  # fmt: skip
+    for metric, read, unit in _INFORMATIONAL:
+        deltas.append(MetricDelta(metric, unit, _number(read(base_summary)),
+                                  _number(read(new_summary)), Change.INFO))  # fmt: skip
     warnings = []
     for key, why in (("users", "latency shifts may come from load, not from the server"),
                      ("scenario", "the workloads are not alike")):  # fmt: skip

@@ -11,8 +11,8 @@ from typing import Protocol, runtime_checkable
 
 import jinja2
 
+from ..rundir import PERCENTILES
 from ._context import ReportContext, records
-from ._figures import PERCENTILES
 from ._plots import report_plots
 from ._tables import fmt_number, key_figures, markdown_table
 from .refetch import update_costs
@@ -46,7 +46,7 @@ class JsonSummary:
     filename = "summary.json"
 
     def write(self, context: ReportContext, out_dir: Path) -> Path:
-        data = dict(context.summary)
+        data = dict(context.summary_json)
         data["verdict"] = {
             "passed": context.verdict.passed,
             "slo": context.slo.source,

@@ -1,5 +1,7 @@
 """SLO gates: a registry of typed gate definitions and their evaluation against a summary.
 
+Each gate reads one typed field of the run's `RunSummary` (`harness.rundir`).
+
 An SLO file is flat TOML, one `gate_name = threshold` per line (see `slo.example.toml`). Every
 name must be in `GATES` and every value of the gate's type: a typo that silently passed would
 turn a CI gate into decoration, so both are usage errors naming what is valid.
@@ -17,10 +19,9 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .._exceptions import UsageError
-from ._tables import lookup
+from ..rundir import Percentiles, RunSummary
 
 __all__ = [
     "GATES",
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 Metric = float | bool
-Extractor = Callable[[Mapping[str, Any]], Metric | None]
+Extractor = Callable[[RunSummary], Metric | None]
 
 
 class Comparison(enum.Enum):
@@ -86,57 +87,73 @@ class Gate:
         return float(value)
 
 
-def _path(*keys: str) -> Extractor:
-    """An extractor reading a nested number from the summary; None where absent or NaN."""
-
-    def extract(summary: Mapping[str, Any]) -> Metric | None:
-        node = lookup(summary, *keys)
-        if isinstance(node, bool):
-            return node
-        if isinstance(node, int | float) and math.isfinite(node):
-            return float(node)
-        return None
-
-    return extract
+def _metric(value: float | bool | None) -> Metric | None:
+    """A summary value as a gate compares it; None where absent or NaN (not measured)."""
+    if value is None or isinstance(value, bool):
+        return value
+    return float(value) if math.isfinite(value) else None
 
 
-def _connect_error_ratio(summary: Mapping[str, Any]) -> Metric | None:
+def _field(read: Callable[[RunSummary], float | bool | None]) -> Extractor:
+    return lambda summary: _metric(read(summary))
+
+
+def _connect_error_ratio(summary: RunSummary) -> Metric | None:
     # Ratio over users: each simulated user opens at least one socket, and summary.json
     # carries the user count but not always the socket count.
-    errors, users = _path("connect_errors")(summary), _path("users")(summary)
+    errors, users = _metric(summary.connect_errors), _metric(summary.users)
     if errors is None or users is None:
         return None
     return float(errors) / max(float(users), 1.0)
 
 
+_LATENCIES: tuple[tuple[str, str, Callable[[RunSummary], Percentiles]], ...] = (
+    ("e2e", "end-to-end", lambda s: s.latency_ms.e2e),
+    ("fanout", "fan-out", lambda s: s.latency_ms.fanout),
+)
+_PERCENTILES: tuple[tuple[str, Callable[[Percentiles], float | None]], ...] = (
+    ("p50", lambda p: p.p50),
+    ("p95", lambda p: p.p95),
+    ("p99", lambda p: p.p99),
+    ("max", lambda p: p.max),
+)
+
+
+def _percentile(
+    kind: Callable[[RunSummary], Percentiles], pct: Callable[[Percentiles], float | None]
+) -> Extractor:
+    return _field(lambda s: pct(kind(s)))
+
+
 def _registry() -> dict[str, Gate]:
     gates: list[Gate] = []
-    for kind, label in (("e2e", "end-to-end"), ("fanout", "fan-out")):
-        for pct in ("p50", "p95", "p99", "max"):
+    for kind, label, latency in _LATENCIES:
+        for pct, value in _PERCENTILES:
             gates.append(
                 Gate(f"{pct}_{kind}_ms", f"{pct} {label} latency", "ms", Comparison.AT_MOST,
-                     float, _path("latency_ms", kind, pct))
+                     float, _percentile(latency, value))
             )  # fmt: skip
-    counts = (
-        ("loss_live", "events missing during the run", ("loss", "live")),
-        ("loss_final", "events still missing after the closing sync", ("loss", "final")),
-        ("duplicates", "events received twice live", ("duplicates",)),
-        ("out_of_order", "events received out of seq order", ("out_of_order",)),
-        ("isolation_leaks", "events delivered outside their audience", ("isolation_leaks",)),
-        ("redaction_leaks", "sensitive values seen by non-owners", ("redaction_leaks",)),
-        ("connect_errors", "sockets that failed to connect", ("connect_errors",)),
-    )
-    for name, description, keys in counts:
-        gates.append(Gate(name, description, "count", Comparison.AT_MOST, float, _path(*keys)))
+    counts: tuple[tuple[str, str, Callable[[RunSummary], int | None]], ...] = (
+        ("loss_live", "events missing during the run", lambda s: s.loss.live),
+        ("loss_final", "events still missing after the closing sync", lambda s: s.loss.final),
+        ("duplicates", "events received twice live", lambda s: s.duplicates),
+        ("out_of_order", "events received out of seq order", lambda s: s.out_of_order),
+        ("isolation_leaks", "events delivered outside their audience",
+         lambda s: s.isolation_leaks),
+        ("redaction_leaks", "sensitive values seen by non-owners", lambda s: s.redaction_leaks),
+        ("connect_errors", "sockets that failed to connect", lambda s: s.connect_errors),
+    )  # fmt: skip
+    for name, description, read in counts:
+        gates.append(Gate(name, description, "count", Comparison.AT_MOST, float, _field(read)))
     gates += [
         Gate("connect_error_ratio", "connect errors per user", "ratio", Comparison.AT_MOST,
              float, _connect_error_ratio),
         Gate("bytes_per_update_median", "median wire bytes of an update event", "bytes",
-             Comparison.AT_MOST, float, _path("bytes_per_update", "median")),
+             Comparison.AT_MOST, float, _field(lambda s: s.bytes_per_update.median)),
         Gate("min_deliveries_per_s", "delivered events per second", "1/s", Comparison.AT_LEAST,
-             float, _path("deliveries_per_s")),
+             float, _field(lambda s: s.deliveries_per_s)),
         Gate("generator_saturated", "load generator saturated (figures unreliable)", "",
-             Comparison.IS, bool, _path("generator", "saturated")),
+             Comparison.IS, bool, _field(lambda s: s.generator.saturated)),
     ]  # fmt: skip
     return {gate.name: gate for gate in gates}
 
@@ -221,7 +238,7 @@ def _fmt(value: Metric | None) -> str:
     return f"{value:g}" if float(value).is_integer() else f"{value:.4g}"
 
 
-def _outcome(gate: Gate, threshold: Metric, summary: Mapping[str, Any]) -> GateOutcome:
+def _outcome(gate: Gate, threshold: Metric, summary: RunSummary) -> GateOutcome:
     observed = gate.extract(summary)
     unit = f" {gate.unit}" if gate.unit and gate.unit != "count" else ""
     if observed is None:
@@ -254,7 +271,7 @@ class Verdict:
         return "; ".join(f"{o.gate}: {o.message}" for o in self.failures)
 
 
-def evaluate(summary: Mapping[str, Any], slo: Slo | None) -> Verdict:
+def evaluate(summary: RunSummary, slo: Slo | None) -> Verdict:
     if slo is None:
         return Verdict(())
     return Verdict(

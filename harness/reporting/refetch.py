@@ -14,17 +14,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from ._figures import change_send_times, percentile_row
-from ._rundir import RunData
+from ..rundir import ExtraOp, RunData, change_send_times, percentile_row
 
 if TYPE_CHECKING:
     from ._context import ReportContext
 
 __all__ = ["CostTable", "UpdateCost", "measure_update_cost", "update_costs"]
 
-REFETCH_OP = "refetch"
 RESPONSE_BYTES_COLUMN = "bytes_received"
 
 
@@ -48,8 +45,8 @@ class CostTable:
 
 
 def _incremental(run: RunData, label: str) -> UpdateCost:
-    live = run.deliveries[run.deliveries["replayed"] != 1]
-    latency = percentile_row((live["t_recv"] - change_send_times(live, run.actions)) * 1000.0)
+    live = run.live
+    latency = percentile_row(live["e2e_ms"])
     sizes = live["bytes"].to_numpy(dtype=float)
     return UpdateCost(
         label=label,
@@ -64,14 +61,14 @@ def _incremental(run: RunData, label: str) -> UpdateCost:
 
 def _refetch(run: RunData, label: str) -> UpdateCost:
     actions = run.actions
-    refetches = actions[(actions["op"] == REFETCH_OP) & (actions["ok"] == 1)]
+    refetches = actions[(actions["op"] == ExtraOp.REFETCH) & (actions["ok"] == 1)]
     # A refetch row carries its triggering event's entity and version, not its event name.
-    triggered = refetches.assign(event="")
-    latency = percentile_row((refetches["t_ack"] - change_send_times(triggered, actions)) * 1000.0)
-    live = run.deliveries[run.deliveries["replayed"] != 1]
+    sent = change_send_times(refetches, actions, by_event=False)
+    latency = percentile_row((refetches["t_ack"] - sent) * 1000.0)
+    live = run.live
     event_bytes = float(live["bytes"].median()) if len(live) else 0.0
-    if RESPONSE_BYTES_COLUMN in refetches.columns and len(refetches):
-        response = pd.to_numeric(refetches[RESPONSE_BYTES_COLUMN], errors="coerce")
+    response = refetches[RESPONSE_BYTES_COLUMN]
+    if response.notna().any():
         per_update = event_bytes + float(response.median())
         note = "event + full list refetched over REST"
     else:
@@ -91,7 +88,7 @@ def _refetch(run: RunData, label: str) -> UpdateCost:
 def measure_update_cost(run: RunData) -> UpdateCost:
     """Cost per update of one run; refetch-style when its actions include refetches."""
     label = str(run.run.get("scenario") or run.path.name)
-    if (run.actions["op"] == REFETCH_OP).any():
+    if (run.actions["op"] == ExtraOp.REFETCH).any():
         return _refetch(run, label)
     return _incremental(run, label)
 

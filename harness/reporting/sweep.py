@@ -16,10 +16,10 @@ from pathlib import Path
 from matplotlib.axes import Axes
 
 from .._exceptions import HarnessError
+from ..rundir import load_run
 from ._context import build_context
 from ._plots import Plot, render_png
-from ._rundir import load_run
-from ._tables import fmt_number, lookup, markdown_table
+from ._tables import fmt_number, markdown_table
 from .formats import render_template
 from .runs import LoadStep, StepRunner
 
@@ -83,13 +83,13 @@ def measure_row(step: LoadStep, run_dir: Path) -> SweepRow:
         changes_per_s=figures.changes_per_s,
         deliveries_per_s=figures.deliveries_per_s,
         mb_per_s=figures.mb_per_s,
-        e2e_p50_ms=_float(lookup(s, "latency_ms", "e2e", "p50")),
-        e2e_p95_ms=_float(lookup(s, "latency_ms", "e2e", "p95")),
-        e2e_p99_ms=_float(lookup(s, "latency_ms", "e2e", "p99")),
-        fanout_p99_ms=_float(lookup(s, "latency_ms", "fanout", "p99")),
-        loss_live=_float(lookup(s, "loss", "live")),
-        loss_final=_float(lookup(s, "loss", "final")),
-        generator_saturated=bool(lookup(s, "generator", "saturated")),
+        e2e_p50_ms=_float(s.latency_ms.e2e.p50),
+        e2e_p95_ms=_float(s.latency_ms.e2e.p95),
+        e2e_p99_ms=_float(s.latency_ms.e2e.p99),
+        fanout_p99_ms=_float(s.latency_ms.fanout.p99),
+        loss_live=_float(s.loss.live),
+        loss_final=_float(s.loss.final),
+        generator_saturated=bool(s.generator.saturated),
         run_dir=str(run_dir),
     )
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.reporting._rundir import (
+from harness.rundir import (
     ACTIONS_COLUMNS,
     ANOMALIES_COLUMNS,
     DELIVERIES_COLUMNS,

@@ -8,23 +8,28 @@ import pytest
 
 from harness import UsageError
 from harness.reporting import GATES, Comparison, GateStatus, evaluate, load_slo, parse_slo
+from harness.rundir import RunSummary, summarize
 
-SUMMARY = {
-    "users": 200,
-    "latency_ms": {
-        "e2e": {"p50": 40.0, "p95": 90.0, "p99": 120.0, "max": 300.0},
-        "fanout": {"p50": 5.0, "p95": 20.0, "p99": 60.0, "max": 80.0},
-    },
-    "loss": {"live": 3, "final": 0},
-    "duplicates": 0,
-    "out_of_order": 2,
-    "isolation_leaks": 0,
-    "redaction_leaks": 1,
-    "connect_errors": 4,
-    "bytes_per_update": {"median": 512.0},
-    "deliveries_per_s": 150.0,
-    "generator": {"cpu_percent_max": 95.0, "saturated": True},
-}
+RUN_FIXTURES = Path(__file__).resolve().parent.parent / "run_model" / "fixtures"
+
+SUMMARY = RunSummary.from_json(
+    {
+        "users": 200,
+        "latency_ms": {
+            "e2e": {"p50": 40.0, "p95": 90.0, "p99": 120.0, "max": 300.0},
+            "fanout": {"p50": 5.0, "p95": 20.0, "p99": 60.0, "max": 80.0},
+        },
+        "loss": {"live": 3, "final": 0},
+        "duplicates": 0,
+        "out_of_order": 2,
+        "isolation_leaks": 0,
+        "redaction_leaks": 1,
+        "connect_errors": 4,
+        "bytes_per_update": {"median": 512.0},
+        "deliveries_per_s": 150.0,
+        "generator": {"cpu_percent_max": 95.0, "saturated": True},
+    }
+)
 
 
 def outcome(name: str, threshold: object) -> tuple[GateStatus, object]:
@@ -60,10 +65,21 @@ def test_at_least_and_boolean_comparisons() -> None:
 
 def test_a_metric_the_summary_lacks_fails_as_missing() -> None:
     """Not measured is not passed."""
-    verdict = evaluate({"users": 3}, parse_slo({"p99_e2e_ms": 100}))
+    verdict = evaluate(RunSummary.from_json({"users": 3}), parse_slo({"p99_e2e_ms": 100}))
     assert not verdict.passed
     assert verdict.failures[0].status is GateStatus.MISSING
     assert verdict.failures[0].observed is None
+
+
+def test_every_gate_reads_a_field_the_engine_writes() -> None:
+    """Each gate of the registry finds its metric in a real run's summary.json: a gate whose
+    typed field the engine never fills would always fail as missing."""
+    summary = RunSummary.from_json(summarize(RUN_FIXTURES / "team_sync"))
+    limits = {name: gate.check_threshold(False if gate.value_type is bool else 0)
+              for name, gate in GATES.items()}  # fmt: skip
+    verdict = evaluate(summary, parse_slo(limits))
+    assert [o.gate for o in verdict.outcomes if o.status is GateStatus.MISSING] == []
+    assert len(verdict.outcomes) == len(GATES)
 
 
 def test_mistyped_gate_name_lists_valid_names_and_suggests() -> None:

@@ -172,10 +172,10 @@ def test_recompute_redoes_the_summary_with_the_load_analysis(run_dir: Path) -> N
     stale = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     stale["latency_ms"]["e2e"]["p99"] = 99999.0
     (run_dir / "summary.json").write_text(json.dumps(stale), encoding="utf-8")
-    assert write_reports(run_dir, formats=LIGHT).summary["latency_ms"]["e2e"]["p99"] == 99999.0
+    assert write_reports(run_dir, formats=LIGHT).summary.latency_ms.e2e.p99 == 99999.0
     fresh = write_reports(run_dir, recompute=True, formats=LIGHT).summary
-    assert fresh["latency_ms"]["e2e"]["max"] == pytest.approx(100.0, abs=0.01)
-    assert fresh["latency_ms"]["e2e"]["p99"] == pytest.approx(100.0, abs=0.01)
+    assert fresh.latency_ms.e2e.max == pytest.approx(100.0, abs=0.01)
+    assert fresh.latency_ms.e2e.p99 == pytest.approx(100.0, abs=0.01)
 
 
 def test_multi_node_run_shows_deliveries_by_node(tmp_path: Path) -> None:

@@ -1,0 +1,115 @@
+"""A load run directory: its contract, read into one typed model, and what is derived from it.
+
+- `records`: one record type per CSV (what `crm-harness load --report DIR` writes); standard
+  library only, so the engine's Locust processes import it without pandas.
+- `RunData` (`load_run`): the directory read once, one type rule for every column, the live
+  deliveries joined to their changes once (`RunData.live`); `*_COLUMNS`: the columns each
+  file must have.
+- `RunSummary` (`summarize_run`): summary.json as types; `summarize(dir)` is its JSON.
+- `Percentiles`, `quantiles`, `change_send_times`: the one percentile definition and the one
+  end-to-end join that summary.json, the reports, compare and live progress share.
+
+Names other than `records`' load lazily: pandas costs a third of a second, and the Locust
+processes and `crm-harness --help` need only the light corners.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .records import (
+    CHANGE_OPS,
+    RECORD_TYPES,
+    ActionRecord,
+    AnomalyKind,
+    AnomalyRecord,
+    DeliveryRecord,
+    ExtraOp,
+    GeneratorSample,
+    LocalError,
+    Record,
+    StreamRecord,
+    Transport,
+    UserRecord,
+    columns,
+)
+
+if TYPE_CHECKING:
+    from ._latency import (
+        PERCENTILES,
+        LatencyKind,
+        Percentiles,
+        change_send_times,
+        percentile_row,
+        quantiles,
+        successful_changes,
+    )
+    from ._reader import (
+        ACTIONS_COLUMNS,
+        ANOMALIES_COLUMNS,
+        DELIVERIES_COLUMNS,
+        GENERATOR_COLUMNS,
+        STREAMS_COLUMNS,
+        USERS_COLUMNS,
+        RunData,
+        load_run,
+        read_run,
+    )
+    from ._summarize import load_summary, summarize, summarize_run
+    from ._summary import RunSummary
+
+_HOMES: dict[str, str] = {
+    **{name: "._latency" for name in ("PERCENTILES", "LatencyKind", "Percentiles",
+                                      "change_send_times", "percentile_row", "quantiles",
+                                      "successful_changes")},
+    **{name: "._reader" for name in ("RunData", "load_run", "read_run", "ACTIONS_COLUMNS",
+                                     "ANOMALIES_COLUMNS", "DELIVERIES_COLUMNS",
+                                     "GENERATOR_COLUMNS", "STREAMS_COLUMNS", "USERS_COLUMNS")},
+    **{name: "._summarize" for name in ("load_summary", "summarize", "summarize_run")},
+    "RunSummary": "._summary",
+}  # fmt: skip
+
+__all__ = [
+    "ACTIONS_COLUMNS",
+    "ANOMALIES_COLUMNS",
+    "CHANGE_OPS",
+    "DELIVERIES_COLUMNS",
+    "GENERATOR_COLUMNS",
+    "PERCENTILES",
+    "RECORD_TYPES",
+    "STREAMS_COLUMNS",
+    "USERS_COLUMNS",
+    "ActionRecord",
+    "AnomalyKind",
+    "AnomalyRecord",
+    "DeliveryRecord",
+    "ExtraOp",
+    "GeneratorSample",
+    "LatencyKind",
+    "LocalError",
+    "Percentiles",
+    "Record",
+    "RunData",
+    "RunSummary",
+    "StreamRecord",
+    "Transport",
+    "UserRecord",
+    "change_send_times",
+    "columns",
+    "load_run",
+    "load_summary",
+    "percentile_row",
+    "quantiles",
+    "read_run",
+    "successful_changes",
+    "summarize",
+    "summarize_run",
+]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home, __name__), name)

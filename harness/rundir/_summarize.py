@@ -1,0 +1,315 @@
+"""From a run directory to its `RunSummary` (what the load engine writes as summary.json).
+
+Loss comes from streams.csv (what each socket owed between joining and the closing sync),
+duplicates and out-of-order from the live delivery rows themselves, leaks from both
+deliveries and anomalies, latency from `RunData.live` (the one join, see `_latency`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.spec import AI_TASK_TERMINAL_EVENTS, ErrorCode
+
+from ._latency import Percentiles, change_send_times, successful_changes
+from ._reader import SUMMARY_JSON, RunData, read_json, read_run
+from ._summary import (
+    AiTasks,
+    BytesPerUpdate,
+    ChangeCounts,
+    DeliveryCounts,
+    Flood,
+    GeneratorHealth,
+    Latency,
+    Loss,
+    RunSummary,
+    ScopeFigures,
+    SteadyState,
+)
+from .records import (
+    CHANGE_OPS,
+    SATURATION_CPU_PERCENT,
+    SATURATION_LAG_MS,
+    SATURATION_SECONDS,
+    STALL_LAG_MS,
+    AnomalyKind,
+    ExtraOp,
+    LocalError,
+)
+
+__all__ = ["load_summary", "summarize", "summarize_run"]
+
+
+def summarize_run(run: RunData) -> RunSummary:
+    deliveries, actions, users, streams = run.deliveries, run.actions, run.users, run.streams
+    n_users = int(run.run.get("users") or len(users))
+    duration = float(run.run.get("duration_s") or 0) or 1.0
+    live = run.live
+    with_entity = live[live["entity_id"] != ""]
+    unique_live = live.drop_duplicates(["socket", "stream", "seq"])
+    ok_changes = successful_changes(actions)
+    loss = Loss(_total(streams["missing_live"]), _total(streams["missing_final"]))
+    expected = _total(streams["head"] - streams["start_seq"])
+    kinds = anomalies_by_kind(run.anomalies)
+    isolation = max(isolation_leaks(deliveries, users), kinds.get(AnomalyKind.ISOLATION_LEAK, 0))
+    updates = with_entity[with_entity["event"].str.endswith(":updated")]
+    refetch = actions[(actions["op"] == ExtraOp.REFETCH) & (actions["ok"] == 1)]
+    refetch_sent = change_send_times(refetch, actions, by_event=False)
+    reconnects = actions[(actions["op"] == ExtraOp.RECONNECT) & (actions["ok"] == 1)]
+    duplicates = len(live) - len(unique_live)
+    seq_conflict_count = seq_conflicts(deliveries)
+    generator = generator_health(run.generator, n_users)
+    notes = [str(n) for n in run.run.get("notes", [])]
+    if generator.saturated:
+        notes.append("generator saturated: latency figures include generator delay")
+    return RunSummary(
+        scenario=run.run.get("scenario"),
+        users=n_users,
+        duration_s=duration,
+        actions=len(actions),
+        changes=ChangeCounts(int(actions["op"].isin(CHANGE_OPS).sum()), len(ok_changes)),
+        changes_per_s=round(len(ok_changes) / duration, 2),
+        deliveries=DeliveryCounts(
+            expected=expected,
+            received=expected - (loss.final or 0),
+            received_live=len(unique_live),
+            rows=len(deliveries),
+            replayed=int((deliveries["replayed"] == 1).sum()),
+            expected_by_audience=expected_by_audience(ok_changes, users),
+            received_live_by_node=received_live_by_node(streams, run.run.get("urls")),
+        ),
+        deliveries_per_s=round(len(live) / duration, 2),
+        mb_per_s=round(float(deliveries["bytes"].sum()) / duration / 1e6, 4),
+        loss=loss,
+        duplicates=duplicates,
+        out_of_order=out_of_order(live),
+        isolation_leaks=int(isolation),
+        redaction_leaks=kinds.get(AnomalyKind.REDACTION_LEAK, 0),
+        gaps_seen=kinds.get(AnomalyKind.GAP, 0),
+        seq_conflicts=seq_conflict_count,
+        resets=_total(streams["reset"]),
+        latency_ms=Latency(
+            e2e=Percentiles.of(with_entity["e2e_ms"]),
+            fanout=Percentiles.of(live["fanout_ms"]),
+            refetch_e2e=Percentiles.of((refetch["t_ack"] - refetch_sent) * 1000),
+        ),
+        per_scope={
+            str(scope): ScopeFigures(len(group), Percentiles.of(group["e2e_ms"]))
+            for scope, group in with_entity.groupby("scope")
+        },
+        steady_state=steady_state(run),
+        bytes_per_update=BytesPerUpdate(
+            median=_median(updates["bytes"]), refetch_median=_median(refetch["bytes_received"])
+        ),
+        connect_errors=_total(users["connect_errors"]),
+        connect_error_reasons=connect_error_reasons(run.anomalies),
+        reconnects=int((actions["op"] == ExtraOp.RECONNECT).sum()),
+        reconnect_ms=Percentiles.of((reconnects["t_ack"] - reconnects["t_send"]) * 1000),
+        disconnects=kinds.get(AnomalyKind.DISCONNECT, 0),
+        flood=flood(actions),
+        ai_tasks=ai_tasks(live, actions),
+        generator=generator,
+        passed=(
+            int(isolation) + kinds.get(AnomalyKind.REDACTION_LEAK, 0) == 0
+            and (loss.final or 0) == 0
+            and duplicates == 0
+            and seq_conflict_count == 0
+        ),
+        notes=notes,
+    )
+
+
+def summarize(run_dir: Path | str) -> dict[str, Any]:
+    """summary.json's content for the run directory `run_dir` (run.json may be absent)."""
+    return summarize_run(read_run(Path(run_dir))).to_json()
+
+
+def load_summary(run_dir: Path | str, *, recompute: bool = False) -> dict[str, Any]:
+    """The run's summary.json as the load engine wrote it; recomputed from the CSVs when
+    asked (after the analysis improved, say) or when there is none."""
+    path = Path(run_dir)
+    summary_json = path / SUMMARY_JSON
+    if summary_json.is_file() and not recompute:
+        return read_json(summary_json)
+    return summarize(path)
+
+
+# -- one function per figure ----------------------------------------------------------------------
+
+
+def _total(values: pd.Series) -> int:
+    return int(values.sum()) if len(values) else 0
+
+
+def _median(values: pd.Series) -> float | None:
+    clean = values.dropna()
+    return float(clean.median()) if len(clean) else None
+
+
+def anomalies_by_kind(anomalies: pd.DataFrame) -> dict[str, int]:
+    return {str(k): int(v) for k, v in anomalies["kind"].value_counts().items()}
+
+
+def connect_error_reasons(anomalies: pd.DataFrame) -> dict[str, int]:
+    """The five most frequent reasons sockets failed to connect, with their counts."""
+    errors = anomalies[anomalies["kind"] == AnomalyKind.CONNECT_ERROR]["detail"]
+    return {str(k): int(v) for k, v in errors.value_counts().head(5).items()}
+
+
+def out_of_order(live: pd.DataFrame) -> int:
+    if live.empty:
+        return 0
+    ordered = live.sort_values("t_recv", kind="stable")
+    prior_max = ordered.groupby(["socket", "stream"])["seq"].transform(
+        lambda s: s.cummax().shift(1)
+    )
+    return int((ordered["seq"] < prior_max).sum())
+
+
+def isolation_leaks(deliveries: pd.DataFrame, users: pd.DataFrame) -> int:
+    if deliveries.empty or users.empty:
+        return 0
+    own = users.drop_duplicates("user_id").set_index("user_id")
+    known = deliveries[deliveries["receiver"].isin(own.index)]
+    allowed = {
+        uid: {f"broker:{row.broker_id}", f"team:{row.team_id}", f"user:{uid}"}
+        for uid, row in own.iterrows()
+    }
+    return int(
+        sum(
+            stream not in allowed[receiver]
+            for receiver, stream in zip(known["receiver"], known["stream"], strict=True)
+        )
+    )
+
+
+def expected_by_audience(changes: pd.DataFrame, users: pd.DataFrame) -> int:
+    """Sockets in the audience of each successful change (EVT-1), from the actor's team/broker."""
+    if changes.empty or users.empty:
+        return 0
+    u = users.drop_duplicates("user_id").set_index("user_id")
+    team_sockets = users.groupby("team_id")["sockets"].sum()
+    broker_sockets = users.groupby("broker_id")["sockets"].sum()
+    total = 0
+    for actor, scope in zip(changes["actor"], changes["scope"], strict=True):
+        if actor not in u.index:
+            continue
+        row = u.loc[actor]
+        if scope == "team":
+            total += int(team_sockets.get(row["team_id"], 0))
+        elif scope == "broker":
+            total += int(broker_sockets.get(row["broker_id"], 0))
+        elif scope == "user":
+            total += int(row["sockets"])
+    return total
+
+
+def seq_conflicts(deliveries: pd.DataFrame) -> int:
+    """(stream, seq) pairs that reached sockets as different events (STR-1, RED-3)."""
+    if deliveries.empty:
+        return 0
+    ids = deliveries.groupby(["stream", "seq"])["event_id"].nunique()
+    return int((ids > 1).sum())
+
+
+def _connected_max(samples: pd.DataFrame) -> int:
+    """Workers sample on their own clocks: add up each worker's last sample of each second."""
+    per_second = samples.assign(second=samples["t"].round())
+    last = per_second.groupby(["second", "worker"])["connected_users"].last()
+    return int(last.groupby(level="second").sum().max())
+
+
+def generator_health(samples: pd.DataFrame, users: int) -> GeneratorHealth:
+    if samples.empty:
+        return GeneratorHealth(saturated=False)
+    saturated = False
+    for _, per_worker in samples.sort_values("t").groupby("worker"):
+        hot = (per_worker["cpu_percent"] > SATURATION_CPU_PERCENT) | (
+            per_worker["loop_lag_ms"] > SATURATION_LAG_MS
+        )
+        streak = hot.astype(int).groupby((~hot).cumsum()).cumsum()
+        saturated = saturated or bool((streak >= SATURATION_SECONDS).any())
+    stalls = int((samples["loop_lag_ms"] > STALL_LAG_MS).sum())
+    rss_peak = float(samples.groupby("worker")["rss_mb"].max().sum())
+    return GeneratorHealth(
+        cpu_percent_max=round(float(samples["cpu_percent"].max()), 1),
+        cpu_percent_mean=round(float(samples["cpu_percent"].mean()), 1),
+        loop_lag_ms_max=round(float(samples["loop_lag_ms"].max()), 1),
+        stalls=stalls,
+        rss_mb_max=round(rss_peak, 1),
+        memory_per_user_kb=round(rss_peak * 1024 / users, 1) if users else None,
+        connected_users_max=_connected_max(samples),
+        saturated=saturated or stalls > 0,
+    )
+
+
+def steady_state(run: RunData) -> SteadyState | None:
+    """Figures at full load: from the last user's join to the last action sent (no ramp);
+    end-to-end latency of the changes sent in that window."""
+    users, actions, live = run.users, run.actions, run.live
+    if users.empty or actions.empty:
+        return None
+    start, end = float(users["connected_at"].max()), float(actions["t_send"].max())
+    if end - start < 1.0:
+        return None
+    window = live[(live["t_recv"] >= start) & (live["t_recv"] <= end)]
+    acts = actions[(actions["t_send"] >= start) & (actions["t_send"] <= end)]
+    sent_in_window = (window["t_send"] >= start) & (window["t_send"] <= end)
+    sent_in_window &= window["entity_id"] != ""
+    return SteadyState(
+        seconds=round(end - start, 1),
+        changes_per_s=round(len(successful_changes(acts)) / (end - start), 2),
+        deliveries_per_s=round(len(window) / (end - start), 2),
+        e2e_ms=Percentiles.of(window[sent_in_window]["e2e_ms"]),
+        fanout_ms=Percentiles.of(window["fanout_ms"]),
+    )
+
+
+def flood(actions: pd.DataFrame) -> Flood:
+    sent = actions[actions["op"] == ExtraOp.FLOOD]
+    flooders = set(sent["actor"])
+    return Flood(
+        sent=len(sent),
+        rate_limited=int((sent["error_code"] == ErrorCode.RATE_LIMITED.value).sum()),
+        acks_lost_to_disconnect=int((sent["error_code"] == LocalError.DISCONNECTED).sum()),
+        disconnects=int(
+            ((actions["op"] == ExtraOp.RECONNECT) & actions["actor"].isin(flooders)).sum()
+        ),
+    )
+
+
+def ai_tasks(live: pd.DataFrame, actions: pd.DataFrame) -> AiTasks:
+    """AI tasks (§11): how many ended how, and request → terminal event at the requester."""
+    asked = actions[(actions["op"] == ExtraOp.AI_TASK) & (actions["ok"] == 1)]
+    ends = live[live["event"].isin(sorted(AI_TASK_TERMINAL_EVENTS))]
+    joined = ends[["receiver", "entity_id", "t_recv"]].merge(
+        asked[["actor", "entity_id", "t_send"]],
+        left_on=["receiver", "entity_id"],
+        right_on=["actor", "entity_id"],
+    )
+    per_task = ends.drop_duplicates("entity_id")  # a second tab sees the same task end
+    ended = {
+        str(e).rsplit(":", 1)[1]: int((per_task["event"] == e).sum())
+        for e in AI_TASK_TERMINAL_EVENTS
+    }
+    return AiTasks(
+        requested=len(asked),
+        cancelled=ended["cancelled"],
+        completed=ended["completed"],
+        failed=ended["failed"],
+        completion_ms=Percentiles.of((joined["t_recv"] - joined["t_send"]) * 1000),
+    )
+
+
+def received_live_by_node(streams: pd.DataFrame, urls: list[str] | None) -> dict[str, int]:
+    """Events received live per node the receiving socket was on (streams.csv `node`), by
+    node URL when run.json lists them; older runs without the column count as node 0."""
+    if streams.empty:
+        return {}
+    node = streams["node"].fillna(0).astype(int)
+    by_node = streams["received_live"].groupby(node).sum()
+    names = list(urls or [])
+    return {(names[i] if i < len(names) else str(i)): int(count) for i, count in by_node.items()}
