@@ -49,6 +49,11 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("-k", dest="keyword", help="pytest -k expression over check names")
     parser.add_argument("--quiet-period", type=float, help="seconds negative checks listen (0.4)")
     parser.add_argument("--max-wait", type=float, help="longest timing wait before not-run (25)")
+    parser.add_argument(
+        "--fuzz-seconds", type=float,
+        help="time the fuzz checks spend on generated input, in all (10; 0 turns them off)",
+    )  # fmt: skip
+    parser.add_argument("--fuzz-seed", type=int, help="seed of the fuzz input (default: random)")
     parser.set_defaults(run=run)
 
 
@@ -69,6 +74,8 @@ def _validate(args: argparse.Namespace) -> tuple[list[str] | None, list[str] | N
     unknown = [i for i in ids or [] if i not in REQUIREMENTS]
     if unknown:
         raise UsageError(f"unknown requirement id {', '.join(unknown)}")
+    if args.fuzz_seconds is not None and args.fuzz_seconds < 0:
+        raise UsageError("--fuzz-seconds must be 0 or more")
     for name in ("quiet_period", "max_wait"):
         value = getattr(args, name)
         if value is not None and value <= 0:
@@ -117,6 +124,10 @@ def run(args: argparse.Namespace) -> int:
     from harness.conformance import run as run_suite
     from harness.conformance._target import load_target
 
+    fuzz_seed = args.fuzz_seed if args.fuzz_seed is not None else secrets.randbelow(2**31)
+    if args.fuzz_seconds != 0:
+        print(f"crm-harness conform: fuzz seed {fuzz_seed} (--fuzz-seed {fuzz_seed} draws the "
+              "same generated input again)", file=sys.stderr)  # fmt: skip
     started = time.monotonic()
     with _target(args.url, secret) as (urls, used_secret, restart):
         load_target(urls, used_secret)  # pre-flight: one clear line if unreachable
@@ -132,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
             keyword=args.keyword,
             quiet_s=args.quiet_period,
             max_wait_s=args.max_wait,
+            fuzz_seconds=args.fuzz_seconds,
+            fuzz_seed=fuzz_seed,
             progress=_progress,
         )
     if outcome.pytest_exit_code == int(pytest.ExitCode.INTERRUPTED):

@@ -130,6 +130,8 @@ def run(
     keyword: str | None = None,
     quiet_s: float | None = None,
     max_wait_s: float | None = None,
+    fuzz_seconds: float | None = None,
+    fuzz_seed: int | None = None,
     progress: Callable[[ProgressLine], None] | None = None,
     extra_pytest_args: Sequence[str] = (),
 ) -> RunResult:
@@ -153,6 +155,8 @@ def run(
         "--crm-restart-cmd": restart_cmd,
         "--crm-quiet": str(quiet_s) if quiet_s is not None else None,
         "--crm-max-wait": str(max_wait_s) if max_wait_s is not None else None,
+        "--crm-fuzz-seconds": str(fuzz_seconds) if fuzz_seconds is not None else None,
+        "--crm-fuzz-seed": str(fuzz_seed) if fuzz_seed is not None else None,
         "-k": keyword,
     }
     for option, value in optional.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable, Generator, Iterable
 from typing import Any
@@ -13,7 +14,7 @@ from harness._exceptions import HarnessError
 from harness.spec import REQUIREMENTS, Profile
 
 from ._model import ConformanceResult, Outcome, TestRecord
-from ._target import DEFAULT_MAX_WAIT_S, DEFAULT_QUIET_S, Target, load_target
+from ._target import DEFAULT_FUZZ_S, DEFAULT_MAX_WAIT_S, DEFAULT_QUIET_S, Target, load_target
 from .failures import CheckFailure, FailureRecord
 from .outcomes import EXERCISED_PROPERTY, NOT_RUN_PREFIX, NOTE_PROPERTY
 from .payload_check import VIOLATION_PROPERTY
@@ -76,6 +77,10 @@ class ConformanceSession:
             raise pytest.UsageError(f"--crm-profile: unknown profile(s) {', '.join(bad)}")
         quiet = self.config.getoption("--crm-quiet")
         max_wait = self.config.getoption("--crm-max-wait")
+        fuzz_s = self.config.getoption("--crm-fuzz-seconds")
+        fuzz_seed = self.config.getoption("--crm-fuzz-seed")
+        if fuzz_s is not None and fuzz_s < 0:
+            raise pytest.UsageError("--crm-fuzz-seconds must be 0 or more")
         try:
             probe = load_target(self.urls, self.secret)
         except HarnessError as exc:
@@ -94,6 +99,8 @@ class ConformanceSession:
             quiet_s=DEFAULT_QUIET_S if quiet is None else quiet,
             max_wait_s=DEFAULT_MAX_WAIT_S if max_wait is None else max_wait,
             selected_profiles=frozenset(self.selected_profiles),
+            fuzz_seconds=DEFAULT_FUZZ_S if fuzz_s is None else fuzz_s,
+            fuzz_seed=secrets.randbelow(2**31) if fuzz_seed is None else fuzz_seed,
         )
         self.config.stash[TARGET_KEY] = self.target
         self.started = time.monotonic()

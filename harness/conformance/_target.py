@@ -15,10 +15,18 @@ import httpx
 from harness._exceptions import TargetError
 from harness.spec import INFO_PATH, SENSITIVE_FIELDS, Heartbeat, Limits, Profile
 
-__all__ = ["DEFAULT_MAX_WAIT_S", "DEFAULT_QUIET_S", "Target", "fetch_info", "load_target"]
+__all__ = [
+    "DEFAULT_FUZZ_S",
+    "DEFAULT_MAX_WAIT_S",
+    "DEFAULT_QUIET_S",
+    "Target",
+    "fetch_info",
+    "load_target",
+]
 
 DEFAULT_QUIET_S = 0.4  # how long a negative check listens for what must not arrive
 DEFAULT_MAX_WAIT_S = 25.0  # a timing check that would need to wait longer reports not-run
+DEFAULT_FUZZ_S = 10.0  # what the fuzz checks may spend sending generated input, in all
 
 
 def fetch_info(url: str, *, timeout: float = 5.0) -> dict[str, Any]:
@@ -62,6 +70,8 @@ class Target:
     quiet_s: float = DEFAULT_QUIET_S
     max_wait_s: float = DEFAULT_MAX_WAIT_S
     selected_profiles: frozenset[str] = field(default_factory=frozenset)
+    fuzz_seconds: float = DEFAULT_FUZZ_S
+    fuzz_seed: int = 0
 
     @property
     def url(self) -> str:

@@ -55,6 +55,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="how long negative checks listen for what must not arrive (default 0.4)",
     )
     group.addoption(
+        "--crm-fuzz-seconds",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="time the fuzz checks may spend sending generated input (default 10, 0 = off)",
+    )
+    group.addoption(
+        "--crm-fuzz-seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help="seed of the fuzz checks' generated input (default: random, printed in the report)",
+    )
+    group.addoption(
         "--crm-max-wait",
         type=float,
         default=None,

@@ -19,7 +19,7 @@ _ACTIONS = tuple(a.value for a in Action)
 PATHS: dict[str, tuple[str, ...]] = {
     "AUTH-4": ("claim:sub", "claim:teamId", "claim:brokerId", "expired", "forged", "no token"),
     "REC-7": ("create", "update", "partly-valid:create", "partly-valid:update", "not-an-object",
-              "too-large"),
+              "too-large", "fuzz:rest"),
     "EVT-1": tuple(f"{v}:{a}" for v in VISIBILITIES for a in _ACTIONS)
     + tuple(f"scope:{s}" for s in SCOPES),
     "EVT-3": _ACTIONS,

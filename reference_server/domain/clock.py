@@ -21,7 +21,7 @@ class SystemClock:
 
 def iso_from_epoch(epoch_seconds: float) -> str:
     dt = datetime.fromtimestamp(epoch_seconds, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    return f"{dt.year:04d}" + dt.strftime("-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 def utc_now_iso() -> str:

@@ -80,8 +80,13 @@ def normalise_timestamp(value: str) -> str:
     day, clock, fraction, offset = match.groups()
     micros = (fraction or ".0")[1:7].ljust(6, "0")  # beyond microseconds adds nothing to ms
     offset = "+00:00" if offset in ("Z", "z") else offset
-    parsed = datetime.fromisoformat(f"{day}T{clock}.{micros}{offset}").astimezone(UTC)
-    return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
+    try:
+        parsed = datetime.fromisoformat(f"{day}T{clock}.{micros}{offset}").astimezone(UTC)
+    except OverflowError:  # an offset that moves year 1 (or 9999) out of range
+        raise ValueError("date-time out of range") from None
+    # %Y does not pad years below 1000; TRN-4 has four digits (found by the REST fuzz check)
+    stamp = parsed.strftime("-%m-%dT%H:%M:%S.")
+    return f"{parsed.year:04d}{stamp}{parsed.microsecond // 1000:03d}Z"
 
 
 def _is_number(value: object) -> bool:

@@ -180,6 +180,7 @@ def test_integral_float_is_an_integer() -> None:
         ("2026-11-26T14:30:00.5+02:00", "2026-11-26T12:30:00.500Z"),
         ("2026-11-26T00:00:00.123456789-05:30", "2026-11-26T05:30:00.123Z"),
         ("2026-12-31T23:59:59.999-01:00", "2027-01-01T00:59:59.999Z"),
+        ("0260-11-28T04:24:18+00:00", "0260-11-28T04:24:18.000Z"),  # four digits (fuzz find)
     ],
 )
 def test_timestamps_are_normalised_to_wire_form(given: str, wire: str) -> None:
@@ -188,6 +189,14 @@ def test_timestamps_are_normalised_to_wire_form(given: str, wire: str) -> None:
     body = {**MINIMAL["appointment"], "startsAt": given, "endsAt": given}
     clean = validate_create("appointment", body)
     assert clean["startsAt"] == clean["endsAt"] == wire
+
+
+@pytest.mark.parametrize("given", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
+def test_timestamps_out_of_range_in_utc_are_refused(given: str) -> None:
+    """An offset that moves the instant out of years 1-9999 is a VALIDATION_ERROR, not a crash
+    (the REST fuzz check sends such date-times)."""
+    with pytest.raises(ValueError):
+        normalise_timestamp(given)
 
 
 @pytest.mark.parametrize("entity_type", sorted(FIELDS))

@@ -39,7 +39,11 @@ FAULTS: dict[str, str] = {
     "REC-7/partial-write": "a refused create or update first writes its valid fields",
     "MUT-2/shared-keys": "idempotency keys are one space for all users, not per user",
     "AUTH-4/broker-claim": "auth:refresh accepts a token of another brokerage (same sub, team)",
+    "LIM-5/internal": "a mutate whose field has the wrong JSON type crashes: INTERNAL",
+    "REC-7/server-error": "a REST change whose field has the wrong JSON type answers 500",
 }
+# Kinds whose values are JSON arrays/objects: anything else of that shape is a wrong type.
+_STRUCTURED = {"tags", "customFields"}
 _PERIOD = 8  # STR-1/now-and-then
 
 
@@ -153,6 +157,19 @@ def _change_faults() -> None:
 
         return patched
 
+    def crashing(orig: Method) -> Method:
+        async def patched(self: RecordService, actor: Any, request: Any) -> Any:
+            changes = request.changes if isinstance(request.changes, Mapping) else {}
+            mistyped = [k for k, v in changes.items()
+                        if k not in _STRUCTURED and isinstance(v, list | dict | bool)]  # fmt: skip
+            if mistyped and broken("LIM-5/internal") and request.via == "socket":
+                raise RuntimeError(f"cannot store {mistyped[0]}")  # the gateway answers INTERNAL
+            if mistyped and broken("REC-7/server-error") and request.via == "api":
+                raise DomainError(ErrorCode.INTERNAL, "internal error")
+            return await orig(self, actor, request)
+
+        return patched
+
     def refreshing(orig: Method) -> Method:
         async def patched(self: RealtimeGateway, session: Any, payload: Any) -> Any:
             token = payload.get("token") if isinstance(payload, Mapping) else None
@@ -171,6 +188,7 @@ def _change_faults() -> None:
         return patched
 
     patch(RecordService, "change", changing)
+    patch(RecordService, "change", crashing)
     patch(SqlUnitOfWork, "claim_idempotency_key", shared)
     patch(SqlUnitOfWork, "remember_idempotency_key", shared)
     patch(RealtimeGateway, "_on_auth_refresh", refreshing)

@@ -77,7 +77,12 @@ def faulty_server() -> Iterator[FaultyServer]:
 
 
 def verdicts_under(
-    server: FaultyServer, faults: Sequence[str], ids: Sequence[str], keyword: str | None = None
+    server: FaultyServer,
+    faults: Sequence[str],
+    ids: Sequence[str],
+    keyword: str | None = None,
+    *,
+    fuzz_seed: int | None = None,
 ) -> dict[str, Verdict]:
     """The suite's verdicts for `ids` with `faults` on; `keyword` narrows it to the checks
     that target the fault (an id's other, slower checks need not run to show it fails)."""
@@ -88,7 +93,8 @@ def verdicts_under(
     server.set_faults(faults)
     try:
         outcome = run([server.url], server.secret, requirement_ids=list(ids), keyword=keyword,
-                      restart=restart, quiet_s=0.3, extra_pytest_args=_NESTED)  # fmt: skip
+                      restart=restart, quiet_s=0.3, fuzz_seed=fuzz_seed,
+                      extra_pytest_args=_NESTED)  # fmt: skip
     finally:
         server.set_faults([])
     assert outcome.errors == [], outcome.errors
