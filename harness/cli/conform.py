@@ -125,12 +125,12 @@ def run(args: argparse.Namespace) -> int:
     from harness.conformance._target import load_target
 
     fuzz_seed = args.fuzz_seed if args.fuzz_seed is not None else secrets.randbelow(2**31)
-    if args.fuzz_seconds != 0:
-        print(f"crm-harness conform: fuzz seed {fuzz_seed} (--fuzz-seed {fuzz_seed} draws the "
-              "same generated input again)", file=sys.stderr)  # fmt: skip
     started = time.monotonic()
     with _target(args.url, secret) as (urls, used_secret, restart):
         load_target(urls, used_secret)  # pre-flight: one clear line if unreachable
+        if args.fuzz_seconds != 0:
+            print(f"crm-harness conform: fuzz seed {fuzz_seed} (--fuzz-seed {fuzz_seed} draws "
+                  "the same generated input again)", file=sys.stderr)  # fmt: skip
         outcome = run_suite(
             urls,
             used_secret,
