@@ -24,7 +24,7 @@ class RefetchUser(CrmUser):
         # Off the socket's reader greenlet: a slow REST call must not hold up later events.
         stream = str(payload.get("stream", ""))
         gevent.spawn(
-            self.agent.changes.refetch,
+            self.agent.actions.refetch,
             str(payload.get("entityType", "")),
             str(payload.get("entityId", "")),
             int(payload.get("version") or 0),

@@ -7,16 +7,16 @@ measurement leaves through `MEASUREMENTS` (see `measure.py`).
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import gevent
 
-from harness.spec import ClientEvent, ErrorCode
+from harness.spec import ClientEvent
 
-from .changes import ChangeRunner
+from .actions import ActionRunner
 from .context import LoadContext
+from .known_records import KnownRecords
 from .measure import (
     MEASUREMENTS,
     ActionRecord,
@@ -26,13 +26,10 @@ from .measure import (
     Transport,
     UserRecord,
 )
-from .payloads import KnownRecord, scope_of_visibility
 from .tracker import SocketTracker
 from .wire import CLOSED_BY_CLIENT, LeanSocket, WireError
 
 __all__ = ["AgentSocket", "LoadAgent"]
-
-_ACTION_TO_KNOWN = {"archived": True, "restored": False}
 
 
 class AgentSocket:
@@ -52,7 +49,7 @@ class AgentSocket:
     def _on_event(self, name: str, payload: Any, t_recv: float, nbytes: int) -> None:
         record = self.tracker.on_event(name, payload, t_recv, nbytes)
         if record is not None and record.entity_id:
-            self.agent.learn(payload, record.replayed == 1)
+            self.agent.learn(payload, replayed=record.replayed == 1)
 
     def _on_close(self, reason: str) -> None:
         if reason != CLOSED_BY_CLIENT:
@@ -101,11 +98,11 @@ class LoadAgent:
         self.index = ctx.claim_index() if index is None else index
         self.identity = ctx.agent_for(self.index)
         self.sockets: list[AgentSocket] = []
-        self.known: dict[str, KnownRecord] = {}
+        self.records = KnownRecords(ctx.owners)
         self.on_data_event: Callable[[dict[str, Any]], None] | None = None
         self._token: str | None = None
         self._token_exp = 0.0
-        self.changes = ChangeRunner(self)
+        self.actions = ActionRunner(self, rng=ctx.rng, workload=ctx.workload, rest=ctx.rest)
         self.final_done = False
 
     def token(self) -> str:
@@ -186,44 +183,10 @@ class LoadAgent:
 
     # -- knowledge of records ------------------------------------------------------------------
 
-    def learn(self, payload: dict[str, Any], replayed: bool) -> None:
+    def learn(self, payload: dict[str, Any], *, replayed: bool) -> None:
         """Data events teach the agent which records it may change, and their versions."""
-        entity_id = payload.get("entityId")
-        if not isinstance(entity_id, str) or payload.get("action") is None:
-            return
-        action = payload["action"]
-        if action == "deleted":
-            self.known.pop(entity_id, None)
-        else:
-            record = self.known.get(entity_id)
-            version = int(payload.get("version") or 0)
-            if record is None:
-                if len(self.known) >= 64:
-                    self.known.pop(next(iter(self.known)))
-                stream = str(payload.get("stream", "team:"))
-                record = KnownRecord(str(payload.get("entityType")), version, stream.split(":")[0])
-                self.known[entity_id] = record
-            record.version = max(record.version, version)
-            record.archived = _ACTION_TO_KNOWN.get(action, record.archived)
-        if self.on_data_event is not None and not replayed:
+        if self.records.learn(payload) and self.on_data_event is not None and not replayed:
             self.on_data_event(payload)
-
-    def remember(self, data: Any, visibility: str | None = None) -> tuple[str, int, str]:
-        """Record a change's result; (entity id, version, scope)."""
-        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
-            return "", 0, ""
-        entity_id = data["id"]
-        version = int(data.get("version") or 0)
-        scope = scope_of_visibility(str(visibility or data.get("visibility") or "team"))
-        if isinstance(data.get("ownerId"), str):
-            self.ctx.owners.setdefault(entity_id, data["ownerId"])
-        record = self.known.get(entity_id)
-        if record is None:
-            record = KnownRecord(str(data.get("entityType", "")), version, scope)
-            self.known[entity_id] = record
-        record.version = max(record.version, version)
-        record.archived = bool(data.get("archived", record.archived))
-        return entity_id, version, record.scope
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -235,10 +198,7 @@ class LoadAgent:
         return None
 
     def act(self) -> None:
-        self.changes.run(self.ctx.pick_op())
-
-    def new_key(self) -> str:
-        return uuid.uuid4().hex
+        self.actions.run(self.ctx.pick_op())
 
     def record_action(
         self,
@@ -277,10 +237,3 @@ class LoadAgent:
         ident = self.identity.user_id
         record = AnomalyRecord(kind, ident, "", 0, "", detail[:200], self.ctx.worker, time.time())
         MEASUREMENTS.fire(record)
-
-    def ack_error(self, ack: Any) -> str:
-        if isinstance(ack, dict) and ack.get("ok"):
-            return ""
-        if isinstance(ack, dict) and isinstance(ack.get("error"), dict):
-            return str(ack["error"].get("code", ErrorCode.INTERNAL.value))
-        return ErrorCode.INTERNAL.value

@@ -156,7 +156,8 @@ def _on_init(environment: Environment, **_: Any) -> None:
             _DEADLINE_MESSAGE, lambda msg, **_: _set_deadline(msg.data["deadline"])
         )
     else:
-        STATE.progress = Progress(config, environment)
+        counters = STATE.ctx.counters if STATE.ctx is not None else None
+        STATE.progress = Progress(config, environment, counters)
 
 
 @events.test_start.add_listener

@@ -16,6 +16,7 @@ from locust import User, task
 
 from harness.spec import ClientEvent, ErrorCode
 
+from .actions import ack_error
 from .agent import LoadAgent
 from .locust_glue import STATE, current_context
 from .measure import (
@@ -91,7 +92,7 @@ class FloodUser(_AgentUser):
         t_send = time.time()
         try:
             ack, sent = sock.call(ClientEvent.SYNC, {"cursors": {}}, 5.0)
-            error = self.agent.ack_error(ack)
+            error = ack_error(ack)
         except WireError:
             error, sent = LocalError.DISCONNECTED, 0
         self.agent.record_action(

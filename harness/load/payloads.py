@@ -4,34 +4,16 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass
 
 from harness.spec import SENSITIVE_FIELDS
 
-__all__ = ["KnownRecord", "create_body", "scope_of_visibility", "update_body"]
-
-_SCOPE_OF_VISIBILITY = {"team": "team", "broker": "broker", "private": "user"}
+__all__ = ["create_body", "update_body"]
 
 _STATUS = {
     "escrow": ("open", "pending", "closed"),
     "listing": ("active", "pending", "sold", "withdrawn"),
     "lead": ("new", "contacted", "qualified", "lost"),
 }
-
-
-@dataclass(slots=True)
-class KnownRecord:
-    """What an agent knows of a record it may change."""
-
-    entity_type: str
-    version: int
-    scope: str
-    archived: bool = False
-
-
-def scope_of_visibility(visibility: str) -> str:
-    """The stream kind a record's events travel on (SPEC §7)."""
-    return _SCOPE_OF_VISIBILITY.get(visibility, "team")
 
 
 def _sensitive_value(entity_type: str, rng: random.Random) -> dict[str, object]:

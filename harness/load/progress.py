@@ -17,6 +17,7 @@ from locust.env import Environment
 from harness.rundir import quantiles
 
 from .context import CLOSING_SYNC_SPREAD_MAX_S
+from .recorder import Counters
 
 __all__ = ["PRINT_INTERVAL_S", "Progress"]
 
@@ -24,9 +25,15 @@ PRINT_INTERVAL_S = 5.0
 
 
 class Progress:
-    def __init__(self, config: dict[str, Any], environment: Environment) -> None:
+    """`counters`: this process's own, when it generates load itself (standalone); a master
+    has none and totals what its workers report (`update`)."""
+
+    def __init__(
+        self, config: dict[str, Any], environment: Environment, counters: Counters | None = None
+    ) -> None:
         self.config = config
         self.environment = environment
+        self.counters = counters
         self.reports: dict[str, dict[str, Any]] = {}
         self.deadline = 0.0
         self._last: dict[str, float] = {}
@@ -35,10 +42,8 @@ class Progress:
         self.reports[client_id] = snapshot
 
     def _snapshots(self) -> list[dict[str, Any]]:
-        from .locust_glue import STATE  # the standalone process reads its own counters
-
-        if STATE.ctx is not None:
-            return [STATE.ctx.counters.snapshot()]
+        if self.counters is not None:
+            return [self.counters.snapshot()]
         return list(self.reports.values())
 
     def start(self, deadline: float) -> None:

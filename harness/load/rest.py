@@ -11,14 +11,14 @@ import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import gevent
 from geventhttpclient import HTTPClient
 
 from .wire import split_url
 
-__all__ = ["NodeRestPools", "RestPool", "RestResult"]
+__all__ = ["NodeRestPools", "RestCaller", "RestPool", "RestResult"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,19 @@ class RestResult:
         if isinstance(self.body, dict) and isinstance(self.body.get("error"), dict):
             return str(self.body["error"].get("code", ""))
         return "" if self.status < 400 else f"HTTP_{self.status}"
+
+
+class RestCaller(Protocol):
+    """What actions need of REST: one call, answered or refused (`RestPool`, `NodeRestPools`)."""
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        token: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> RestResult: ...
 
 
 class RestPool:
