@@ -38,6 +38,7 @@ class AnomalyKind(StrEnum):
     BAD_SEQ = "bad_seq"  # a durable event whose seq is not an integer ≥ 1
     RESET = "reset"  # a sync answered `reset`: the stream must be refetched (STR-3)
     ISOLATION_LEAK = "isolation_leak"  # an event of a stream not the receiver's (EVT-1)
+    SCHEMA_VIOLATION = "schema_violation"  # a sampled payload broke its schema (issue 17)
     REDACTION_LEAK = "redaction_leak"  # a sensitive value at a non-owner (RED-1)
     CONNECT_ERROR = "connect_error"
     DISCONNECT = "disconnect"  # the server or the network closed a socket mid-run

@@ -66,6 +66,7 @@ def key_figures(context: ReportContext) -> list[tuple[str, str]]:
         ("out of order", fmt_number(s.out_of_order)),
         ("isolation leaks", fmt_number(s.isolation_leaks)),
         ("redaction leaks", fmt_number(s.redaction_leaks)),
+        ("schema violations (sampled)", fmt_number(s.schema_violations)),
         ("bytes per update (median)", fmt_number(s.bytes_per_update.median)),
         ("connect errors", fmt_number(s.connect_errors)),
         ("generator saturated", fmt_number(s.generator.saturated)),

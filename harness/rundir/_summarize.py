@@ -91,6 +91,7 @@ def summarize_run(run: RunData) -> RunSummary:
         gaps_seen=kinds.get(AnomalyKind.GAP, 0),
         seq_conflicts=seq_conflict_count,
         resets=_total(streams["reset"]),
+        schema_violations=kinds.get(AnomalyKind.SCHEMA_VIOLATION, 0),
         latency_ms=Latency(
             e2e=Percentiles.of(with_entity["e2e_ms"]),
             fanout=Percentiles.of(live["fanout_ms"]),

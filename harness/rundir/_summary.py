@@ -150,6 +150,8 @@ class RunSummary:
     gaps_seen: int | None = None  # gap anomalies the sockets logged as they happened
     seq_conflicts: int | None = None  # (stream, seq) reaching sockets as different events
     resets: int | None = None
+    # sampled deliveries (1 in harness.load.tracker.VALIDATE_EVERY) that broke their schema
+    schema_violations: int | None = None
     latency_ms: Latency = field(default_factory=Latency)
     per_scope: dict[str, ScopeFigures] = field(default_factory=dict)
     steady_state: SteadyState | None = None
