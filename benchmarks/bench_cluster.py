@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psutil
-from cluster_bench_kit import (
+from cluster_bench_parts import (
     ClientFleet,
     Team,
     create_records,

@@ -15,7 +15,7 @@ PROG = "reference_server"
 
 def main(argv: Sequence[str] | None = None) -> int:
     from .config import add_server_options, settings_from_args
-    from .runner import serve_forever
+    from .serve_node import serve_forever
 
     parser = argparse.ArgumentParser(prog=f"python -m {PROG}", description=__doc__)
     add_server_options(parser)

@@ -30,8 +30,8 @@ from .realtime.loop_health import LoopHealth
 from .realtime.redis_fanout import start_listening
 from .rest import errors, info
 from .rest import records as record_routes
+from .rest.app_state import AppContext
 from .rest.body_limit import BodyLimitMiddleware
-from .rest.context import AppContext
 from .state.base import ClusterState
 from .store.base import RecordStore
 from .transport_ports import Records, Redaction

@@ -89,7 +89,7 @@ class ReferenceServer:
 
             check_cluster_settings(nodes, settings.redis_url, settings.database_url)
             return serve_cluster(settings, nodes, announce)
-        from .runner import serve_forever
+        from .serve_node import serve_forever
 
         return serve_forever(settings, prog, announce)
 

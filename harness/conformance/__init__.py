@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._model import ConformanceResult, Outcome, RequirementResult, TestRecord, Verdict
-    from ._runner import ProgressLine, RunResult, run
+    from ._run_suite import ProgressLine, RunResult, run
     from ._target import Target, load_target
+    from .check_api import Crm
     from .failures import CheckFailure, Severity
-    from .kit import Crm
 
 __all__ = [
     "CheckFailure",
@@ -41,14 +41,14 @@ _HOMES = {
     "RequirementResult": "_model",
     "TestRecord": "_model",
     "Verdict": "_model",
-    "ProgressLine": "_runner",
-    "RunResult": "_runner",
-    "run": "_runner",
+    "ProgressLine": "_run_suite",
+    "RunResult": "_run_suite",
+    "run": "_run_suite",
     "Target": "_target",
     "load_target": "_target",
     "CheckFailure": "failures",
     "Severity": "failures",
-    "Crm": "kit",
+    "Crm": "check_api",
 }
 
 

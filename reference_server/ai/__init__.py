@@ -8,7 +8,7 @@ from harness.spec import ClientEvent
 
 from ..realtime.gateway import RealtimeGateway
 from .routes import socket_cancel_handler, task_router
-from .runner import TaskRunner
+from .task_runner import TaskRunner
 
 __all__ = ["AiFeature", "TaskRunner"]
 

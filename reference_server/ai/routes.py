@@ -14,10 +14,10 @@ from harness.spec import AI_TASKS_PATH, ErrorCode
 from ..domain.contracts import DomainError
 from ..realtime.acks import Ack, ack_ok, validation_error
 from ..realtime.session import SocketSession
+from ..rest.app_state import authenticate
 from ..rest.body_limit import body_too_large
-from ..rest.context import authenticate
 from .model import TaskType, TaskView
-from .runner import TaskRunner
+from .task_runner import TaskRunner
 
 __all__ = ["TASKS_PATH", "socket_cancel_handler", "submitted", "task_router"]
 

@@ -13,12 +13,12 @@ from harness.spec import ClientEvent
 
 from ..realtime.gateway import RealtimeGateway
 from .activity import router as activity_router
-from .context import CollabContext
 from .locks import LockService
 from .notifications import CollabRecordService
 from .presence import PresenceService
 from .reaped import ReapedNodeAnnouncer
 from .rooms import RoomService
+from .shared import CollabContext
 
 __all__ = ["CollabContext", "CollabFeature", "CollabRecordService"]
 

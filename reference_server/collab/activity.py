@@ -12,7 +12,7 @@ from harness.spec import ACTIVITY_PATH, ENTITY_TYPES
 
 from ..domain.contracts import Actor
 from ..realtime.acks import validation_error
-from ..rest.context import authenticate, context_of
+from ..rest.app_state import authenticate, context_of
 from ..store.base import RecordStore
 from ..transport_ports import Redaction
 

@@ -20,7 +20,7 @@ from ..realtime.acks import Ack, ack_ok
 from ..realtime.session import SocketSession
 from ..state.base import EditLock
 from .cluster_keys import UserKeySet
-from .context import CollabContext, RecordRef, record_ref, room_of
+from .shared import CollabContext, RecordRef, record_ref, room_of
 
 __all__ = ["LockService", "lock_json", "ref_of_key"]
 

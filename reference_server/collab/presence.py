@@ -22,7 +22,7 @@ from ..realtime.acks import Ack, ack_ok, validation_error
 from ..realtime.session import SocketSession
 from ..state.base import Viewer
 from .cluster_keys import ClusterLease
-from .context import CollabContext
+from .shared import CollabContext
 
 __all__ = [
     "PresenceService",

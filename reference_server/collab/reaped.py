@@ -21,10 +21,10 @@ from collections import defaultdict
 from ..domain.contracts import Actor
 from ..state.base import Viewer
 from ..state.reaping import ReapedNode
-from .context import RecordRef
 from .locks import LockService, ref_of_key
 from .presence import PresenceService, team_of_grace_key, team_of_roster_key
 from .rooms import RoomService
+from .shared import RecordRef
 
 __all__ = ["ReapedNodeAnnouncer"]
 

@@ -15,7 +15,7 @@ from harness.spec import ServerEvent
 from ..realtime.acks import Ack, ack_ok, validation_error
 from ..realtime.session import SocketSession
 from ..state.base import Viewer
-from .context import CollabContext, RecordRef, record_ref, room_of
+from .shared import CollabContext, RecordRef, record_ref, room_of
 
 __all__ = ["TYPING_STATES", "RoomService"]
 

@@ -16,12 +16,12 @@ from harness.spec import Profile
 
 from ..ai import AiFeature
 from ..ai.journal import TaskJournal
-from ..ai.runner import TaskRunner
+from ..ai.task_runner import TaskRunner
 from ..domain.contracts import EventPublisher
 from ..realtime.gateway import RealtimeGateway
-from ..rest.context import AppContext
+from ..rest.app_state import AppContext
 from . import CollabFeature
-from .context import CollabContext
+from .shared import CollabContext
 
 __all__ = ["ExtraProfiles", "install_extra_profiles"]
 

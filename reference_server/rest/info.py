@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from harness.spec import HEALTH_PATH, INFO_PATH, METRICS_PATH, SENSITIVE_FIELDS, SPEC_VERSION
 
 from .. import __version__
-from .context import context_of
+from .app_state import context_of
 
 __all__ = ["router"]
 

@@ -16,8 +16,8 @@ from harness.spec import API_PREFIX, COLLECTIONS, ErrorCode, Op
 
 from ..domain.contracts import Actor, ChangeOutcome, ChangeRequest, DomainError
 from ..realtime.acks import validation_error
+from .app_state import authenticate, context_of
 from .body_limit import body_too_large
-from .context import authenticate, context_of
 from .if_match import IfMatchError, parse_if_match
 
 __all__ = ["NotJsonObject", "router"]

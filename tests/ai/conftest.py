@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "faults"))
 
-from fault_kit import FaultyServer, faulty_server
+from fault_verdicts import FaultyServer, faulty_server
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import pytest
-from fault_kit import FaultyServer, verdicts_under
 from fault_server import FAULTS
+from fault_verdicts import FaultyServer, verdicts_under
 
 from harness.conformance import Verdict
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from ai_support import TaskBench, make_bench
+from task_bench import TaskBench, make_bench
 
 from harness.spec import ErrorCode, ServerEvent
 from reference_server.ai.model import TaskStatus, TaskType, TaskView

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 import redis
-from cluster_kit import CLUSTER_HEARTBEAT, CLUSTER_LIMITS, CLUSTER_SECRET
+from cluster_sockets import CLUSTER_HEARTBEAT, CLUSTER_LIMITS, CLUSTER_SECRET
 
 from reference_server.cluster import RunningCluster, start_cluster
 from tests.conftest import ServiceEndpoint, _pg_execute, _with_database

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cluster_kit import (
+from cluster_sockets import (
     CLUSTER_LIMITS,
     CLUSTER_SECRET,
     Sockets,

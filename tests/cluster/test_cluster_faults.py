@@ -15,7 +15,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from cluster_faults import PrivateRedis, TcpProxy
-from cluster_kit import CLUSTER_SECRET, Sockets, data_events, eventually, sockets
+from cluster_sockets import CLUSTER_SECRET, Sockets, data_events, eventually, sockets
 
 from harness.client import Agent, Org, RealtimeClient
 from harness.spec import HEALTH_PATH, ClientEvent, EntityType, ErrorCode

@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from collab_support import collab_bench, session_of
+from collab_in_process import collab_bench, session_of
 
 from harness.spec import ErrorCode, ServerEvent
 from reference_server.domain.contracts import Actor, DomainError

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from domain_support import FakeClock, Harness, LockTable, RecordingPublisher
+from domain_doubles import FakeClock, Harness, LockTable, RecordingPublisher
 
 from harness.spec import Limits
 from reference_server.domain.contracts import Actor

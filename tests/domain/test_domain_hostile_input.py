@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from domain_support import FakeClock, LockTable, RecordingPublisher
+from domain_doubles import FakeClock, LockTable, RecordingPublisher
 
 from harness.spec import ErrorCode, Limits, Op
 from reference_server.domain.contracts import Actor, ChangeRequest, DomainError

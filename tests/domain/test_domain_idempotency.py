@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import pytest
-from domain_support import FakeClock, Harness, LockTable, RecordingPublisher
+from domain_doubles import FakeClock, Harness, LockTable, RecordingPublisher
 
 from harness.spec import Action, ErrorCode, Limits, Op
 from reference_server.domain.contracts import Actor, ChangeOutcome, ChangeRequest, DomainError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from domain_support import FakeClock
+from domain_doubles import FakeClock
 
 from reference_server.domain.ids import TimeOrderedIds
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from domain_support import Harness
+from domain_doubles import Harness
 
 from harness.spec import ErrorCode, Op, data_event_name
 from reference_server.domain.clock import iso_from_epoch

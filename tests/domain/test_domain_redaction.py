@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from domain_support import Harness
+from domain_doubles import Harness
 
 from harness.spec import REDACTED, SENSITIVE_FIELDS, Op
 from reference_server.domain.contracts import Actor, ChangeRequest

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
-from domain_support import Harness
+from domain_doubles import Harness
 
 from harness.spec import Op
 from reference_server.domain.contracts import Actor, ChangeRequest

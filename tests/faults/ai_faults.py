@@ -11,10 +11,10 @@ from fault_switch import Method, broken, patch
 
 from harness.spec import ErrorCode, Op, ServerEvent
 from reference_server.ai import routes as ai_routes
-from reference_server.ai import runner as ai_runner
+from reference_server.ai import task_runner as ai_runner
 from reference_server.ai import work as ai_work
 from reference_server.ai.model import TaskType, TaskView
-from reference_server.ai.runner import TaskCancelled, TaskRunner, _Steps
+from reference_server.ai.task_runner import TaskCancelled, TaskRunner, _Steps
 from reference_server.domain.contracts import ChangeRequest, DomainError
 
 __all__ = ["FAULTS", "install"]

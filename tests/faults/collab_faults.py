@@ -11,10 +11,10 @@ from fault_switch import Method, broken, patch
 
 from harness.spec import ServerEvent
 from reference_server.collab import activity, notifications
-from reference_server.collab.context import CollabContext
 from reference_server.collab.locks import LockService
 from reference_server.collab.presence import PresenceService
 from reference_server.collab.rooms import RoomService
+from reference_server.collab.shared import CollabContext
 from reference_server.domain.records import RecordService
 
 __all__ = ["FAULTS", "install"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fault_kit import FaultyServer, faulty_server
+from fault_verdicts import FaultyServer, faulty_server
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ import jwt
 from fault_switch import Method, broken, patch
 
 from harness.spec import ErrorCode, Op, ServerEvent
-from reference_server.collab.context import CollabContext
 from reference_server.collab.presence import PresenceService
+from reference_server.collab.shared import CollabContext
 from reference_server.domain.contracts import DomainError
 from reference_server.domain.records import RecordService
 from reference_server.realtime.fanout import RedactingManager, SocketPublisher

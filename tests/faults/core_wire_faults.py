@@ -25,7 +25,7 @@ from reference_server.realtime.acks import ack_ok
 from reference_server.realtime.gateway import RealtimeGateway
 from reference_server.realtime.limits import FloodCounter, PayloadMeasure, TokenBucket
 from reference_server.realtime.session import SocketSession
-from reference_server.rest import context as rest_context
+from reference_server.rest import app_state as rest_app_state
 from reference_server.state.memory import MemoryClusterState
 
 __all__ = ["FAULTS", "install"]
@@ -220,7 +220,7 @@ def _auth_faults() -> None:
 
     gateway_module.token_from_handshake = token_from_handshake  # type: ignore[assignment]
     gateway_module.verify_token = verify_token
-    rest_context.verify_token = verify_token
+    rest_app_state.verify_token = verify_token
     patch(RealtimeGateway, "_schedule_expiry", no_expiry)
     patch(RealtimeGateway, "_on_auth_refresh", refresh)
 

@@ -4,8 +4,8 @@ them pass without the fault. See contract_faults.FAULTS for how each fault break
 from __future__ import annotations
 
 import pytest
-from fault_kit import FaultyServer, verdicts_under
 from fault_server import SIDE_PATH_FAULTS, requirement_of
+from fault_verdicts import FaultyServer, verdicts_under
 
 from harness.conformance import Verdict
 

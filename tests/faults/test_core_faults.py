@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from fault_kit import FaultyServer, verdicts_under
 from fault_server import FAULTS, faults_of, requirement_of
 from fault_switch import FAULTS_PATH
+from fault_verdicts import FaultyServer, verdicts_under
 
 from harness.conformance import Verdict
 from harness.spec import REQUIREMENTS, Profile

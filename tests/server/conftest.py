@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
-from srvkit import Target
+from e2e_clients import Target
 
 from harness.client import Org, TokenFactory
 from harness.spec import Heartbeat, Limits

@@ -6,7 +6,7 @@ import asyncio
 import time
 
 import jwt
-from srvkit import Target, connect, connect_refusal, wait_until
+from e2e_clients import Target, connect, connect_refusal, wait_until
 
 from harness.client import Org
 from harness.spec import AUTH_MESSAGES, ClientEvent, ErrorCode, ServerEvent

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 import socketio
-from srvkit import serve_on_aiohttp
+from e2e_clients import serve_on_aiohttp
 
 from harness.spec import SOCKETIO_PATH
 from reference_server.realtime.fanout import RedactingManager

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from srvkit import Target
+from e2e_clients import Target
 
 from harness.client import Agent, Org, TokenFactory
 from harness.spec import HEALTH_PATH, ClientEvent

@@ -6,7 +6,7 @@ import asyncio
 from collections import Counter
 from typing import Any
 
-from srvkit import Live, Target
+from e2e_clients import Live, Target
 
 from harness.client import Org
 from harness.spec import INFO_PATH, REDACTED, ClientEvent, ErrorCode

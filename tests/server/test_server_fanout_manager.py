@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import socketio
-from srvkit import serve_on_aiohttp
+from e2e_clients import serve_on_aiohttp
 
 from reference_server.realtime.fanout import RedactingManager, SocketPublisher, variants_marker
 from reference_server.store.base import StoredEvent

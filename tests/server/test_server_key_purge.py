@@ -7,7 +7,7 @@ import sqlite3
 import uuid
 from pathlib import Path
 
-from srvkit import Target, wait_until
+from e2e_clients import Target, wait_until
 
 from harness.client import Org, TokenFactory
 from harness.spec import Limits

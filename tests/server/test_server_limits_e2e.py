@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from e2e_clients import Target, connect_refusal, wait_until
 from prometheus_client.parser import text_string_to_metric_families
-from srvkit import Target, connect_refusal, wait_until
 
 from harness.client import Org
 from harness.spec import (

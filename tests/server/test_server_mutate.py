@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from srvkit import Target
+from e2e_clients import Target
 
 from harness.client import Org
 from harness.spec import REDACTED, ClientEvent, ErrorCode

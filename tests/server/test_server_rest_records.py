@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import httpx
-from srvkit import Target
+from e2e_clients import Target
 
 from harness.client import Org
 from harness.spec import REDACTED, ErrorCode

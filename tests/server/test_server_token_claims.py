@@ -8,7 +8,7 @@ from typing import Any
 
 import jwt
 import pytest
-from srvkit import Target, connect_refusal
+from e2e_clients import Target, connect_refusal
 
 from harness.client import Org
 from harness.spec import AUTH_MESSAGES, ErrorCode

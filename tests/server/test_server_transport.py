@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 import httpx
-from srvkit import Target, connect
+from e2e_clients import Target, connect
 
 from harness.client import Org
 from harness.spec import (

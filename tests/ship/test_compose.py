@@ -17,8 +17,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from deploy_commands import ROOT, console_script, interpolate, load_yaml, parse_harness_command
 from nginx_conf import Directive, parse_nginx
-from ship_support import ROOT, console_script, interpolate, load_yaml, parse_harness_command
 
 from harness import spec
 from reference_server.config import settings_from_args

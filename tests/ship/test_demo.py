@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from ship_support import ROOT, require_subcommands
+from deploy_commands import ROOT, require_subcommands
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ import sys
 import zipfile
 
 import pytest
-from ship_support import ROOT, console_script
+from deploy_commands import ROOT, console_script
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ship_support import ROOT
+from deploy_commands import ROOT
 
 from reference_server.launcher import RunningServer, free_port, start_server
 

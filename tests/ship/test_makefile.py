@@ -9,7 +9,7 @@ import re
 import subprocess
 
 import pytest
-from ship_support import ROOT, harness_invocations, parse_harness_command, shell_lines
+from deploy_commands import ROOT, harness_invocations, parse_harness_command, shell_lines
 
 # The recipe of a target as make would run it, with the install prerequisite already met.
 _STAMP_OK = ["-o", ".venv/.installed"]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from ship_support import ROOT
+from deploy_commands import ROOT
 
 from harness import spec
 from harness.client import Agent, Org, RealtimeClient, RestClient, TokenFactory

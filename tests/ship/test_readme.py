@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from ship_support import ROOT, harness_invocations, parse_harness_command, require_subcommands
+from deploy_commands import ROOT, harness_invocations, parse_harness_command, require_subcommands
 
 from harness.cli import _COMMANDS
 

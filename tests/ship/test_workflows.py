@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ship_support import ROOT, harness_invocations, load_yaml, parse_harness_command, shell_lines
+from deploy_commands import ROOT, harness_invocations, load_yaml, parse_harness_command, shell_lines
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 CI = WORKFLOWS / "ci.yml"

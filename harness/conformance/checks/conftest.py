@@ -12,7 +12,7 @@ from harness.contract import PayloadValidator
 
 from .._session import RESTART_KEY, TARGET_KEY
 from .._target import Target
-from ..kit import Crm
+from ..check_api import Crm
 from ..outcomes import not_run
 from ..payload_check import PayloadCheck
 

@@ -19,8 +19,8 @@ from harness.client import (
 )
 from harness.spec import AI_TASK_EVENTS, AI_TASKS_PATH, ClientEvent, ErrorCode, ServerEvent
 
+from ..check_api import Crm
 from ..failures import expect, expect_equal
-from ..kit import Crm
 
 pytestmark = pytest.mark.asyncio
 

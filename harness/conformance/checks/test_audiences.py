@@ -24,8 +24,8 @@ from harness.spec import (
     data_event_name,
 )
 
+from ..check_api import Crm
 from ..failures import expect, expect_equal
-from ..kit import Crm
 
 pytestmark = pytest.mark.asyncio
 

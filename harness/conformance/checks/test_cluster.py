@@ -11,8 +11,8 @@ import pytest
 from harness.client import AnomalyKind
 from harness.spec import ClientEvent, ErrorCode
 
+from ..check_api import Crm, sample_record
 from ..failures import expect, expect_equal
-from ..kit import Crm, sample_record
 
 pytestmark = pytest.mark.asyncio
 

@@ -14,8 +14,8 @@ import pytest
 from harness.client import PresenceRoster, RealtimeClient, RecordPresence
 from harness.spec import ClientEvent, ErrorCode, ServerEvent
 
+from ..check_api import Crm, is_wire_timestamp
 from ..failures import expect, expect_equal
-from ..kit import Crm, is_wire_timestamp
 
 pytestmark = pytest.mark.asyncio
 

@@ -19,8 +19,8 @@ from harness.spec import (
     stream_kinds,
 )
 
+from ..check_api import Crm, is_wire_timestamp
 from ..failures import expect, expect_equal
-from ..kit import Crm, is_wire_timestamp
 
 pytestmark = pytest.mark.asyncio
 

@@ -14,8 +14,8 @@ import pytest
 from harness.client import Ack, Agent, RealtimeClient, RestClient
 from harness.spec import HEALTH_PATH, ClientEvent
 
+from ..check_api import Crm, sample_record
 from ..failures import CheckFailure, expect, expect_equal
-from ..kit import Crm, sample_record
 
 pytestmark = pytest.mark.asyncio
 

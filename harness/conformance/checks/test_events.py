@@ -14,8 +14,8 @@ import pytest
 from harness.client import RealtimeClient
 from harness.spec import REDACTED, Action, ClientEvent, Op, data_event_name
 
+from ..check_api import Crm, is_wire_timestamp, sample_record
 from ..failures import CheckFailure, Severity, expect, expect_equal
-from ..kit import Crm, is_wire_timestamp, sample_record
 
 pytestmark = pytest.mark.asyncio
 

@@ -20,8 +20,8 @@ from harness.spec import (
     Profile,
 )
 
+from ..check_api import Crm
 from ..failures import expect, expect_equal
-from ..kit import Crm
 
 pytestmark = pytest.mark.asyncio
 

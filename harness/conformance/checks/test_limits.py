@@ -14,8 +14,8 @@ import pytest
 from harness.client import Ack, RealtimeClient
 from harness.spec import AUTH_MESSAGES, REFRESH_GRACE_SECONDS, ClientEvent, ErrorCode, ServerEvent
 
+from ..check_api import Crm, is_durable, is_wire_timestamp, sample_record
 from ..failures import expect, expect_equal
-from ..kit import Crm, is_durable, is_wire_timestamp, sample_record
 
 pytestmark = pytest.mark.asyncio
 

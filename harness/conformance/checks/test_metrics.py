@@ -7,8 +7,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from harness.spec import METRIC_NAMES, ClientEvent, data_event_name
 
+from ..check_api import Crm
 from ..failures import expect, expect_equal
-from ..kit import Crm
 
 pytestmark = pytest.mark.asyncio
 

@@ -13,8 +13,8 @@ import pytest
 from harness.client import MutationQueue, RealtimeClient
 from harness.spec import ClientEvent, ErrorCode, Op
 
+from ..check_api import Crm, sample_record
 from ..failures import expect, expect_equal
-from ..kit import Crm, sample_record
 
 pytestmark = pytest.mark.asyncio
 

@@ -12,8 +12,8 @@ import pytest
 from harness.client import RealtimeClient
 from harness.spec import ENTITY_TYPES, REDACTED, ClientEvent, Profile, ServerEvent
 
+from ..check_api import Crm
 from ..failures import expect, expect_equal
-from ..kit import Crm
 
 pytestmark = pytest.mark.asyncio
 

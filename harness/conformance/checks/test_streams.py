@@ -12,8 +12,8 @@ import pytest
 from harness.client import AnomalyKind, RealtimeClient
 from harness.spec import ClientEvent, ErrorCode
 
+from ..check_api import Crm, is_durable, sample_record
 from ..failures import expect, expect_equal
-from ..kit import Crm, is_durable, sample_record
 
 pytestmark = pytest.mark.asyncio
 

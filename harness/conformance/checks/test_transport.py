@@ -12,8 +12,8 @@ import pytest
 
 from harness.spec import SOCKETIO_PATH, ClientEvent, ErrorCode, Op
 
+from ..check_api import Crm, is_wire_timestamp, sample_record
 from ..failures import expect, expect_equal
-from ..kit import Crm, is_wire_timestamp, sample_record
 
 pytestmark = pytest.mark.asyncio
 

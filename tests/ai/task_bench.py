@@ -9,7 +9,7 @@ from typing import Any
 
 from harness.spec import AI_TASK_EVENTS, AI_TASK_TERMINAL_EVENTS, Limits
 from reference_server.ai.journal import TaskJournal
-from reference_server.ai.runner import TaskRunner
+from reference_server.ai.task_runner import TaskRunner
 from reference_server.collab.notifications import CollabRecordService
 from reference_server.domain.clock import SystemClock
 from reference_server.state.memory import MemoryClusterState

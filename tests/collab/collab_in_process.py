@@ -9,7 +9,7 @@ from typing import Any
 
 from harness.spec import ErrorCode, Limits
 from reference_server.collab import CollabFeature
-from reference_server.collab.context import CollabContext
+from reference_server.collab.shared import CollabContext
 from reference_server.domain.clock import SystemClock
 from reference_server.domain.contracts import Actor, DomainError
 from reference_server.metrics import ServerMetrics
