@@ -18,6 +18,7 @@ import pytest
 from harness.client import Ack, RealtimeClient, ReceivedEvent, RestClient, RestResponse
 from harness.spec import ENTITY_TYPES, ErrorCode
 
+from ..check_api import Crm
 from ..failures import expect, expect_equal
 from ..fuzz import (
     ANSWERED,
@@ -28,7 +29,6 @@ from ..fuzz import (
     draw_for,
 )
 from ..fuzz_rest import RestCase, rest_cases
-from ..kit import Crm
 
 pytestmark = pytest.mark.asyncio
 
