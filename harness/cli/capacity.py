@@ -9,7 +9,7 @@ __all__ = ["add_parser"]
 
 
 def add_parser(subparsers: Any) -> None:
-    from harness.reporting.runs import add_load_options
+    from ._load_options import add_load_options
 
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "capacity",
@@ -34,14 +34,10 @@ def run(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
     from pathlib import Path
 
-    from harness.reporting import load_slo
-    from harness.reporting.capacity import (
-        CapacitySearch,
-        find_capacity,
-        judge_with_slo,
-        write_capacity,
-    )
-    from harness.reporting.runs import load_runner, template_from_args
+    from harness.experiments import CapacitySearch, find_capacity, judge_with_slo, load_runner
+    from harness.reporting import load_slo, write_capacity
+
+    from ._load_options import template_from_args
 
     slo = load_slo(args.slo)
     search = CapacitySearch(args.start, args.factor, args.max_users, args.max_steps,

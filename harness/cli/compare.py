@@ -10,7 +10,7 @@ __all__ = ["add_parser"]
 
 
 def add_parser(subparsers: Any) -> None:
-    from harness.reporting._defaults import DEFAULT_NOISE_FLOOR_MS, DEFAULT_THRESHOLD_PCT
+    from harness.reporting import DEFAULT_NOISE_FLOOR_MS, DEFAULT_THRESHOLD_PCT
 
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "compare",
@@ -50,15 +50,13 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness import UsageError
-    from harness.reporting import load_run
-    from harness.reporting._compare_report import (
-        HEADERS,
-        comparison_rows,
+    from harness.reporting import (
+        compare_runs,
+        comparison_text,
+        load_run,
         write_comparison,
         write_comparison_junit,
     )
-    from harness.reporting._tables import text_table
-    from harness.reporting.compare import compare_runs
 
     if not 0 <= args.threshold <= 1000:
         raise UsageError(f"--threshold must be a percentage 0–1000, got {args.threshold:g}")
@@ -67,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     base, new = load_run(args.base), load_run(args.new)
     comparison = compare_runs(base, new, threshold_pct=args.threshold,
                               noise_floor_ms=args.noise_floor_ms)  # fmt: skip
-    print("\n".join(text_table(HEADERS, comparison_rows(comparison))))
+    print("\n".join(comparison_text(comparison)))
     for warning in comparison.warnings:
         print(f"warning: {warning}")
     if args.report:

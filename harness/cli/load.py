@@ -11,28 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from harness.durations import parse_duration  # re-exported: its home before harness.durations
 
 if TYPE_CHECKING:
     from harness.rundir import RunSummary
 
 __all__ = ["add_parser", "parse_duration"]
-
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
-
-
-def parse_duration(text: str) -> float:
-    """`90`, `90s`, `2m`, `1m30s`, `1h` → seconds; UsageError otherwise."""
-    from harness import UsageError
-
-    match = _DURATION.match(text.strip())
-    if not text.strip() or match is None or not any(match.groups()):
-        raise UsageError(f"--duration: cannot read {text!r} (try 60s, 2m, 1m30s)")
-    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
 
 
 def add_parser(subparsers: Any) -> None:

@@ -22,7 +22,7 @@ def parse_counts(text: str, option: str) -> list[int]:
 
 
 def add_parser(subparsers: Any) -> None:
-    from harness.reporting.runs import add_load_options
+    from ._load_options import add_load_options
 
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "sweep",
@@ -47,8 +47,10 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from harness import UsageError
-    from harness.reporting.runs import cluster_support, load_runner, template_from_args
-    from harness.reporting.sweep import run_sweep, sweep_steps, write_sweep
+    from harness.experiments import cluster_support, load_runner, run_sweep, sweep_steps
+    from harness.reporting import write_sweep
+
+    from ._load_options import template_from_args
 
     users = parse_counts(args.users, "--users")
     nodes = parse_counts(args.nodes, "--nodes")

@@ -1,9 +1,11 @@
-"""Reports and CI gates: HTML/JSON/Markdown/JUnit reports, SLO gates, compare, sweep, capacity.
+"""Reports and CI gates: run directory → HTML/JSON/Markdown/JUnit, SLO gates, compare, and the
+tables of the experiments (sweep, capacity) from their run directories.
 
-`write_reports(run_dir, slo=None)` is what `crm-harness load` calls at the end of a run.
+`write_reports(run_dir, slo=None)` is what `crm-harness load` calls at the end of a run. The
+experiments that make series of runs are `harness.experiments`'.
 
 Names load lazily: pandas and matplotlib cost a third of a second, and `crm-harness --help`
-imports the CLI modules that only need this package's light corners (`runs`, `_defaults`).
+imports the CLI modules that only need this package's light corner (`_defaults`).
 """
 
 from __future__ import annotations
@@ -13,8 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..rundir import RunData, RunSummary, load_run, load_summary
+    from ._compare_report import (
+        ComparisonOutputs,
+        comparison_text,
+        write_comparison,
+        write_comparison_junit,
+    )
+    from ._defaults import DEFAULT_NOISE_FLOOR_MS, DEFAULT_THRESHOLD_PCT
     from ._report import ReportResult, write_reports
-    from .capacity import CapacityResult, CapacitySearch, find_capacity, judge_with_slo
+    from .capacity import CapacityResult, CapacityStep, write_capacity
     from .compare import RunComparison, compare_runs
     from .gates import (
         GATES,
@@ -28,18 +37,18 @@ if TYPE_CHECKING:
         load_slo,
         parse_slo,
     )
-    from .runs import LoadStep, LoadTemplate, load_runner
-    from .sweep import SweepRow, run_sweep, write_sweep
+    from .sweep import SweepRow, write_sweep
 
 _HOMES: dict[str, str] = {
     "ReportResult": "._report",
     "write_reports": "._report",
     **{name: "harness.rundir" for name in ("RunData", "RunSummary", "load_run", "load_summary")},
-    **{name: ".capacity" for name in ("CapacityResult", "CapacitySearch", "find_capacity",
-                                      "judge_with_slo")},
+    **{name: "._compare_report" for name in ("ComparisonOutputs", "comparison_text",
+                                             "write_comparison", "write_comparison_junit")},
+    **{name: "._defaults" for name in ("DEFAULT_NOISE_FLOOR_MS", "DEFAULT_THRESHOLD_PCT")},
+    **{name: ".capacity" for name in ("CapacityResult", "CapacityStep", "write_capacity")},
     **{name: ".compare" for name in ("RunComparison", "compare_runs")},
-    **{name: ".runs" for name in ("LoadStep", "LoadTemplate", "load_runner")},
-    **{name: ".sweep" for name in ("SweepRow", "run_sweep", "write_sweep")},
+    **{name: ".sweep" for name in ("SweepRow", "write_sweep")},
     **{
         name: ".gates"
         for name in ("GATES", "Comparison", "Gate", "GateOutcome", "GateStatus", "Slo",
@@ -48,15 +57,16 @@ _HOMES: dict[str, str] = {
 }  # fmt: skip
 
 __all__ = [
+    "DEFAULT_NOISE_FLOOR_MS",
+    "DEFAULT_THRESHOLD_PCT",
     "GATES",
     "CapacityResult",
-    "CapacitySearch",
+    "CapacityStep",
     "Comparison",
+    "ComparisonOutputs",
     "Gate",
     "GateOutcome",
     "GateStatus",
-    "LoadStep",
-    "LoadTemplate",
     "ReportResult",
     "RunComparison",
     "RunData",
@@ -65,15 +75,15 @@ __all__ = [
     "SweepRow",
     "Verdict",
     "compare_runs",
+    "comparison_text",
     "evaluate",
-    "find_capacity",
-    "judge_with_slo",
     "load_run",
-    "load_runner",
     "load_slo",
     "load_summary",
     "parse_slo",
-    "run_sweep",
+    "write_capacity",
+    "write_comparison",
+    "write_comparison_junit",
     "write_reports",
     "write_sweep",
 ]

@@ -8,12 +8,18 @@ from pathlib import Path
 
 from ..rundir import ExtraOp
 from ._plots import Plot, bars_draw, cdf_plot, render_png
-from ._tables import fmt_number, markdown_table
+from ._tables import fmt_number, markdown_table, text_table
 from .compare import Change, MetricDelta, RunComparison
 from .formats import JunitCase, render_template, write_junit
 from .refetch import CostTable, update_costs
 
-__all__ = ["ComparisonOutputs", "comparison_rows", "write_comparison", "write_comparison_junit"]
+__all__ = [
+    "ComparisonOutputs",
+    "comparison_rows",
+    "comparison_text",
+    "write_comparison",
+    "write_comparison_junit",
+]
 
 HEADERS = ("metric", "base", "new", "change", "verdict", "detail")
 
@@ -31,6 +37,11 @@ def comparison_rows(comparison: RunComparison) -> list[tuple[str, ...]]:
         (d.metric, fmt_number(d.base), fmt_number(d.new), _relative(d), d.change.value, d.reason)
         for d in comparison.deltas
     ]
+
+
+def comparison_text(comparison: RunComparison) -> list[str]:
+    """The comparison as the lines of a terminal table (`crm-harness compare`)."""
+    return text_table(HEADERS, comparison_rows(comparison))
 
 
 def _headline(comparison: RunComparison) -> str:

@@ -1,8 +1,9 @@
-"""`sweep`: one load run per (users, nodes) and the measured scaling table.
+"""The measured scaling table of a sweep: one row per run directory → sweep.csv/md/html.
 
-The analysis this project started from projected, for 10 to 10,000 users, connections,
-messages/s and MB/s (its §7). The sweep measures the same columns, plus latency and loss, and
-prints the projection beside them where the user count matches.
+The runs themselves are `harness.experiments.sweep`'s. The analysis this project started
+from projected, for 10 to 10,000 users, connections, messages/s and MB/s (its §7). The
+sweep measures the same columns, plus latency and loss, and prints the projection beside
+them where the user count matches.
 """
 
 from __future__ import annotations
@@ -15,22 +16,19 @@ from pathlib import Path
 
 from matplotlib.axes import Axes
 
-from .._exceptions import HarnessError
 from ..rundir import load_run
 from ._context import build_context
 from ._plots import Plot, render_png
 from ._tables import fmt_number, markdown_table
 from .formats import render_template
-from .runs import LoadStep, StepRunner
 
 __all__ = [
     "PROJECTED",
     "TABLE_HEADERS",
     "SweepRow",
+    "failed_row",
     "measure_row",
-    "run_sweep",
     "sweep_markdown",
-    "sweep_steps",
     "table_rows",
     "write_sweep",
     "write_sweep_csv",
@@ -64,21 +62,30 @@ class SweepRow:
     def projected(self) -> tuple[float, float] | None:
         return PROJECTED.get(self.users)
 
+    @property
+    def headline(self) -> str:
+        """The step's figures in one progress line."""
+        return (
+            f"{fmt_number(self.deliveries_per_s)} deliveries/s, "
+            f"e2e p99 {fmt_number(self.e2e_p99_ms)} ms, loss final {fmt_number(self.loss_final)}"
+            + (" (GENERATOR SATURATED)" if self.generator_saturated else "")
+        )
+
 
 def _float(value: object) -> float:
     return float(value) if isinstance(value, int | float) else math.nan
 
 
-def measure_row(step: LoadStep, run_dir: Path) -> SweepRow:
-    """One table row from one finished run directory."""
+def measure_row(users: int, nodes: int, run_dir: Path) -> SweepRow:
+    """The row of the step of `users` users on `nodes` nodes, from its run directory."""
     context = build_context(load_run(run_dir))
     s, figures = context.summary, context.figures
-    users = context.run.users
-    sockets = int(users["sockets"].sum()) if len(users) else 0
+    user_rows = context.run.users
+    sockets = int(user_rows["sockets"].sum()) if len(user_rows) else 0
     connected = figures.connected["connected_users"].max() if len(figures.connected) else 0
     return SweepRow(
-        users=step.users,
-        nodes=step.nodes,
+        users=users,
+        nodes=nodes,
         connections=sockets or int(connected or 0),
         changes_per_s=figures.changes_per_s,
         deliveries_per_s=figures.deliveries_per_s,
@@ -94,42 +101,11 @@ def measure_row(step: LoadStep, run_dir: Path) -> SweepRow:
     )
 
 
-def _failed_row(step: LoadStep, error: str) -> SweepRow:
+def failed_row(users: int, nodes: int, error: str) -> SweepRow:
+    """The row of a step that could not run: why, and no figures."""
     nan = math.nan
-    return SweepRow(step.users, step.nodes, 0, nan, nan, nan, nan, nan, nan, nan, nan, nan,
+    return SweepRow(users, nodes, 0, nan, nan, nan, nan, nan, nan, nan, nan, nan,
                     False, "", error)  # fmt: skip
-
-
-def sweep_steps(users: Sequence[int], nodes: Sequence[int]) -> list[LoadStep]:
-    return [LoadStep(u, n) for n in nodes for u in users]
-
-
-def run_sweep(
-    steps: Sequence[LoadStep],
-    run_step: StepRunner,
-    out_dir: Path,
-    progress: Callable[[str], None] = print,
-) -> list[SweepRow]:
-    """Run every step in order; a step that fails is a row saying why, and the sweep goes on
-    (the point where a server stops coping is a finding)."""
-    rows: list[SweepRow] = []
-    for index, step in enumerate(steps, start=1):
-        prefix = f"[{index}/{len(steps)}] users={step.users} nodes={step.nodes}"
-        progress(f"{prefix}: running")
-        try:
-            row = measure_row(step, run_step(step, out_dir))
-        except HarnessError as exc:
-            row = _failed_row(step, str(exc))
-            progress(f"{prefix}: FAILED: {exc}")
-        else:
-            progress(
-                f"{prefix}: {fmt_number(row.deliveries_per_s)} deliveries/s, "
-                f"e2e p99 {fmt_number(row.e2e_p99_ms)} ms, loss final "
-                f"{fmt_number(row.loss_final)}"
-                + (" (GENERATOR SATURATED)" if row.generator_saturated else "")
-            )
-        rows.append(row)
-    return rows
 
 
 TABLE_HEADERS = ("users", "nodes", "connections", "changes/s", "deliveries/s", "MB/s",

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from harness import UsageError
-from harness.cli.load import parse_duration
 from harness.client import TokenFactory
+from harness.durations import parse_duration
 from harness.load import LoadConfig, Workload, load_workload_file
 from harness.load.context import CLOSING_SYNC_SPREAD_MAX_S, LoadContext, effective_mix
 

@@ -1,6 +1,6 @@
-"""Running load for `sweep` and `capacity`: shared CLI options and one run per step.
+"""One load run per step of an experiment (`sweep`, `capacity`).
 
-Both commands run a series of `harness.load.run_load` calls that differ only in users (and
+Both experiments run a series of `harness.load.run_load` calls that differ only in users (and
 for `sweep`, nodes). `LoadTemplate` is everything else; `load_runner(template)` is the
 function that runs one step. Tests pass a fake runner instead, so the search and the tables
 are tested without starting servers.
@@ -8,23 +8,17 @@ are tested without starting servers.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._exceptions import UsageError
 
-__all__ = [
-    "LoadStep",
-    "LoadTemplate",
-    "StepRunner",
-    "add_load_options",
-    "cluster_support",
-    "load_runner",
-    "template_from_args",
-]
+if TYPE_CHECKING:
+    from ..load import LoadConfig
+
+__all__ = ["LoadStep", "LoadTemplate", "StepRunner", "cluster_support", "load_runner"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,53 +51,20 @@ class LoadTemplate:
     database_url: str | None = None
     redis_prefix: str | None = None  # the clusters' Redis key prefix (default: the server's)
 
+    def __post_init__(self) -> None:
+        if self.urls and not self.jwt_secret:
+            raise UsageError("--jwt-secret is required with --url (users need signed tokens)")
+        if self.workers < 0:
+            raise UsageError(f"--workers must be >= 0, got {self.workers}")
+        if self.spawn_rate is not None and not self.spawn_rate > 0:
+            raise UsageError(f"--spawn-rate must be > 0, got {self.spawn_rate:g}")
+        if self.workload_file is not None and not self.workload_file.is_file():
+            raise UsageError(f"workload file {self.workload_file} does not exist")
+        if not self.duration_s > 0:
+            raise UsageError(f"--duration must be > 0, got {self.duration_s:g} s")
+
     def spawn_rate_for(self, users: int) -> float:
         return self.spawn_rate if self.spawn_rate is not None else max(10.0, users / 10.0)
-
-
-def add_load_options(parser: argparse.ArgumentParser, *, duration: str) -> None:
-    parser.add_argument("--duration", default=duration, help=f"per step (default {duration})")
-    parser.add_argument("--url", action="append", metavar="URL",
-                        help="server under test; repeat for every node of a cluster "
-                        "(default: start the reference server)")  # fmt: skip
-    parser.add_argument("--jwt-secret", help="the server's JWT_SECRET (required with --url)")
-    parser.add_argument("--scenario", default="team_sync", help="load scenario (team_sync)")
-    parser.add_argument("--workers", type=int, default=0, help="local Locust worker processes")
-    parser.add_argument(
-        "--spawn-rate", type=float, help="users started per second (default: users/10, at least 10)"
-    )
-    parser.add_argument("--workload", type=Path, help="workload file (.toml, .yaml, .json)")
-    parser.add_argument("--think-time", type=float, help="mean seconds between a user's actions")
-    parser.add_argument("--report", type=Path, required=False,
-                        help="directory for the step runs and the tables")  # fmt: skip
-
-
-def template_from_args(args: argparse.Namespace) -> LoadTemplate:
-    from harness.cli.load import parse_duration
-
-    if args.url and not args.jwt_secret:
-        raise UsageError("--jwt-secret is required with --url (users need signed tokens)")
-    if args.workers < 0:
-        raise UsageError(f"--workers must be >= 0, got {args.workers}")
-    if args.spawn_rate is not None and not args.spawn_rate > 0:
-        raise UsageError(f"--spawn-rate must be > 0, got {args.spawn_rate:g}")
-    if args.workload is not None and not args.workload.is_file():
-        raise UsageError(f"workload file {args.workload} does not exist")
-    duration = parse_duration(args.duration)
-    if not duration > 0:
-        raise UsageError(f"--duration must be > 0, got {args.duration!r}")
-    return LoadTemplate(
-        duration_s=duration,
-        scenario=args.scenario,
-        urls=tuple(url.rstrip("/") for url in args.url or ()),
-        jwt_secret=args.jwt_secret,
-        workers=args.workers,
-        spawn_rate=args.spawn_rate,
-        workload_file=args.workload,
-        think_time_s=args.think_time,
-        redis_url=getattr(args, "redis_url", None),
-        database_url=getattr(args, "database_url", None),
-    )
 
 
 def cluster_support() -> str | None:
@@ -114,7 +75,7 @@ def cluster_support() -> str | None:
     return unavailable_reason(cluster=True)
 
 
-def _config(template: LoadTemplate, step: LoadStep, run_dir: Path, **extra: Any) -> Any:
+def _config(template: LoadTemplate, step: LoadStep, run_dir: Path, **extra: Any) -> LoadConfig:
     from harness.load import DEFAULT_JWT_SECRET, LoadConfig, Workload, load_workload_file
 
     workload = load_workload_file(template.workload_file) if template.workload_file else Workload()

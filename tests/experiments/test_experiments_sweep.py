@@ -1,4 +1,4 @@
-"""`sweep`: the measured scaling table from a series of runs (fake runner, no servers)."""
+"""`sweep`: a series of runs (fake runner, no servers) and the scaling table measured from them."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-from reporting_synth import UPDATE_BYTES, latency_spec, write_run
 
 from harness import TargetError
 from harness.cli import main
+from harness.experiments import LoadStep, LoadTemplate, load_runner, run_sweep, sweep_steps
 from harness.load import LoadConfig
-from harness.reporting.runs import LoadStep, LoadTemplate, load_runner
-from harness.reporting.sweep import run_sweep, sweep_steps, write_sweep
+from harness.reporting import write_sweep
 from tests.conftest import RedisNamespace
+from tests.reporting.reporting_synth import UPDATE_BYTES, latency_spec, write_run
 
 
 def fake_runner(step: LoadStep, parent: Path) -> Path:
@@ -79,12 +79,12 @@ def test_cluster_sweep_needs_cluster_support_and_backends(
 ) -> None:
     """CLU-1: --nodes > 1 is a clear usage error while the cluster path is missing, and
     needs the shared Redis and PostgreSQL URLs once it exists."""
-    import harness.reporting.runs as runs
+    import harness.experiments as experiments
 
-    monkeypatch.setattr(runs, "cluster_support", lambda: "no cluster launcher yet")
+    monkeypatch.setattr(experiments, "cluster_support", lambda: "no cluster launcher yet")
     assert main(["sweep", "--users", "10", "--nodes", "1,3"]) == 2
     assert "--nodes > 1 is not available: no cluster launcher yet" in capsys.readouterr().err
-    monkeypatch.setattr(runs, "cluster_support", lambda: None)
+    monkeypatch.setattr(experiments, "cluster_support", lambda: None)
     assert main(["sweep", "--users", "10", "--nodes", "3"]) == 2
     assert "--redis-url and --database-url" in capsys.readouterr().err
 
@@ -126,7 +126,7 @@ def test_sweep_steps_against_given_nodes(tmp_path: Path, monkeypatch: pytest.Mon
     import argparse
 
     import harness.load
-    from harness.reporting.runs import add_load_options, template_from_args
+    from harness.cli._load_options import add_load_options, template_from_args
 
     parser = argparse.ArgumentParser()
     add_load_options(parser, duration="5s")

@@ -5,20 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from reporting_synth import latency_spec, write_run
 
 from harness import TargetError, UsageError
 from harness.cli import main
-from harness.reporting import parse_slo
-from harness.reporting.capacity import (
-    CapacitySearch,
-    CapacityStep,
-    find_capacity,
-    judge_with_slo,
-    write_capacity,
-)
+from harness.experiments import CapacitySearch, LoadStep, find_capacity, judge_with_slo
+from harness.reporting import CapacityStep, parse_slo, write_capacity
 from harness.reporting.formats import MarkdownSummary
-from harness.reporting.runs import LoadStep
+from tests.reporting.reporting_synth import latency_spec, write_run
 
 
 def threshold_judge(limit: int, tried: list[int]):  # type: ignore[no-untyped-def]
