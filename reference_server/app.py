@@ -16,6 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from harness.spec import SOCKETIO_PATH, Limits, Profile
 
+from .auth import Verifier, verifier_for
 from .collab.wiring import install_extra_profiles
 from .config import ServerSettings, engineio_heartbeat
 from .domain.clock import Clock, SystemClock
@@ -91,9 +92,12 @@ def build_app(
     records_factory: RecordsFactory = _default_records,
     redaction: Redaction | None = None,
     clock: Clock | None = None,
+    verifier: Verifier | None = None,
 ) -> ServerApp:
-    """`manager` lets the cluster work pass a pub/sub RedactingManager (e.g. on Redis)."""
+    """`manager` lets the cluster work pass a pub/sub RedactingManager (e.g. on Redis);
+    `verifier` the token keys (default: the ones `settings` name, opened in the lifespan)."""
     clock = clock or SystemClock()
+    verifier = verifier or verifier_for(settings)
     redaction = redaction or _default_redaction()
     metrics = ServerMetrics()
     manager = manager or RedactingManager()
@@ -118,9 +122,9 @@ def build_app(
         return service[0]
 
     ctx = AppContext(settings, store, state, records, redaction, metrics, clock,
-                     IMPLEMENTED_PROFILES)  # fmt: skip
+                     IMPLEMENTED_PROFILES, verifier)  # fmt: skip
     gateway = RealtimeGateway(sio, manager, settings, store, state, records, redaction, metrics,
-                              clock)  # fmt: skip
+                              clock, verifier)  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -139,6 +143,15 @@ def build_app(
 
     @asynccontextmanager
     async def _serving() -> AsyncIterator[None]:
+        await verifier.open()  # a no-op when the runner opened it already
+        try:
+            async with _backends():
+                yield
+        finally:
+            await verifier.close()
+
+    @asynccontextmanager
+    async def _backends() -> AsyncIterator[None]:
         await store.open()
         try:
             await state.open()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -24,6 +25,15 @@ __all__ = [
     "listening_line",
     "settings_from_args",
 ]
+
+# Environment variables of the authentication and TLS options (the option wins).
+AUTH_TLS_ENV: dict[str, str] = {
+    "jwt_public_key": "CRM_JWT_PUBLIC_KEY",
+    "jwks_url": "CRM_JWKS_URL",
+    "tls_cert": "CRM_TLS_CERT",
+    "tls_key": "CRM_TLS_KEY",
+}
+_DEFAULT_JWKS_REFRESH_S = 10.0  # reference_server.auth.jwks.DEFAULT_JWKS_REFRESH_S
 
 DEFAULT_DATA_DIR = "./crm-data"
 # Printed once the node serves; the launcher waits for it (so /healthz from another process
@@ -53,6 +63,12 @@ class ServerSettings:
     port: int = 8000
     node_name: str = "node-1"
     jwt_secret: str = "dev-secret"
+    # RS256/ES256 (SPEC §3): a public key file, or a JWKS URL; neither means HS256 and the secret.
+    jwt_public_key: str | None = None
+    jwks_url: str | None = None
+    jwks_refresh_s: float = _DEFAULT_JWKS_REFRESH_S  # at most one JWKS refetch this often
+    tls_cert: str | None = None  # both set: the node serves HTTPS/WSS itself
+    tls_key: str | None = None
     data_dir: str = DEFAULT_DATA_DIR
     database_url: str | None = None  # None: SQLite file inside data_dir
     redis_url: str | None = None  # None: in-process cluster state (one node)
@@ -61,6 +77,10 @@ class ServerSettings:
     limits: Limits = field(default_factory=Limits)
     log_level: str = "warning"
     server_name: str = SERVER_NAME
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
 
     @property
     def store_url(self) -> str:
@@ -75,15 +95,23 @@ class ServerSettings:
         """The `python -m reference_server` options that rebuild these settings (launcher)."""
         args = [
             "--host", self.host, "--port", str(self.port), "--node-name", self.node_name,
-            "--jwt-secret", self.jwt_secret, "--data-dir", self.data_dir,
+            "--data-dir", self.data_dir,
             "--ping-interval", str(self.heartbeat.pingInterval),
             "--ping-timeout", str(self.heartbeat.pingTimeout),
             "--log-level", self.log_level,
         ]  # fmt: skip
+        if not (self.jwt_public_key or self.jwks_url):
+            args += ["--jwt-secret", self.jwt_secret]
         if self.database_url:
             args += ["--database-url", self.database_url]
         if self.redis_url:
             args += ["--redis-url", self.redis_url, "--redis-prefix", self.redis_prefix]
+        for name in AUTH_TLS_ENV:
+            value = getattr(self, name)
+            if value:
+                args += [_option(name), value]
+        if self.jwks_url:
+            args += ["--jwks-refresh-interval", str(self.jwks_refresh_s)]
         for f in fields(Limits):
             args += [_limit_option(f.name), str(getattr(self.limits, f.name))]
         return args
@@ -114,8 +142,12 @@ def engineio_heartbeat(heartbeat: Heartbeat) -> tuple[int, float]:
     return interval_s, (heartbeat.pingTimeout + 0.5) / 1000
 
 
-def listening_line(prog: str, host: str, port: int) -> str:
-    return f"{prog}: {LISTENING_MESSAGE} http://{host}:{port}"
+def listening_line(prog: str, host: str, port: int, scheme: str = "http") -> str:
+    return f"{prog}: {LISTENING_MESSAGE} {scheme}://{host}:{port}"
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def _limit_option(name: str) -> str:
@@ -137,6 +169,24 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="TCP port (default 8000; 0 picks a free one)")
     parser.add_argument("--node-name", help="name in the info document (default node-1)")
     parser.add_argument("--jwt-secret", help="HS256 secret (env JWT_SECRET)")
+    parser.add_argument(
+        "--jwt-public-key", metavar="FILE",
+        help="verify RS256/ES256 tokens with this PEM public key, certificate or JWK/JWKS "
+        "file instead of the secret (env CRM_JWT_PUBLIC_KEY)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--jwks-url", metavar="URL",
+        help="verify RS256/ES256 tokens with the identity provider's JWKS (env CRM_JWKS_URL)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--jwks-refresh-interval", type=float, metavar="SECONDS",
+        help=f"refetch the JWKS for an unknown kid at most this often "
+        f"(default {_DEFAULT_JWKS_REFRESH_S:g})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--tls-cert", metavar="FILE", help="serve HTTPS/WSS with this PEM certificate (chain)"
+    )
+    parser.add_argument("--tls-key", metavar="FILE", help="the certificate's PEM private key")
     parser.add_argument(
         "--database-url", help="sqlite:///path or postgresql://… (env CRM_DATABASE_URL)"
     )
@@ -207,6 +257,15 @@ def settings_from_args(
     log_level = (args.log_level or env.get("CRM_LOG_LEVEL") or defaults.log_level).lower()
     if not isinstance(logging.getLevelName(log_level.upper()), int):
         raise SettingsError(f"--log-level {log_level!r} is not a log level")
+    auth_tls = {
+        name: getattr(args, name, None) or env.get(variable) or None
+        for name, variable in AUTH_TLS_ENV.items()
+    }
+    _check_auth(args, auth_tls)
+    _check_tls(auth_tls["tls_cert"], auth_tls["tls_key"])
+    refresh = getattr(args, "jwks_refresh_interval", None)
+    if refresh is not None and not refresh > 0:
+        raise SettingsError(f"--jwks-refresh-interval must be > 0 seconds, got {refresh:g}")
     return ServerSettings(
         host=args.host or env.get("CRM_HOST") or defaults.host,
         port=port,
@@ -221,4 +280,42 @@ def settings_from_args(
         heartbeat=heartbeat,
         limits=replace(defaults.limits, **limit_values),
         log_level=log_level,
+        jwt_public_key=auth_tls["jwt_public_key"],
+        jwks_url=auth_tls["jwks_url"],
+        jwks_refresh_s=refresh if refresh is not None else defaults.jwks_refresh_s,
+        tls_cert=auth_tls["tls_cert"],
+        tls_key=auth_tls["tls_key"],
     )
+
+
+def _check_auth(args: argparse.Namespace, auth_tls: Mapping[str, str | None]) -> None:
+    """One way to verify tokens; a key file that cannot verify anything is refused now."""
+    public_key, jwks_url = auth_tls["jwt_public_key"], auth_tls["jwks_url"]
+    if public_key and jwks_url:
+        raise SettingsError("--jwt-public-key and --jwks-url: give one of them")
+    if (public_key or jwks_url) and args.jwt_secret:
+        chosen = "--jwt-public-key" if public_key else "--jwks-url"
+        raise SettingsError(f"--jwt-secret and {chosen}: a server verifies one algorithm (§3)")
+    if jwks_url and not jwks_url.startswith(("http://", "https://")):
+        raise SettingsError(f"--jwks-url must be an http:// or https:// URL, got {jwks_url!r}")
+    if public_key:
+        from .auth.keys import load_key_file
+
+        load_key_file(public_key)
+
+
+def _check_tls(cert: str | None, key: str | None) -> None:
+    """Both or neither, and a pair that loads: uvicorn would fail with a traceback."""
+    if not cert and not key:
+        return
+    if not (cert and key):
+        raise SettingsError("--tls-cert and --tls-key go together")
+    for option, path in (("--tls-cert", cert), ("--tls-key", key)):
+        if not Path(path).is_file():
+            raise SettingsError(f"{option} {path}: no such file")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (ssl.SSLError, ValueError) as exc:
+        raise SettingsError(
+            f"--tls-cert {cert} / --tls-key {key}: not a PEM certificate and its key ({exc})"
+        ) from None

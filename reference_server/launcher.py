@@ -75,7 +75,7 @@ class RunningServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.settings.host}:{self.settings.port}"
+        return f"{self.settings.scheme}://{self.settings.host}:{self.settings.port}"
 
     @property
     def pid(self) -> int | None:
@@ -112,7 +112,9 @@ class RunningServer:
 
     def _wait_healthy(self, timeout_seconds: float) -> None:
         deadline = time.monotonic() + timeout_seconds
-        with httpx.Client(timeout=1.0) as client:
+        # Our own child on loopback, identified by its listening line: its certificate (TLS)
+        # is for the clients under test to verify, not for this probe.
+        with httpx.Client(timeout=1.0, verify=False) as client:
             while time.monotonic() < deadline:
                 if self._process is not None and self._process.poll() is not None:
                     raise StartupError(f"the server exited at startup: {self.log_tail()}")

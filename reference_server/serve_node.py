@@ -19,6 +19,7 @@ from types import FrameType
 import uvicorn
 
 from .app import build_app
+from .auth import Verifier, verifier_for
 from .backends import Backends, choose_backends
 from .config import LISTENING_MESSAGE, ServerSettings, listening_line
 from .exceptions import SettingsError, StartupError
@@ -73,6 +74,14 @@ async def _preflight(backends: Backends, settings: ServerSettings) -> None:
                 await backend.close()
 
 
+async def _open_verifier(settings: ServerSettings) -> Verifier:
+    """A JWKS is fetched before the node serves: it decides the advertised algorithm, and an
+    unreachable one is one clear line now rather than refused tokens later."""
+    verifier = verifier_for(settings)
+    await verifier.open()
+    return verifier
+
+
 async def _announce_when_started(server: uvicorn.Server, announce: Callable[[], None]) -> None:
     while not server.started:
         if server.should_exit:
@@ -84,9 +93,12 @@ async def _announce_when_started(server: uvicorn.Server, announce: Callable[[], 
 async def _serve(settings: ServerSettings, prog: str, announce: Callable[[str], None]) -> None:
     backends = choose_backends(settings)
     await _preflight(backends, settings)
+    verifier = await _open_verifier(settings)
     sock = _bind(settings.host, settings.port)
     port = sock.getsockname()[1]
-    app = build_app(settings, backends.store, backends.state, manager=backends.manager)
+    app = build_app(
+        settings, backends.store, backends.state, manager=backends.manager, verifier=verifier
+    )
     config = uvicorn.Config(
         app,
         log_level=settings.log_level,
@@ -96,10 +108,14 @@ async def _serve(settings: ServerSettings, prog: str, announce: Callable[[str], 
         # Measured with benchmarks/bench_fanout.py: the sans-I/O websockets protocol spends about
         # half the server CPU per fanned-out event of uvicorn's default legacy implementation.
         ws=_WEBSOCKET_PROTOCOL,
+        ssl_certfile=settings.tls_cert,
+        ssl_keyfile=settings.tls_key,
     )
     server = _Server(config)
     watcher = asyncio.create_task(
-        _announce_when_started(server, lambda: announce(listening_line(prog, settings.host, port)))
+        _announce_when_started(
+            server, lambda: announce(listening_line(prog, settings.host, port, settings.scheme))
+        )
     )
     try:
         await server.serve(sockets=[sock])

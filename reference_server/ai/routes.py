@@ -48,7 +48,7 @@ def task_router(runner: Callable[[], TaskRunner]) -> APIRouter:
 
     @router.post(TASKS_PATH)
     async def submit(request: Request) -> JSONResponse:
-        actor = authenticate(request)
+        actor = await authenticate(request)
         body = await _json_object(request)
         try:
             task_type = TaskType(str(body.get("type")))
@@ -61,17 +61,17 @@ def task_router(runner: Callable[[], TaskRunner]) -> APIRouter:
 
     @router.get(TASKS_PATH)
     async def history(request: Request) -> JSONResponse:
-        actor = authenticate(request)
+        actor = await authenticate(request)
         return JSONResponse({"data": [v.wire() for v in await runner().history(actor)]})
 
     @router.get(TASKS_PATH + "/{task_id}")
     async def one(request: Request, task_id: str) -> JSONResponse:
-        actor = authenticate(request)
+        actor = await authenticate(request)
         return JSONResponse({"data": (await runner().get(actor, task_id)).wire()})
 
     @router.post(TASKS_PATH + "/{task_id}/cancel")
     async def cancel(request: Request, task_id: str) -> JSONResponse:
-        actor = authenticate(request)
+        actor = await authenticate(request)
         view = await runner().cancel(actor, task_id)
         return JSONResponse({"data": {"taskId": view.task_id, "status": view.status.value}},
                             status_code=202)  # fmt: skip

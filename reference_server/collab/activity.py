@@ -54,7 +54,7 @@ async def activity_feed(
 
 @router.get(ACTIVITY_PATH)
 async def activity(request: Request) -> JSONResponse:
-    actor = authenticate(request)
+    actor = await authenticate(request)
     limit = _limit(request.query_params.get("limit"))
     ctx = context_of(request)
     return JSONResponse({"data": await activity_feed(ctx.store, ctx.redaction, actor, limit)})

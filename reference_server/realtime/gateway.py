@@ -12,7 +12,7 @@ import socketio
 
 from harness.spec import AUTH_MESSAGES, ClientEvent, ErrorCode, ServerEvent
 
-from ..auth import AuthError, token_from_handshake, verify_token
+from ..auth import AuthError, Verifier, token_from_handshake, verify_token
 from ..config import ServerSettings
 from ..domain.clock import Clock, iso_from_epoch
 from ..domain.contracts import Actor, DomainError
@@ -53,8 +53,10 @@ class RealtimeGateway:
         redaction: Redaction,
         metrics: ServerMetrics,
         clock: Clock,
+        verifier: Verifier,
     ) -> None:
         self._sio = sio
+        self._verifier = verifier
         self._manager = manager
         self._settings = settings
         self._limits = settings.limits
@@ -100,8 +102,8 @@ class RealtimeGateway:
     # -- lifecycle ----------------------------------------------------------------------------
     async def _on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> None:
         try:
-            verified = verify_token(
-                token_from_handshake(auth, environ), self._settings.jwt_secret, self._clock.now()
+            verified = await verify_token(
+                token_from_handshake(auth, environ), self._verifier, self._clock.now()
             )
         except AuthError as exc:
             raise socketio.exceptions.ConnectionRefusedError(*exc.connect_error()) from None
@@ -227,7 +229,7 @@ class RealtimeGateway:
         if not isinstance(token, str):
             raise validation_error("auth:refresh needs a string token", "token")
         try:
-            verified = verify_token(token, self._settings.jwt_secret, self._clock.now())
+            verified = await verify_token(token, self._verifier, self._clock.now())
         except AuthError as exc:
             raise DomainError(exc.code, exc.message) from None
         old, new = session.actor, verified.actor

@@ -9,7 +9,7 @@ from fastapi import Request
 
 from harness.spec import Profile
 
-from ..auth import token_from_header, verify_token
+from ..auth import Verifier, token_from_header, verify_token
 from ..config import ServerSettings
 from ..domain.clock import Clock
 from ..domain.contracts import Actor
@@ -31,6 +31,7 @@ class AppContext:
     metrics: ServerMetrics
     clock: Clock
     profiles: tuple[Profile, ...]
+    verifier: Verifier
 
 
 def context_of(request: Request) -> AppContext:
@@ -38,8 +39,8 @@ def context_of(request: Request) -> AppContext:
     return ctx
 
 
-def authenticate(request: Request) -> Actor:
+async def authenticate(request: Request) -> Actor:
     """REST calls carry `Authorization: Bearer` (AUTH-1); refusals are AuthError → 401."""
     ctx = context_of(request)
     token = token_from_header(request.headers.get("authorization"))
-    return verify_token(token, ctx.settings.jwt_secret, ctx.clock.now()).actor
+    return (await verify_token(token, ctx.verifier, ctx.clock.now())).actor

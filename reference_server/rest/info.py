@@ -29,7 +29,7 @@ async def info(request: Request) -> dict[str, Any]:
         "heartbeat": s.heartbeat.to_json(),
         "limits": s.limits.to_json(),
         "sensitiveFields": {t: list(f) for t, f in SENSITIVE_FIELDS.items()},
-        "auth": {"algorithms": ["HS256"]},
+        "auth": {"algorithms": [ctx.verifier.algorithm]},
     }
 
 

@@ -70,7 +70,7 @@ async def _header_error_after_lookup(
 async def _change(
     request: Request, op: Op, collection: str, record_id: str | None = None, with_body: bool = False
 ) -> Response:
-    actor = authenticate(request)
+    actor = await authenticate(request)
     ctx = context_of(request)
     body = await _body(request)  # read even when unused: an oversized body is still a 413
     entity_type = _entity(collection)  # 413 before 404 (§15)
@@ -116,7 +116,7 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int | 
 
 @router.get("/{collection}")
 async def list_records(request: Request, collection: str) -> JSONResponse:
-    actor = authenticate(request)
+    actor = await authenticate(request)
     entity_type = _entity(collection)
     limit = _int_param(request, "limit", _DEFAULT_LIST_LIMIT, 1, _MAX_LIST_LIMIT)
     offset = _int_param(request, "offset", 0, 0, None)
@@ -133,7 +133,7 @@ async def list_records(request: Request, collection: str) -> JSONResponse:
 
 @router.get("/{collection}/{record_id}")
 async def get_record(request: Request, collection: str, record_id: str) -> JSONResponse:
-    actor = authenticate(request)
+    actor = await authenticate(request)
     entity_type = _entity(collection)
     ctx = context_of(request)
     record = await ctx.records().get(actor, entity_type, record_id)

@@ -183,13 +183,15 @@ def _auth_faults() -> None:
 
     original_verify = auth.verify_token
 
-    def verify_token(token: str | None, secret: str, now: float) -> auth.VerifiedToken:
+    async def verify_token(
+        token: str | None, verifier: auth.Verifier, now: float
+    ) -> auth.VerifiedToken:
         try:
-            return original_verify(token, secret, now)
+            return await original_verify(token, verifier, now)
         except auth.AuthError as exc:
             if not broken("AUTH-2") or exc.code is not ErrorCode.AUTH_EXPIRED:
                 raise
-            verified = original_verify(token, secret, 0.0)  # exp compared with the epoch
+            verified = await original_verify(token, verifier, 0.0)  # exp compared with the epoch
             return auth.VerifiedToken(verified.actor, now + 3600)
 
     def no_expiry(orig: Any) -> Any:
@@ -207,7 +209,7 @@ def _auth_faults() -> None:
             if not broken("AUTH-4") or not isinstance(token, str):
                 return await orig(self, session, payload)
             try:
-                verified = verify_token(token, self._settings.jwt_secret, self._clock.now())
+                verified = await verify_token(token, self._verifier, self._clock.now())
             except auth.AuthError as exc:
                 raise DomainError(exc.code, exc.message) from None
             if verified.actor.user_id != session.actor.user_id:

@@ -11,13 +11,15 @@ import pytest
 from harness.spec import ErrorCode
 from reference_server.auth import (
     AuthError,
+    SecretVerifier,
+    check_token,
     token_from_handshake,
     token_from_header,
-    verify_token,
 )
 
 SECRET = "unit-secret-" + "0123456789abcdef" * 4
 NOW = time.time()
+VERIFIER = SecretVerifier(SECRET)
 
 
 def _claims(**changes: Any) -> dict[str, Any]:
@@ -41,7 +43,7 @@ def _sign(claims: dict[str, Any], secret: str = SECRET, algorithm: str = "HS256"
 
 def _code(token: str | None) -> ErrorCode | None:
     try:
-        verify_token(token, SECRET, NOW)
+        check_token(token, VERIFIER, NOW)
     except AuthError as exc:
         return exc.code
     return None
@@ -84,7 +86,7 @@ def test_token_table(token: str | None, code: ErrorCode | None) -> None:
 
 def test_valid_token_gives_actor_and_name_defaults_to_sub() -> None:
     """AUTH-1, §15: claims become the Actor; a missing name defaults to sub."""
-    verified = verify_token(_sign(_claims(name=_DROP)), SECRET, NOW)
+    verified = check_token(_sign(_claims(name=_DROP)), VERIFIER, NOW)
     assert verified.actor.user_id == "u1"
     assert verified.actor.name == "u1"
     assert verified.actor.streams == ("broker:b1", "team:t1", "user:u1")
@@ -94,7 +96,7 @@ def test_valid_token_gives_actor_and_name_defaults_to_sub() -> None:
 def test_messages_match_codes() -> None:
     """AUTH-2: CONNECT_ERROR wording per code."""
     with pytest.raises(AuthError) as refused:
-        verify_token(None, SECRET, NOW)
+        check_token(None, VERIFIER, NOW)
     assert refused.value.connect_error() == ("Authentication required", {"code": "AUTH_REQUIRED"})
 
 

@@ -12,10 +12,11 @@ from e2e_clients import Target, connect_refusal
 
 from harness.client import Org
 from harness.spec import AUTH_MESSAGES, ErrorCode
-from reference_server.auth import AuthError, verify_token
+from reference_server.auth import AuthError, SecretVerifier, check_token
 
 SECRET = "claims-secret-" + "0123456789abcdef" * 4
 NOW = time.time()
+VERIFIER = SecretVerifier(SECRET)
 UNSTORABLE = {"NUL": "u\x00x", "lone surrogate": "u\ud800x"}
 CLAIMS = ("sub", "teamId", "brokerId", "name")
 
@@ -30,13 +31,13 @@ def _token(secret: str = SECRET, **changes: Any) -> str:
 def test_unstorable_claim_is_invalid(claim: str, label: str) -> None:
     """AUTH-2, §15: a claim with NUL or a lone surrogate is AUTH_INVALID."""
     with pytest.raises(AuthError) as refused:
-        verify_token(_token(**{claim: UNSTORABLE[label]}), SECRET, NOW)
+        check_token(_token(**{claim: UNSTORABLE[label]}), VERIFIER, NOW)
     assert refused.value.code is ErrorCode.AUTH_INVALID
 
 
 def test_ordinary_unicode_claims_still_pass() -> None:
     """AUTH-2: the check refuses only what cannot be stored; other Unicode is fine."""
-    verified = verify_token(_token(sub="ü-1", teamId="团队", name="Zoë 🏠"), SECRET, NOW)
+    verified = check_token(_token(sub="ü-1", teamId="团队", name="Zoë 🏠"), VERIFIER, NOW)
     assert (verified.actor.user_id, verified.actor.team_id, verified.actor.name) == (
         "ü-1", "团队", "Zoë 🏠",
     )  # fmt: skip

@@ -2,6 +2,9 @@
 
 Checks run in the spec's order: presence, signature and algorithm, `exp` (no leeway),
 `nbf`, claims. PyJWT validates exp/nbf in its own order, so those two are checked here.
+The algorithm is the verifier's one (§3): the header's `alg` must name it exactly, so
+`none`, HS256 signed with an RSA public key's text and any other algorithm are refused
+before a key is even looked up.
 """
 
 from __future__ import annotations
@@ -15,21 +18,25 @@ import jwt
 
 from harness.spec import AUTH_MESSAGES, ErrorCode
 
-from .domain.contracts import Actor
-from .domain.validation import is_storable_key
+from ..domain.contracts import Actor
+from ..domain.validation import is_storable_key
+from .keys import UnknownKey, Verifier
 
 __all__ = [
-    "ALGORITHM",
     "AuthError",
     "VerifiedToken",
+    "check_token",
     "token_from_handshake",
     "token_from_header",
     "verify_token",
 ]
 
-ALGORITHM = "HS256"
 _BEARER = "bearer "
 _IDENTITY_CLAIMS = ("sub", "teamId", "brokerId")
+_DECODE_OPTIONS: Any = {
+    "verify_exp": False, "verify_nbf": False, "verify_iat": False,
+    "verify_aud": False, "verify_iss": False,
+}  # fmt: skip
 
 
 class AuthError(Exception):
@@ -58,21 +65,55 @@ def _is_number(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def verify_token(token: str | None, secret: str, now: float) -> VerifiedToken:
+def _header(token: str) -> Mapping[str, Any]:
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise AuthError(ErrorCode.AUTH_INVALID) from None
+    return header
+
+
+def check_token(token: str | None, verifier: Verifier, now: float) -> VerifiedToken:
+    """The whole verification with the keys the verifier holds now.
+
+    Raises AuthError, or UnknownKey when the token names a key the verifier may learn by
+    refreshing (a JWKS); `verify_token` handles that.
+    """
     if token is None or token == "":
         raise AuthError(ErrorCode.AUTH_REQUIRED)
     if not isinstance(token, str):
         raise AuthError(ErrorCode.AUTH_INVALID)
+    header = _header(token)
+    if header.get("alg") != verifier.algorithm:
+        raise AuthError(ErrorCode.AUTH_INVALID)
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise AuthError(ErrorCode.AUTH_INVALID)
+    key = verifier.key_for(kid)
+    if key is None:
+        raise AuthError(ErrorCode.AUTH_INVALID)
     try:
-        claims = jwt.decode(
-            token,
-            secret,
-            algorithms=[ALGORITHM],
-            options={"verify_exp": False, "verify_nbf": False, "verify_iat": False,
-                     "verify_aud": False, "verify_iss": False},
-        )  # fmt: skip
+        claims = jwt.decode(token, key, algorithms=[verifier.algorithm], options=_DECODE_OPTIONS)
     except jwt.PyJWTError:
         raise AuthError(ErrorCode.AUTH_INVALID) from None
+    return _claims_checked(claims, now)
+
+
+async def verify_token(token: str | None, verifier: Verifier, now: float) -> VerifiedToken:
+    """`check_token`, refreshing the verifier's keys once when the token names an unknown
+    `kid` (a JWKS that rotated); the refresh itself is rate-limited by the verifier."""
+    try:
+        return check_token(token, verifier, now)
+    except UnknownKey:
+        if not await verifier.refresh():
+            raise AuthError(ErrorCode.AUTH_INVALID) from None
+    try:
+        return check_token(token, verifier, now)
+    except UnknownKey:
+        raise AuthError(ErrorCode.AUTH_INVALID) from None
+
+
+def _claims_checked(claims: Any, now: float) -> VerifiedToken:
     if not isinstance(claims, dict):
         raise AuthError(ErrorCode.AUTH_INVALID)
     exp = claims.get("exp")
