@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.pki import TlsFiles, make_pki
+
 LOCAL_POSTGRES = os.environ.get(
     "CRM_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -157,3 +159,9 @@ def module_redis_namespace(redis_server: ServiceEndpoint) -> Iterator[RedisNames
     """A key prefix shared by one test module (e.g. its cluster); deleted afterwards."""
     with _fresh_namespace(redis_server) as ns:
         yield ns
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A private CA and a server certificate for 127.0.0.1/localhost signed by it (PEM)."""
+    return make_pki(tmp_path_factory.mktemp("pki"))

@@ -1,5 +1,7 @@
 """Client library: tokens for synthetic users, a realtime Socket.IO client, stream tracking,
 an offline mutation queue and a REST client — everything a check or a load user needs.
+Tokens come from a `TokenSource`: `TokenFactory` (HS256 secret), `KeyTokens` (RS256/ES256
+private key) or `CommandTokens` (the team's own token command).
 For profiles collab and ai: `PresenceRoster`, `RecordPresence` (viewers, editing, typing) and
 `TaskProgress` with `submit_task` / `get_task` / `list_tasks` / `cancel_task`.
 
@@ -14,6 +16,8 @@ async with RealtimeClient(url, tokens.mint(alice)) as rt:
 
 from __future__ import annotations
 
+from harness._target_options import SECRET_ENV, TARGET_OPTIONS, TargetOption
+
 from ..stream_accountant import AnomalyKind, Arrival, StreamLedger
 from ._ai import (
     SubmittedTask,
@@ -27,6 +31,15 @@ from ._ai import (
     submit_task,
 )
 from ._collab import PresenceRoster, PresenceTransition, RecordPresence
+from ._connection import (
+    INSECURE_WARNING,
+    ConnectionOptions,
+    TargetConnection,
+    connection_options,
+    parse_header,
+    target_connection,
+)
+from ._discovery import fetch_info
 from ._listeners import PayloadListener
 from ._messages import (
     Ack,
@@ -42,20 +55,37 @@ from ._pacing import Pacer
 from ._realtime import RealtimeClient
 from ._rest import RestClient, RestResponse, collection_path
 from ._streams import Anomaly, StreamTracker
-from ._tokens import Agent, Org, TokenFactory
+from ._token_sources import (
+    CommandTokens,
+    KeyTokens,
+    TokenFactory,
+    TokenSource,
+    TokenSourceError,
+    claims_for,
+    forged_hs256,
+    token_expiry,
+    token_source,
+)
+from ._tokens import Agent, Org
 
 __all__ = [
+    "INSECURE_WARNING",
+    "SECRET_ENV",
+    "TARGET_OPTIONS",
     "Ack",
     "Agent",
     "Anomaly",
     "AnomalyKind",
     "Arrival",
+    "CommandTokens",
     "ConnectFailure",
     "ConnectRefused",
+    "ConnectionOptions",
     "DisconnectInfo",
     "ErrorInfo",
     "EventMatch",
     "FlushResult",
+    "KeyTokens",
     "Mutation",
     "MutationQueue",
     "Org",
@@ -71,14 +101,26 @@ __all__ = [
     "StreamLedger",
     "StreamTracker",
     "SubmittedTask",
+    "TargetConnection",
+    "TargetOption",
     "TaskAnomaly",
     "TaskAnomalyKind",
     "TaskProgress",
     "TaskSequenceError",
     "TokenFactory",
+    "TokenSource",
+    "TokenSourceError",
     "cancel_task",
+    "claims_for",
     "collection_path",
+    "connection_options",
+    "fetch_info",
+    "forged_hs256",
     "get_task",
     "list_tasks",
+    "parse_header",
     "submit_task",
+    "target_connection",
+    "token_expiry",
+    "token_source",
 ]

@@ -12,10 +12,12 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+import aiohttp
 import socketio
 
-from harness.spec import SOCKETIO_PATH, ClientEvent
+from harness.spec import ClientEvent
 
+from ._connection import ConnectionOptions
 from ._listeners import PayloadListener
 from ._messages import (
     Ack,
@@ -40,6 +42,8 @@ class RealtimeClient:
 
     `token_in` chooses where the token travels (AUTH-1): `"auth"` (the CONNECT packet's
     `auth.token`), `"header"` (`Authorization: Bearer`), or `"both"`. `token=None` sends none.
+    `options` carries TLS trust, the deployment's extra headers and the Socket.IO path;
+    `headers` add to (and override) those headers for this client.
     """
 
     def __init__(
@@ -55,8 +59,10 @@ class RealtimeClient:
         label: str = "",
         pacer: Pacer | None = None,
         listeners: Sequence[PayloadListener] = (),
+        options: ConnectionOptions | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        self.options = options or ConnectionOptions()
         self.token = token
         self.transports = list(transports)
         self.token_in = token_in
@@ -96,7 +102,7 @@ class RealtimeClient:
         self._hooks.append(hook)
 
     def _connect_args(self) -> tuple[dict[str, str], Any]:
-        headers = dict(self.extra_headers)
+        headers = {**self.options.header_map(), **self.extra_headers}
         auth: Any = self.auth_override
         if self.token is not None and self.token_in in ("header", "both"):
             headers["Authorization"] = f"Bearer {self.token}"
@@ -108,7 +114,10 @@ class RealtimeClient:
         """Connect; a refusal comes back as data (None means connected)."""
         if self.connected:
             return None
-        sio = InstrumentedClient(reconnection=False)
+        # Our own HTTP session (polling and the WebSocket), trusting what `options` says. It is
+        # handed over as an object, which every python-engineio 4 takes, and closed with `sio`.
+        http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self.options.ssl_context()))
+        sio = InstrumentedClient(reconnection=False, http_session=http)
         refusals: list[Any] = []
         sio.on("*", self._make_catch_all(sio))
         sio.on("connect_error", lambda data=None: refusals.append(data))
@@ -121,7 +130,7 @@ class RealtimeClient:
                 headers=headers,
                 auth=auth,
                 transports=self.transports,
-                socketio_path=SOCKETIO_PATH.strip("/"),
+                socketio_path=self.options.socketio_path.strip("/"),
                 wait_timeout=self.connect_timeout,
             )
         except socketio.exceptions.ConnectionError as exc:
@@ -179,6 +188,9 @@ class RealtimeClient:
             await sio.shutdown()
         except Exception:  # closing a broken connection may fail in many ways; it is closed
             pass
+        http = sio.eio.http  # ours (see try_connect): python-engineio leaves it open
+        if http is not None and not http.closed:
+            await http.close()
 
     def _on_disconnect(self, reason: Any = None) -> None:
         self.disconnects.append(DisconnectInfo(str(reason), time.time(), time.perf_counter()))

@@ -12,6 +12,7 @@ import httpx
 
 from harness.spec import API_PREFIX, COLLECTIONS, HEALTH_PATH, INFO_PATH, METRICS_PATH
 
+from ._connection import ConnectionOptions
 from ._listeners import PayloadListener
 from ._messages import ErrorInfo
 
@@ -58,7 +59,8 @@ class RestResponse:
 
 
 class RestClient:
-    """One user's REST session. `token=None` sends no Authorization header."""
+    """One user's REST session. `token=None` sends no Authorization header; `options` adds
+    the deployment's headers and TLS trust."""
 
     def __init__(
         self,
@@ -67,12 +69,18 @@ class RestClient:
         *,
         timeout: float = 10.0,
         listeners: Sequence[PayloadListener] = (),
+        options: ConnectionOptions | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.token = token
         self.listeners = list(listeners)
-        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-        self._http = httpx.AsyncClient(base_url=self.url, headers=headers, timeout=timeout)
+        options = options or ConnectionOptions()
+        headers = options.header_map()
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.AsyncClient(
+            base_url=self.url, headers=headers, timeout=timeout, verify=options.ssl_context()
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -1,4 +1,4 @@
-"""JWTs for synthetic brokerages, teams and agents (SPEC §3).
+"""Synthetic brokerages, teams and agents: the identities tokens are minted for (SPEC §3).
 
 Every run makes fresh random ids, so tests and load runs isolate themselves from whatever
 else the server under test carries.
@@ -6,16 +6,13 @@ else the server under test carries.
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
-import jwt
 from faker import Faker
 
-__all__ = ["Agent", "Org", "TokenFactory"]
+__all__ = ["Agent", "Org"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,33 +27,6 @@ class Agent:
     @property
     def streams(self) -> tuple[str, str, str]:
         return (f"broker:{self.broker_id}", f"team:{self.team_id}", f"user:{self.user_id}")
-
-
-@dataclass(slots=True)
-class TokenFactory:
-    secret: str
-    algorithm: str = "HS256"
-
-    def mint(
-        self,
-        agent: Agent,
-        *,
-        ttl_seconds: float = 3600,
-        extra: Mapping[str, Any] | None = None,
-        omit: tuple[str, ...] = (),
-    ) -> str:
-        """A signed token; `extra` adds or overrides claims, `omit` drops some (negative tests)."""
-        claims: dict[str, Any] = {
-            "sub": agent.user_id,
-            "teamId": agent.team_id,
-            "brokerId": agent.broker_id,
-            "name": agent.name,
-            "exp": int(time.time() + ttl_seconds),
-        }
-        claims.update(extra or {})
-        for key in omit:
-            claims.pop(key, None)
-        return jwt.encode(claims, self.secret, algorithm=self.algorithm)
 
 
 @dataclass(slots=True)
