@@ -86,9 +86,16 @@ class ServerProvider(Protocol):
         ...
 
     def start_server(
-        self, *, jwt_secret: str, heartbeat: Heartbeat | None = None, limits: Limits | None = None
+        self,
+        *,
+        jwt_secret: str,
+        jwt_public_key: str | None = None,
+        heartbeat: Heartbeat | None = None,
+        limits: Limits | None = None,
     ) -> ServerHandle:
-        """One node on a free port with a scratch data directory, healthy when returned."""
+        """One node on a free port with a scratch data directory, healthy when returned;
+        verifying RS256/ES256 tokens with the PEM file `jwt_public_key` when given, else HS256
+        with `jwt_secret`."""
         ...
 
     def start_cluster(
@@ -98,6 +105,7 @@ class ServerProvider(Protocol):
         database_url: str,
         *,
         jwt_secret: str,
+        jwt_public_key: str | None = None,
         redis_prefix: str | None = None,
     ) -> ClusterHandle:
         """`nodes` nodes sharing Redis and PostgreSQL, every one healthy when returned."""
@@ -201,12 +209,18 @@ class BundledServer:
             raise TargetError(str(exc)) from None
 
     def start_server(
-        self, *, jwt_secret: str, heartbeat: Heartbeat | None = None, limits: Limits | None = None
+        self,
+        *,
+        jwt_secret: str,
+        jwt_public_key: str | None = None,
+        heartbeat: Heartbeat | None = None,
+        limits: Limits | None = None,
     ) -> ServerHandle:
         with self._translated():
             inner = self.provider.start_server(
-                jwt_secret=jwt_secret, heartbeat=heartbeat, limits=limits
-            )
+                jwt_secret=jwt_secret, jwt_public_key=jwt_public_key, heartbeat=heartbeat,
+                limits=limits,
+            )  # fmt: skip
         return _ServerHandle(inner, self._translated)
 
     def start_cluster(
@@ -216,12 +230,14 @@ class BundledServer:
         database_url: str,
         *,
         jwt_secret: str,
+        jwt_public_key: str | None = None,
         redis_prefix: str | None = None,
     ) -> ClusterHandle:
         with self._translated():
             return self.provider.start_cluster(
-                nodes, redis_url, database_url, jwt_secret=jwt_secret, redis_prefix=redis_prefix
-            )
+                nodes, redis_url, database_url, jwt_secret=jwt_secret,
+                jwt_public_key=jwt_public_key, redis_prefix=redis_prefix,
+            )  # fmt: skip
 
     def check_cluster_settings(
         self, nodes: int, redis_url: str | None, database_url: str | None

@@ -39,11 +39,16 @@ class ReferenceServer:
         return [name for name in wanted if importlib.util.find_spec(name) is None]
 
     def start_server(
-        self, *, jwt_secret: str, heartbeat: Heartbeat | None = None, limits: Limits | None = None
+        self,
+        *,
+        jwt_secret: str,
+        jwt_public_key: str | None = None,
+        heartbeat: Heartbeat | None = None,
+        limits: Limits | None = None,
     ) -> RunningServer:
         from .launcher import start_server
 
-        changes: dict[str, Any] = {"jwt_secret": jwt_secret}
+        changes: dict[str, Any] = {"jwt_secret": jwt_secret, "jwt_public_key": jwt_public_key}
         if heartbeat is not None:
             changes["heartbeat"] = heartbeat
         if limits is not None:
@@ -57,11 +62,12 @@ class ReferenceServer:
         database_url: str,
         *,
         jwt_secret: str,
+        jwt_public_key: str | None = None,
         redis_prefix: str | None = None,
     ) -> RunningCluster:
         from .cluster import start_cluster
 
-        changes: dict[str, Any] = {"jwt_secret": jwt_secret}
+        changes: dict[str, Any] = {"jwt_secret": jwt_secret, "jwt_public_key": jwt_public_key}
         if redis_prefix is not None:
             changes["redis_prefix"] = redis_prefix
         return start_cluster(nodes, redis_url, database_url, **changes)

@@ -1,8 +1,9 @@
 """`crm-harness conform`: check a server against the spec and report verdicts by requirement.
 
 Without --url it starts the bundled reference server (short collab/heartbeat settings), checks
-it and stops it. Exit 0: no MUST failed; 1: a MUST failed; 2: target unreachable or not a CRM
-server, missing secret, or bad options.
+it and stops it (with --jwt-private-key, it verifies that key's tokens). Exit 0: no MUST
+failed; 1: a MUST failed; 2: target unreachable or not a CRM server, no token source, or bad
+options.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ import argparse
 import os
 import secrets
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from .._exceptions import TargetError, UsageError
+from ._target import add_target_options, connection_from_args, target_values
 
 __all__ = ["BUNDLED_LIMITS", "add_parser", "run"]
 
@@ -38,7 +42,6 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--url", action="append", default=[], help="server base URL; repeat for cluster nodes"
     )
-    parser.add_argument("--jwt-secret", help="HS256 secret the target trusts (env JWT_SECRET)")
     parser.add_argument(
         "--profile", help="profiles to check, e.g. core,metrics (default: all declared)"
     )
@@ -54,6 +57,13 @@ def add_parser(subparsers: Any) -> None:
         help="time the fuzz checks spend on generated input, in all (10; 0 turns them off)",
     )  # fmt: skip
     parser.add_argument("--fuzz-seed", type=int, help="seed of the fuzz input (default: random)")
+    parser.add_argument(
+        "--jwks-url",
+        metavar="URL",
+        help="the target's JWKS: where the algorithm-confusion check finds its public key "
+        "when it has no --jwt-private-key",
+    )
+    add_target_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -84,25 +94,34 @@ def _validate(args: argparse.Namespace) -> tuple[list[str] | None, list[str] | N
 
 
 @contextmanager
-def _bundled_server(secret: str) -> Iterator[tuple[str, Callable[[], None]]]:
+def _bundled_server(tokens: Any) -> Iterator[tuple[str, Callable[[], None]]]:
+    """The reference server, verifying what `tokens` mints: its secret, or its key's public
+    half (RS256/ES256)."""
     from harness.bundled_server import bundled_server
+    from harness.client import KeyTokens
     from harness.spec import Heartbeat, Limits
 
     bundled = bundled_server(alternative="or check a running server with --url")
     heartbeat = Heartbeat(*BUNDLED_HEARTBEAT)
     print("crm-harness conform: starting the bundled reference server", file=sys.stderr)
-    server = bundled.start_server(
-        jwt_secret=secret, heartbeat=heartbeat, limits=Limits(**BUNDLED_LIMITS)
-    )
+    with tempfile.TemporaryDirectory(prefix="crm-conform-") as scratch:
+        verify: dict[str, Any] = {"jwt_secret": getattr(tokens, "secret", "")}
+        if isinstance(tokens, KeyTokens):
+            public = Path(scratch) / "public.pem"
+            public.write_bytes(tokens.public_pem())
+            verify["jwt_public_key"] = str(public)
+        server = bundled.start_server(
+            heartbeat=heartbeat, limits=Limits(**BUNDLED_LIMITS), **verify
+        )
 
-    def crash_and_restart() -> None:
-        server.kill()  # a crash, not a graceful stop: CLU-2 covers both
-        server.start()
+        def crash_and_restart() -> None:
+            server.kill()  # a crash, not a graceful stop: CLU-2 covers both
+            server.start()
 
-    try:
-        yield server.url, crash_and_restart
-    finally:
-        server.close()
+        try:
+            yield server.url, crash_and_restart
+        finally:
+            server.close()
 
 
 def _progress(line: Any) -> None:
@@ -116,9 +135,6 @@ def _progress(line: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     profiles, ids = _validate(args)
-    secret = args.jwt_secret or os.environ.get("JWT_SECRET")
-    if args.url and not secret:
-        raise UsageError("--jwt-secret (or JWT_SECRET) is required with --url")
     import pytest
 
     from harness.conformance import run as run_suite
@@ -126,14 +142,13 @@ def run(args: argparse.Namespace) -> int:
 
     fuzz_seed = args.fuzz_seed if args.fuzz_seed is not None else secrets.randbelow(2**31)
     started = time.monotonic()
-    with _target(args.url, secret) as (urls, used_secret, restart):
-        load_target(urls, used_secret)  # pre-flight: one clear line if unreachable
+    with _target(args) as (connection, restart):
+        load_target(connection)  # pre-flight: one clear line if unreachable
         if args.fuzz_seconds != 0:
             print(f"crm-harness conform: fuzz seed {fuzz_seed} (--fuzz-seed {fuzz_seed} draws "
                   "the same generated input again)", file=sys.stderr)  # fmt: skip
         outcome = run_suite(
-            urls,
-            used_secret,
+            connection,
             profiles=profiles,
             requirement_ids=ids,
             report_dir=args.report,
@@ -146,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
             fuzz_seconds=args.fuzz_seconds,
             fuzz_seed=fuzz_seed,
             progress=_progress,
+            jwks_url=args.jwks_url,
         )
     if outcome.pytest_exit_code == int(pytest.ExitCode.INTERRUPTED):
         raise KeyboardInterrupt  # Ctrl-C inside pytest: the bundled server is already stopped
@@ -163,13 +179,23 @@ def run(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _target(
-    urls: list[str], secret: str | None
-) -> Iterator[tuple[list[str], str, Callable[[], None] | None]]:
-    if urls:
-        assert secret is not None
-        yield urls, secret, None
+def _target(args: argparse.Namespace) -> Iterator[tuple[Any, Callable[[], None] | None]]:
+    """The connection to check, and an in-process restart for the bundled server. Every
+    option is checked before anything starts."""
+    if args.url:
+        yield connection_from_args(args, args.url), None
         return
-    used = secret or secrets.token_hex(32)
-    with _bundled_server(used) as (url, restart):
-        yield [url], used, restart
+    from harness.client import SECRET_ENV, TokenFactory, token_source
+
+    values = target_values(args)
+    if values.get("token_cmd"):
+        raise UsageError("--token-cmd needs --url: the bundled server has no identity provider")
+    named = ("jwt_secret", "jwt_private_key", "jwt_alg", "jwt_kid")
+    if any(values.get(name) for name in named) or os.environ.get(SECRET_ENV):
+        tokens = token_source(values)
+    else:
+        tokens = TokenFactory(secrets.token_hex(32))  # no source given: a fresh secret
+    placeholder = "http://127.0.0.1:1"  # the options are checked before the server starts
+    connection_from_args(args, [placeholder], tokens=tokens)
+    with _bundled_server(tokens) as (url, restart):
+        yield connection_from_args(args, [url], tokens=tokens), restart

@@ -1,7 +1,9 @@
 """The conformance suite: pytest checks of any server against SPEC.md, by requirement id.
 
+    from harness.client import TargetConnection, TokenFactory
     from harness.conformance import run
-    result = run(["http://127.0.0.1:8000"], "secret", requirement_ids=["EVT-1"])
+    connection = TargetConnection(("http://127.0.0.1:8000",), TokenFactory("secret"))
+    result = run(connection, requirement_ids=["EVT-1"])
     result.verdicts()            # {"EVT-1": Verdict.PASS, ...}
 
 Kept import-light: `plugin.py` (a pytest11 entry point) imports this package in every pytest

@@ -1,6 +1,7 @@
 """`run()`: the suite in-process, for the CLI and for tests that read verdicts back.
 
-    result = run(["http://127.0.0.1:8000"], "secret", requirement_ids=["EVT-1", "RED-1"])
+    connection = TargetConnection(("http://127.0.0.1:8000",), TokenFactory("secret"))
+    result = run(connection, requirement_ids=["EVT-1", "RED-1"])
     result.verdicts()["EVT-1"]      # Verdict.PASS / FAIL / ...
 
 It must be called outside a running event loop (each check runs its own).
@@ -15,8 +16,10 @@ from typing import Any
 
 import pytest
 
+from harness.client import TargetConnection
+
 from ._model import ConformanceResult, Verdict
-from ._session import RESTART_KEY, RESULT_KEY, requirement_ids_of
+from ._session import CONNECTION_KEY, RESTART_KEY, RESULT_KEY, requirement_ids_of
 from .outcomes import NOT_RUN_PREFIX
 
 __all__ = ["ProgressLine", "RunResult", "run"]
@@ -59,8 +62,12 @@ class _Observer:
     """Reads the result back out of the session and reports progress as checks finish."""
 
     def __init__(
-        self, progress: Callable[[ProgressLine], None] | None, restart: Callable[[], None] | None
+        self,
+        connection: TargetConnection,
+        progress: Callable[[ProgressLine], None] | None,
+        restart: Callable[[], None] | None,
     ) -> None:
+        self.connection = connection
         self.progress = progress
         self.restart = restart
         self.result: ConformanceResult | None = None
@@ -71,6 +78,7 @@ class _Observer:
         self._state: dict[str, dict[str, Any]] = {}
 
     def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[CONNECTION_KEY] = self.connection
         if self.restart is not None:
             config.stash[RESTART_KEY] = self.restart
 
@@ -118,8 +126,7 @@ class _Observer:
 
 
 def run(
-    urls: Sequence[str],
-    secret: str,
+    connection: TargetConnection,
     *,
     profiles: Sequence[str] | None = None,
     requirement_ids: Sequence[str] | None = None,
@@ -134,8 +141,10 @@ def run(
     fuzz_seed: int | None = None,
     progress: Callable[[ProgressLine], None] | None = None,
     extra_pytest_args: Sequence[str] = (),
+    jwks_url: str | None = None,
 ) -> RunResult:
-    """Run the suite against `urls` (nodes of one cluster) and return the verdicts.
+    """Run the suite against the connection's URLs (nodes of one cluster) with its token
+    source, TLS trust and headers, and return the verdicts.
 
     `restart` is an in-process alternative to `restart_cmd` for CLU-2 (a callable that
     restarts the target and returns when it is back).
@@ -144,9 +153,8 @@ def run(
     # The terminal reporter is off (the caller shows progress), so ini addopts like -ra would
     # be unknown options: they are dropped.
     args += ["-o", "addopts=", "-o", "asyncio_default_fixture_loop_scope=function"]
-    for url in urls:
+    for url in connection.urls:
         args += ["--crm-url", url]
-    args += ["--crm-jwt-secret", secret]
     optional = {
         "--crm-profile": ",".join(profiles) if profiles else None,
         "--crm-req": ",".join(requirement_ids) if requirement_ids else None,
@@ -157,13 +165,14 @@ def run(
         "--crm-max-wait": str(max_wait_s) if max_wait_s is not None else None,
         "--crm-fuzz-seconds": str(fuzz_seconds) if fuzz_seconds is not None else None,
         "--crm-fuzz-seed": str(fuzz_seed) if fuzz_seed is not None else None,
+        "--crm-jwks-url": jwks_url,
         "-k": keyword,
     }
     for option, value in optional.items():
         if value:
             args += [option, value]
     args += list(extra_pytest_args)
-    observer = _Observer(progress, restart)
+    observer = _Observer(connection, progress, restart)
     code = pytest.main(args, plugins=[observer])
     exit_code = int(code)
     if observer.result is None and not observer.errors:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sys
 import time
 from collections.abc import Callable, Generator, Iterable
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from harness._exceptions import HarnessError
+from harness.client import INSECURE_WARNING, TARGET_OPTIONS, TargetConnection, target_connection
 from harness.spec import REQUIREMENTS, Profile
 
 from ._model import ConformanceResult, Outcome, TestRecord
@@ -21,6 +23,7 @@ from .payload_check import VIOLATION_PROPERTY
 
 __all__ = [
     "CHECKS_PACKAGE",
+    "CONNECTION_KEY",
     "RESTART_KEY",
     "RESULT_KEY",
     "TARGET_KEY",
@@ -29,6 +32,9 @@ __all__ = [
 ]
 
 TARGET_KEY = pytest.StashKey[Target]()
+# The connection `run()` was given (its token source may be an object no option can name);
+# without it, the session builds one from the --crm-* options.
+CONNECTION_KEY = pytest.StashKey[TargetConnection]()
 RESULT_KEY = pytest.StashKey[ConformanceResult]()
 # An in-process restart of the target (the bundled server's), set by `run()`: CLU-2.
 RESTART_KEY = pytest.StashKey[Callable[[], None]]()
@@ -51,7 +57,6 @@ class ConformanceSession:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.urls: list[str] = list(config.getoption("--crm-url"))
-        self.secret: str | None = config.getoption("--crm-jwt-secret")
         self.wanted_ids = set(_split(config.getoption("--crm-req")))
         self.profile_option = _split(config.getoption("--crm-profile"))
         self.records: list[TestRecord] = []
@@ -67,8 +72,6 @@ class ConformanceSession:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        if not self.secret:
-            raise pytest.UsageError("--crm-jwt-secret is required with --crm-url")
         unknown = sorted(self.wanted_ids - set(REQUIREMENTS))
         if unknown:
             raise pytest.UsageError(f"--crm-req: unknown requirement id(s) {', '.join(unknown)}")
@@ -82,7 +85,8 @@ class ConformanceSession:
         if fuzz_s is not None and fuzz_s < 0:
             raise pytest.UsageError("--crm-fuzz-seconds must be 0 or more")
         try:
-            probe = load_target(self.urls, self.secret)
+            connection = self._connection()
+            probe = load_target(connection)
         except HarnessError as exc:
             raise pytest.UsageError(str(exc)) from None
         self.selected_profiles = self.profile_option or sorted(
@@ -91,8 +95,7 @@ class ConformanceSession:
         if Profile.CORE.value not in self.selected_profiles and not self.profile_option:
             self.selected_profiles.append(Profile.CORE.value)
         self.target = Target(
-            urls=probe.urls,
-            secret=self.secret,
+            connection=connection,
             info=probe.info,
             node_infos=probe.node_infos,
             restart_cmd=self.config.getoption("--crm-restart-cmd"),
@@ -101,9 +104,20 @@ class ConformanceSession:
             selected_profiles=frozenset(self.selected_profiles),
             fuzz_seconds=DEFAULT_FUZZ_S if fuzz_s is None else fuzz_s,
             fuzz_seed=secrets.randbelow(2**31) if fuzz_seed is None else fuzz_seed,
+            jwks_url=self.config.getoption("--crm-jwks-url"),
         )
         self.config.stash[TARGET_KEY] = self.target
         self.started = time.monotonic()
+
+    def _connection(self) -> TargetConnection:
+        given = self.config.stash.get(CONNECTION_KEY, None)
+        if given is not None:
+            return given
+        values = {o.dest: self.config.getoption(f"crm_{o.dest}") for o in TARGET_OPTIONS}
+        connection = target_connection(self.urls, values)
+        if connection.options.insecure:
+            print(INSECURE_WARNING, file=sys.stderr)
+        return connection
 
     def selected_ids(self) -> list[str]:
         profiles = set(self.selected_profiles)

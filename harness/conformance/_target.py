@@ -10,10 +10,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from harness._exceptions import TargetError
-from harness.spec import INFO_PATH, SENSITIVE_FIELDS, Heartbeat, Limits, Profile
+from harness.client import ConnectionOptions, TargetConnection, TokenSource, fetch_info
+from harness.spec import (
+    DEFAULT_AUTH_ALGORITHMS,
+    SENSITIVE_FIELDS,
+    Heartbeat,
+    Limits,
+    Profile,
+)
 
 __all__ = [
     "DEFAULT_FUZZ_S",
@@ -29,41 +34,9 @@ DEFAULT_MAX_WAIT_S = 25.0  # a timing check that would need to wait longer repor
 DEFAULT_FUZZ_S = 10.0  # what the fuzz checks may spend sending generated input, in all
 
 
-def fetch_info(url: str, *, timeout: float = 5.0) -> dict[str, Any]:
-    """GET the info document; TargetError when the URL is unreachable or not a CRM server."""
-    base = url.rstrip("/")
-    try:
-        response = httpx.get(base + INFO_PATH, timeout=timeout)
-    except httpx.ConnectError as exc:
-        raise TargetError(f"cannot reach {base}: connection refused or no route ({exc})") from None
-    except httpx.TimeoutException:
-        raise TargetError(f"cannot reach {base}: no answer within {timeout:g} s") from None
-    except httpx.HTTPError as exc:
-        raise TargetError(f"cannot reach {base}: {exc}") from None
-    if response.status_code != 200:
-        raise TargetError(
-            f"{base} is not a CRM realtime server: GET {INFO_PATH} answered {response.status_code}"
-        )
-    try:
-        info = response.json()
-    except ValueError:
-        raise TargetError(f"{base} is not a CRM realtime server: {INFO_PATH} is not JSON") from None
-    missing = [
-        k
-        for k in ("specVersion", "profiles", "limits")
-        if not isinstance(info, Mapping) or k not in info
-    ]
-    if missing:
-        raise TargetError(
-            f"{base} is not a CRM realtime server: info document lacks {', '.join(missing)}"
-        )
-    return dict(info)
-
-
 @dataclass(frozen=True, slots=True)
 class Target:
-    urls: tuple[str, ...]
-    secret: str
+    connection: TargetConnection
     info: Mapping[str, Any]  # the first node's document
     node_infos: tuple[Mapping[str, Any], ...] = ()
     restart_cmd: str | None = None
@@ -72,10 +45,32 @@ class Target:
     selected_profiles: frozenset[str] = field(default_factory=frozenset)
     fuzz_seconds: float = DEFAULT_FUZZ_S
     fuzz_seed: int = 0
+    jwks_url: str | None = None  # where the key-confusion check may find the public key
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return self.connection.urls
 
     @property
     def url(self) -> str:
         return self.urls[0]
+
+    @property
+    def tokens(self) -> TokenSource:
+        return self.connection.tokens
+
+    @property
+    def options(self) -> ConnectionOptions:
+        return self.connection.options
+
+    @property
+    def algorithms(self) -> tuple[str, ...]:
+        """Info `auth.algorithms` (§3); absent (a 1.0 server) means HS256."""
+        auth = self.info.get("auth")
+        raw = auth.get("algorithms") if isinstance(auth, Mapping) else None
+        if not isinstance(raw, list) or not raw:
+            return DEFAULT_AUTH_ALGORITHMS
+        return tuple(str(a) for a in raw)
 
     @property
     def limits(self) -> Limits:
@@ -116,24 +111,24 @@ class Target:
 
 
 def load_target(
-    urls: Sequence[str],
-    secret: str,
+    connection: TargetConnection,
     *,
     restart_cmd: str | None = None,
     quiet_s: float = DEFAULT_QUIET_S,
     max_wait_s: float = DEFAULT_MAX_WAIT_S,
     selected_profiles: Sequence[str] = (),
+    jwks_url: str | None = None,
 ) -> Target:
-    if not urls:
+    if not connection.urls:
         raise TargetError("no target URL given")
-    infos = tuple(fetch_info(u) for u in urls)
+    infos = tuple(fetch_info(u, connection.options) for u in connection.urls)
     return Target(
-        urls=tuple(u.rstrip("/") for u in urls),
-        secret=secret,
+        connection=connection,
         info=infos[0],
         node_infos=infos,
         restart_cmd=restart_cmd,
         quiet_s=quiet_s,
         max_wait_s=max_wait_s,
         selected_profiles=frozenset(selected_profiles),
+        jwks_url=jwks_url,
     )

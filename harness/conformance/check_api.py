@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+import httpx
 import pytest
 
 from harness.client import (
@@ -30,7 +31,7 @@ from harness.client import (
     ReceivedEvent,
     RestClient,
     RestResponse,
-    TokenFactory,
+    TokenSource,
 )
 from harness.spec import Limits, data_event_name
 
@@ -91,7 +92,7 @@ class Crm:
     _rests: list[RestClient] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.tokens = TokenFactory(self.target.secret)
+        self.tokens: TokenSource = self.target.tokens
 
     # settings -------------------------------------------------------------------------------
 
@@ -196,7 +197,9 @@ class Crm:
     def rest(self, agent: Agent | None, *, node: int = 0, token: str | None = None) -> RestClient:
         if token is None and agent is not None:
             token = self.token(agent)
-        client = RestClient(self.url(node), token, listeners=self._listeners())
+        client = RestClient(
+            self.url(node), token, listeners=self._listeners(), options=self.target.options
+        )
         self._rests.append(client)
         return client
 
@@ -218,6 +221,7 @@ class Crm:
             token = self.token(agent)
         label = agent.user_id if agent else ""
         pacer = Pacer.below(self.limits.eventsPerSecond, self.limits.burst) if paced else None
+        kwargs.setdefault("options", self.target.options)
         client = RealtimeClient(
             self.url(node), token, label=label, pacer=pacer, listeners=self._listeners(), **kwargs
         )
@@ -247,6 +251,14 @@ class Crm:
             ack = await client.start_from_heads()
             expect(ack.ok, "sync {} refused", "sync with no cursors must ack ok", observed=ack.raw)
         return client
+
+    def http(self, timeout: float = 5.0) -> httpx.AsyncClient:
+        """A raw HTTP client for the target (TLS trust and headers of the run); the caller
+        closes it."""
+        options = self.target.options
+        return httpx.AsyncClient(
+            timeout=timeout, headers=options.header_map(), verify=options.ssl_context()
+        )
 
     async def clients(self, agents: list[Agent], *, node: int = 1) -> list[RealtimeClient]:
         """Connect several receivers at once (on node `node`, the actor being on 0)."""

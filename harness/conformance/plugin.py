@@ -6,15 +6,21 @@ the target, filters checks by profile and requirement id, and turns outcomes int
 and reports.
 
     pytest --pyargs harness.conformance --crm-url http://127.0.0.1:8000 --crm-jwt-secret S
+    pytest --pyargs harness.conformance --crm-url https://staging.example.com \
+        --crm-jwt-private-key idp.pem --crm-ca-cert ca.pem --crm-header 'X-Api-Key: k'
+
+How to reach the target (tokens, TLS, headers, Socket.IO path) takes the options every
+`crm-harness` command takes (`harness._target_options`), prefixed `--crm-`.
 """
 
 from __future__ import annotations
 
 import pytest
 
-__all__ = ["pytest_addoption", "pytest_configure"]
+__all__ = ["OPTION_PREFIX", "pytest_addoption", "pytest_configure"]
 
 SESSION_PLUGIN_NAME = "crm-conformance-session"
+OPTION_PREFIX = "--crm-"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -26,7 +32,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="URL",
         help="base URL of the server under test; repeat for the nodes of one cluster",
     )
-    group.addoption("--crm-jwt-secret", default=None, metavar="S", help="HS256 JWT secret")
+    from harness._target_options import TARGET_OPTIONS
+
+    for option in TARGET_OPTIONS:
+        group.addoption(
+            OPTION_PREFIX + option.name, dest=f"crm_{option.dest}", **option.add_argument_kwargs()
+        )
+    group.addoption(
+        "--crm-jwks-url",
+        default=None,
+        metavar="URL",
+        help="the target's JWKS: the algorithm-confusion check takes the public key from it "
+        "when it has no --crm-jwt-private-key",
+    )
     group.addoption(
         "--crm-profile",
         default=None,

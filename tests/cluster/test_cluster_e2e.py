@@ -25,7 +25,7 @@ from cluster_sockets import (
     sockets,
 )
 
-from harness.client import Org, RestResponse
+from harness.client import Org, RestResponse, TargetConnection, TokenFactory
 from harness.conformance import Verdict, run
 from harness.spec import (
     INFO_PATH,
@@ -233,7 +233,8 @@ def test_conformance_suite_passes_on_three_nodes(cluster: RunningCluster, tmp_pa
     declared = httpx.get(cluster.urls[0] + INFO_PATH, timeout=5).json()["profiles"]
     assert Profile.CORE.value in declared
     profiles = [*declared, Profile.CLUSTER.value]
-    outcome = run(cluster.urls, CLUSTER_SECRET, profiles=profiles,
+    connection = TargetConnection(tuple(cluster.urls), TokenFactory(CLUSTER_SECRET))
+    outcome = run(connection, profiles=profiles,
                   report_dir=tmp_path, restart=crash_and_restart,
                   extra_pytest_args=["-p", "no:timeout"])  # fmt: skip
     assert outcome.errors == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 
+from harness.client import TargetConnection, TokenFactory
 from harness.conformance import ProgressLine, Verdict, run
 from reference_server.launcher import start_server
 
@@ -17,7 +18,8 @@ def test_lock_expiry_is_not_run_under_default_ttl() -> None:
     secret = secrets.token_hex(16)
     lines: list[ProgressLine] = []
     with start_server(jwt_secret=secret) as server:
-        outcome = run([server.url], secret, requirement_ids=["COL-4"], progress=lines.append,
+        connection = TargetConnection((server.url,), TokenFactory(secret))
+        outcome = run(connection, requirement_ids=["COL-4"], progress=lines.append,
                       keyword="not offline", extra_pytest_args=_NESTED)  # fmt: skip
     by_name = {line.name: line for line in lines}
     expiry = by_name["test_edit_lock_expires_without_refresh"]

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.client import TargetConnection, TokenFactory
 from harness.conformance import Verdict, run
 from harness.spec import Profile, requirements_for
 from reference_server.launcher import RunningServer, start_server
@@ -36,7 +37,8 @@ def server() -> Iterator[RunningServer]:
 
 def test_subset_by_requirement_id(server: RunningServer, tmp_path: Path) -> None:
     """EVT-1, RED-1, STR-4 checked alone: verdicts come back as data, only those ids."""
-    outcome = run([server.url], SECRET, requirement_ids=["EVT-1", "RED-1", "STR-4"],
+    connection = TargetConnection((server.url,), TokenFactory(SECRET))
+    outcome = run(connection, requirement_ids=["EVT-1", "RED-1", "STR-4"],
                   report_dir=tmp_path, extra_pytest_args=NESTED)  # fmt: skip
     assert outcome.errors == []
     assert outcome.verdicts() == {"EVT-1": Verdict.PASS, "RED-1": Verdict.PASS,
@@ -68,7 +70,11 @@ def test_keyword_and_profile_select_checks(
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["requirements"]["INF-3"]["verdict"] == "pass"
     assert report["requirements"]["EVT-1"]["verdict"] == "not-run"
-    outcome = run([server.url], SECRET, profiles=["metrics"], extra_pytest_args=NESTED)
+    outcome = run(
+        TargetConnection((server.url,), TokenFactory(SECRET)),
+        profiles=["metrics"],
+        extra_pytest_args=NESTED,
+    )
     assert outcome.verdicts() == {"MET-1": Verdict.PASS}
 
 

@@ -4,8 +4,8 @@
     POST /_test/faults {"faults": ["COL-6"]}     # break COL-6 from now on ([] restores all)
 
 Each fault breaks one requirement the way a plausible server bug would; the registry has one
-module per area (`core_faults`, `core_stream_faults`, `core_wire_faults`, `collab_faults`,
-`ai_faults`), and `FAULTS` here is all of
+module per area (`core_faults`, `core_stream_faults`, `core_wire_faults`, `auth_key_faults`,
+`collab_faults`, `ai_faults`), and `FAULTS` here is all of
 them, name → how the server misbehaves. The fault tests turn one on, run the conformance suite
 for its id and expect `fail`. The switch exists only in this script's process: the real entry
 points (`python -m reference_server`, `crm-harness serve`) have no such route.
@@ -25,6 +25,7 @@ for _path in (_HERE.parents[1], _HERE):  # the repository, and the fault modules
         sys.path.insert(0, str(_path))
 
 import ai_faults  # noqa: E402
+import auth_key_faults  # noqa: E402
 import collab_faults  # noqa: E402
 import contract_faults  # noqa: E402
 import core_faults  # noqa: E402
@@ -37,7 +38,8 @@ from reference_server import app as app_module  # noqa: E402
 
 __all__ = ["FAULTS", "FAULTS_PATH", "SIDE_PATH_FAULTS", "faults_of", "requirement_of"]
 
-_AREAS = (core_faults, core_stream_faults, core_wire_faults, collab_faults, ai_faults)
+_AREAS = (core_faults, core_stream_faults, core_wire_faults, auth_key_faults, collab_faults,
+          ai_faults)  # fmt: skip
 FAULTS: dict[str, str] = {name: bug for area in _AREAS for name, bug in area.FAULTS.items()}
 # Side-path faults (issue 17), tested by test_contract_faults.py, not by the per-area tests.
 SIDE_PATH_FAULTS: dict[str, str] = dict(contract_faults.FAULTS)

@@ -9,6 +9,7 @@ verdicts. Short timings (grace, lock TTL) keep the timing checks inside the run.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import subprocess
@@ -17,10 +18,12 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fault_switch import FAULTS_PATH, STARTUP_FAULTS_ENV
 
+from harness.client import TargetConnection, TokenFactory, TokenSource
 from harness.conformance import Verdict, run
 from harness.spec import Heartbeat, Limits
 from reference_server.config import ServerSettings
@@ -39,6 +42,7 @@ class FaultyServer(RunningServer):
     """`RunningServer`, started through the fault entry point instead of `-m reference_server`."""
 
     secret: str = ""
+    tokens: TokenSource | None = None  # None: HS256 with `secret`
     faults: tuple[str, ...] = ()  # on from the start of a restarted process too (CLU-2)
 
     def start(self, timeout_seconds: float = 30.0) -> RunningServer:
@@ -54,6 +58,9 @@ class FaultyServer(RunningServer):
         self._wait_healthy(timeout_seconds)
         return self
 
+    def connection(self) -> TargetConnection:
+        return TargetConnection((self.url,), self.tokens or TokenFactory(self.secret))
+
     def set_faults(self, faults: Sequence[str]) -> None:
         answer = httpx.post(f"{self.url}{FAULTS_PATH}", json={"faults": list(faults)}, timeout=5)
         answer.raise_for_status()
@@ -62,13 +69,16 @@ class FaultyServer(RunningServer):
 
 
 @contextmanager
-def faulty_server() -> Iterator[FaultyServer]:
+def faulty_server(tokens: TokenSource | None = None, **changes: Any) -> Iterator[FaultyServer]:
+    """`changes` override server settings (`jwks_url=` for a server with keys); `tokens` is
+    what the suite mints with then (default: HS256 with the server's secret)."""
     secret = secrets.token_hex(16)
     data_dir = Path(tempfile.mkdtemp(prefix="crm-faulty-"))
     settings = ServerSettings(port=free_port(), jwt_secret=secret, data_dir=str(data_dir),
                               limits=SHORT_LIMITS, heartbeat=Heartbeat(2000, 1000))  # fmt: skip
-    server = FaultyServer(settings, data_dir)  # close() removes the data dir
+    server = FaultyServer(dataclasses.replace(settings, **changes), data_dir)  # close() rm's it
     server.secret = secret
+    server.tokens = tokens
     try:
         server.start()
         yield server
@@ -92,7 +102,7 @@ def verdicts_under(
 
     server.set_faults(faults)
     try:
-        outcome = run([server.url], server.secret, requirement_ids=list(ids), keyword=keyword,
+        outcome = run(server.connection(), requirement_ids=list(ids), keyword=keyword,
                       restart=restart, quiet_s=0.3, fuzz_seed=fuzz_seed,
                       extra_pytest_args=_NESTED)  # fmt: skip
     finally:

@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
-from tests.pki import make_jwt_keys
 
 from harness.client import Agent, KeyTokens, TokenFactory, forged_hs256
 from harness.spec import ErrorCode
@@ -25,6 +24,7 @@ from reference_server.auth import (
 )
 from reference_server.auth.keys import load_key_file
 from reference_server.exceptions import SettingsError, StartupError
+from tests.pki import make_jwt_keys
 
 NOW = time.time()
 AGENT = Agent("u1", "t1", "b1", "Ann")

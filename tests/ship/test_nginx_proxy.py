@@ -4,6 +4,8 @@ TRN-1/TRN-2: Socket.IO through the proxy over WebSocket, over long-polling (whic
 when every request of a session reaches the same node: stickiness) and over polling upgraded to
 WebSocket; direct WebSockets spread over the nodes; a change reaches a team spread over the
 nodes (the compose stack without Docker: three nodes on Redis + PostgreSQL behind nginx).
+The same nginx terminates TLS (deploy/nginx/tls.d/tls.conf, a certificate from the test's own
+CA): the same paths work over HTTPS/WSS.
 """
 
 from __future__ import annotations
@@ -23,10 +25,18 @@ import pytest
 from deploy_commands import ROOT
 
 from harness import spec
-from harness.client import Agent, Org, RealtimeClient, RestClient, TokenFactory
+from harness.client import (
+    Agent,
+    ConnectionOptions,
+    Org,
+    RealtimeClient,
+    RestClient,
+    TokenFactory,
+)
 from reference_server.cluster import start_cluster
 from reference_server.launcher import RunningServer, free_port
 from tests.conftest import RedisNamespace
+from tests.pki import TlsFiles
 
 pytestmark = pytest.mark.slow
 
@@ -37,15 +47,27 @@ SECRET = "ship-nginx-secret-of-at-least-32-bytes"
 CONNECTIONS_GAUGE = re.compile(rf"^{spec.METRIC_NAMES[0]}\s+([0-9.]+)$", re.M)
 
 
-def render_nginx_conf(ports: list[int], listen: int, workdir: Path) -> Path:
-    """The shipped config with the compose hostnames and ports swapped for local ones."""
-    text = (ROOT / "deploy" / "nginx" / "nginx.conf").read_text()
+def render_nginx_conf(
+    ports: list[int], listen: int, workdir: Path, tls: tuple[int, TlsFiles] | None = None
+) -> Path:
+    """The shipped config with the compose hostnames and ports swapped for local ones; with
+    `tls` (port, certificate files), the shipped TLS listener beside it too."""
+    nginx_dir = ROOT / "deploy" / "nginx"
+    text = (nginx_dir / "nginx.conf").read_text()
     for index, port in enumerate(ports, start=1):
         text = text.replace(f"server node-{index}:8000", f"server 127.0.0.1:{port}")
     assert "node-" not in re.sub(r"#.*", "", text), "a compose hostname is left in the config"
     text = re.sub(r"listen \d+;", f"listen 127.0.0.1:{listen};", text)
     text = text.replace("pid /tmp/nginx.pid;", f"pid {workdir}/nginx.pid;")
     text = text.replace("error_log /dev/stderr", f"error_log {workdir}/error.log")
+    if tls is not None:
+        tls_port, files = tls
+        included = (nginx_dir / "tls.d" / "tls.conf").read_text()
+        included = re.sub(r"listen \d+ ssl;", f"listen 127.0.0.1:{tls_port} ssl;", included)
+        included = included.replace("certs/server.pem", str(files.cert))
+        included = included.replace("certs/server-key.pem", str(files.key))
+        (workdir / "tls.d").mkdir()
+        (workdir / "tls.d" / "tls.conf").write_text(included)
     path = workdir / "nginx.conf"
     path.write_text(text)
     return path
@@ -56,13 +78,18 @@ def _nginx(workdir: Path, conf: Path, *extra: str) -> list[str]:
     return [NGINX, "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "error.log"), *extra]
 
 
-def _proxy(stack: ExitStack, nodes: list[RunningServer]) -> str:
-    """nginx with the shipped config in front of `nodes`; its URL. Stopped with the stack."""
+def _proxy(
+    stack: ExitStack, nodes: list[RunningServer], tls_files: TlsFiles | None = None
+) -> tuple[str, str | None]:
+    """nginx with the shipped config in front of `nodes`; its http URL, and its https URL
+    when given certificate files. Stopped with the stack."""
     if NGINX is None:
         pytest.skip("nginx is not installed (Debian package nginx-light)")
     workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ship-nginx-")))
     listen = free_port()
-    conf = render_nginx_conf([int(n.url.rsplit(":", 1)[1]) for n in nodes], listen, workdir)
+    tls = (free_port(), tls_files) if tls_files is not None else None
+    ports = [int(n.url.rsplit(":", 1)[1]) for n in nodes]
+    conf = render_nginx_conf(ports, listen, workdir, tls)
     checked = subprocess.run(_nginx(workdir, conf, "-t"), capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
     proxy = subprocess.Popen(
@@ -73,14 +100,19 @@ def _proxy(stack: ExitStack, nodes: list[RunningServer]) -> str:
     stack.callback(_stop, proxy)
     url = f"http://127.0.0.1:{listen}"
     _wait_healthy(url, proxy)
-    return url
+    if tls is None:
+        return url, None
+    tls_url = f"https://127.0.0.1:{tls[0]}"
+    _wait_healthy(tls_url, proxy, ConnectionOptions(ca_cert=str(tls[1].ca)))
+    return url, tls_url
 
 
 @pytest.fixture(scope="module")
-def proxied_cluster(
-    module_postgres_url: str, module_redis_namespace: RedisNamespace
-) -> Iterator[tuple[str, list[RunningServer]]]:
-    """The compose topology: three nodes sharing Redis and PostgreSQL, behind nginx.
+def nginx_front(
+    module_postgres_url: str, module_redis_namespace: RedisNamespace, tls_files: TlsFiles
+) -> Iterator[tuple[str, str, list[RunningServer]]]:
+    """The compose topology: three nodes sharing Redis and PostgreSQL, behind nginx, which
+    also terminates TLS: (http URL, https URL, nodes).
 
     Engine.IO sessions still live in one node each, so a polling request that nginx sent to
     another node would fail outright: the stickiness checks bite on this cluster too."""
@@ -96,7 +128,21 @@ def proxied_cluster(
                 redis_prefix=module_redis_namespace.prefix,
             )
         )
-        yield _proxy(stack, cluster.nodes), cluster.nodes
+        url, tls_url = _proxy(stack, cluster.nodes, tls_files)
+        assert tls_url is not None
+        yield url, tls_url, cluster.nodes
+
+
+@pytest.fixture(scope="module", params=["http", "https"])
+def either_front(
+    request: pytest.FixtureRequest,
+    nginx_front: tuple[str, str, list[RunningServer]],
+    tls_files: TlsFiles,
+) -> tuple[str, ConnectionOptions, list[RunningServer]]:
+    """The proxy over plain HTTP, then over TLS (trusting the test CA)."""
+    if request.param == "http":
+        return nginx_front[0], ConnectionOptions(), nginx_front[2]
+    return nginx_front[1], ConnectionOptions(ca_cert=str(tls_files.ca)), nginx_front[2]
 
 
 def _stop(proxy: subprocess.Popen[bytes]) -> None:
@@ -108,12 +154,15 @@ def _stop(proxy: subprocess.Popen[bytes]) -> None:
         proxy.wait()
 
 
-def _wait_healthy(url: str, proxy: subprocess.Popen[bytes]) -> None:
+def _wait_healthy(
+    url: str, proxy: subprocess.Popen[bytes], options: ConnectionOptions | None = None
+) -> None:
+    verify = (options or ConnectionOptions()).ssl_context()
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         assert proxy.poll() is None, "nginx exited"
         try:
-            if httpx.get(url + spec.HEALTH_PATH, timeout=1).status_code == 200:
+            if httpx.get(url + spec.HEALTH_PATH, timeout=1, verify=verify).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -121,9 +170,15 @@ def _wait_healthy(url: str, proxy: subprocess.Popen[bytes]) -> None:
     raise AssertionError("nginx never proxied /healthz")
 
 
-async def _connect(url: str, transports: list[str], agent: Agent | None = None) -> RealtimeClient:
+Front = tuple[str, ConnectionOptions, list[RunningServer]]
+
+
+async def _connect(
+    front: Front, transports: list[str], agent: Agent | None = None
+) -> RealtimeClient:
+    url, options, _ = front
     token = TokenFactory(SECRET).mint(agent or Org().agent())
-    client = RealtimeClient(url, token, transports=transports)
+    client = RealtimeClient(url, token, transports=transports, options=options)
     await client.connect()
     return client
 
@@ -134,11 +189,10 @@ async def _sync_ok(client: RealtimeClient) -> None:
 
 
 async def test_long_polling_sessions_stick_to_one_node(
-    proxied_cluster: tuple[str, list[RunningServer]],
+    either_front: Front,
 ) -> None:
     """TRN-2: a polling session's many requests all reach its node (sticky), so it works."""
-    url, _ = proxied_cluster
-    clients = [await _connect(url, ["polling"]) for _ in range(3)]
+    clients = [await _connect(either_front, ["polling"]) for _ in range(3)]
     try:
         for _ in range(3):
             await asyncio.gather(*(_sync_ok(c) for c in clients))
@@ -148,12 +202,13 @@ async def test_long_polling_sessions_stick_to_one_node(
 
 
 async def test_polling_upgrades_to_websocket_through_the_proxy(
-    proxied_cluster: tuple[str, list[RunningServer]],
+    either_front: Front,
 ) -> None:
     """TRN-1, TRN-2: the default client path, polling then upgrade, passes nginx (several
     clients: one could get through an unsticky proxy by luck, four hardly)."""
-    url, _ = proxied_cluster
-    clients = await asyncio.gather(*(_connect(url, ["polling", "websocket"]) for _ in range(4)))
+    clients = await asyncio.gather(
+        *(_connect(either_front, ["polling", "websocket"]) for _ in range(4))
+    )
     try:
         for _ in range(100):  # the upgrade runs in the background; give it up to 5 s
             if {c.socket.transport() for c in clients} == {"websocket"}:
@@ -173,12 +228,12 @@ def _connections(node: RunningServer) -> int:
 
 
 async def test_direct_websockets_spread_over_the_nodes(
-    proxied_cluster: tuple[str, list[RunningServer]],
+    either_front: Front,
 ) -> None:
     """TRN-1, MET-1: fresh WebSockets from one address are not pinned to one node."""
-    url, nodes = proxied_cluster
+    nodes = either_front[2]
     before = [_connections(n) for n in nodes]
-    clients = await asyncio.gather(*(_connect(url, ["websocket"]) for _ in range(12)))
+    clients = await asyncio.gather(*(_connect(either_front, ["websocket"]) for _ in range(12)))
     try:
         await asyncio.gather(*(_sync_ok(c) for c in clients))
         added = [_connections(n) - b for n, b in zip(nodes, before, strict=True)]
@@ -189,21 +244,21 @@ async def test_direct_websockets_spread_over_the_nodes(
 
 
 async def test_a_change_reaches_the_whole_team_across_nodes_through_nginx(
-    proxied_cluster: tuple[str, list[RunningServer]],
+    either_front: Front,
 ) -> None:
     """CLU-1, EVT-1, EVT-2 in the compose topology: a REST change made through nginx reaches
     every socket of the team once, whichever node each landed on; another team sees nothing."""
-    url, nodes = proxied_cluster
+    url, options, nodes = either_front
     org = Org()
     team = org.team_of(6)
     outsider = org.agent()
     before = [_connections(n) for n in nodes]
     created = spec.data_event_name(spec.EntityType.ESCROW, spec.Action.CREATED)
-    clients = [await _connect(url, ["websocket"], agent) for agent in [*team, outsider]]
+    clients = [await _connect(either_front, ["websocket"], agent) for agent in [*team, outsider]]
     try:
         spread = [_connections(n) - b for n, b in zip(nodes, before, strict=True)]
         assert sum(1 for a in spread if a > 0) >= 2, f"the team sat on one node: {spread}"
-        async with RestClient(url, TokenFactory(SECRET).mint(team[0])) as rest:
+        async with RestClient(url, TokenFactory(SECRET).mint(team[0]), options=options) as rest:
             response = await rest.create(spec.EntityType.ESCROW, {"address": "1 Proxy Lane"})
         assert response.status == 201, response.body
         record_id = response.data["id"]

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
+import secrets
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
-from harness.client import Agent, RealtimeClient, TokenFactory
+from harness.client import (
+    Agent,
+    KeyTokens,
+    RealtimeClient,
+    TokenFactory,
+    claims_for,
+    forged_hs256,
+)
 from harness.spec import (
     AUTH_MESSAGES,
     HTTP_STATUS,
@@ -37,17 +47,44 @@ def _unsigned_token(agent: Agent) -> str:
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
 
 
+@functools.lru_cache(maxsize=4)
+def _another_key(algorithm: str, kid: str | None) -> KeyTokens:
+    """A key pair the target has never seen (made once per run: RSA keys are slow to make)."""
+    return KeyTokens.generate(algorithm, kid)
+
+
+def _source_kid(crm: Crm) -> str | None:
+    return crm.tokens.kid if isinstance(crm.tokens, KeyTokens) else None
+
+
+def _forged_signature(crm: Crm, agent: Agent) -> str:
+    """Well-formed, of the advertised algorithm, signed with a key the target does not trust:
+    another secret (HS256), or another key pair with the same kid (RS256/ES256)."""
+    algorithm = crm.target.algorithms[0]
+    if algorithm in ("RS256", "ES256"):
+        return _another_key(algorithm, _source_kid(crm)).mint(agent)
+    return TokenFactory(secrets.token_hex(32)).mint(agent)
+
+
+def _other_algorithm(crm: Crm, agent: Agent) -> tuple[str, str] | None:
+    """(label, token) signed with the target's own key under another algorithm of its kind,
+    when the suite holds that key: HS512 with the secret, RS512 with the RSA key."""
+    tokens = crm.tokens
+    if isinstance(tokens, TokenFactory):
+        return "alg HS512", TokenFactory(tokens.secret, "HS512").mint(agent)
+    if isinstance(tokens, KeyTokens) and tokens.algorithm == "RS256":
+        return "alg RS512", KeyTokens(tokens.private_key, "RS512", tokens.kid).mint(agent)
+    return None
+
+
 def _bad_tokens(crm: Crm, agent: Agent) -> dict[str, tuple[str | None, ErrorCode]]:
     """Label → (token, expected code), per AUTH-2 and §15."""
-    return {
+    cases = {
         "no token": (None, ErrorCode.AUTH_REQUIRED),
         "empty token": ("", ErrorCode.AUTH_REQUIRED),
-        "bad signature": (TokenFactory("not-" + crm.target.secret).mint(agent),
-                          ErrorCode.AUTH_INVALID),
+        "bad signature": (_forged_signature(crm, agent), ErrorCode.AUTH_INVALID),
         "malformed": ("abc.def", ErrorCode.AUTH_INVALID),
         "alg none": (_unsigned_token(agent), ErrorCode.AUTH_INVALID),
-        "alg HS512": (TokenFactory(crm.target.secret, "HS512").mint(agent),
-                      ErrorCode.AUTH_INVALID),
         "no sub": (crm.token(agent, omit=("sub",)), ErrorCode.AUTH_INVALID),
         "no teamId": (crm.token(agent, omit=("teamId",)), ErrorCode.AUTH_INVALID),
         "no brokerId": (crm.token(agent, omit=("brokerId",)), ErrorCode.AUTH_INVALID),
@@ -58,6 +95,28 @@ def _bad_tokens(crm: Crm, agent: Agent) -> dict[str, tuple[str | None, ErrorCode
         "empty sub": (crm.token(agent, extra={"sub": ""}), ErrorCode.AUTH_INVALID),
         "numeric teamId": (crm.token(agent, extra={"teamId": 7}), ErrorCode.AUTH_INVALID),
     }  # fmt: skip
+    other = _other_algorithm(crm, agent)
+    if other is not None:
+        cases[other[0]] = (other[1], ErrorCode.AUTH_INVALID)
+    return cases
+
+
+async def _refused_everywhere(crm: Crm, agent: Agent, tokens: Mapping[str, str]) -> None:
+    """Each token is AUTH_INVALID on the socket's CONNECT, over REST (401) and as the new
+    token of `auth:refresh` on a socket of the same user (AUTH-2, AUTH-4)."""
+    connected = await crm.client(agent, from_heads=False)
+    for label, token in tokens.items():
+        failure = await crm.realtime(None, token=token).try_connect()
+        observed = None if failure is None else {"message": failure.message, "code": failure.code}
+        invalid = ErrorCode.AUTH_INVALID
+        expect_equal(observed, {"message": AUTH_MESSAGES[invalid], "code": invalid.value},
+                     f"socket refusal for {label}")  # fmt: skip
+        response = await crm.rest(None, token=token).list("escrow")
+        expect_equal((response.status, response.code), (HTTP_STATUS[invalid], invalid.value),
+                     f"REST refusal for {label}")  # fmt: skip
+        answer = await connected.request(ClientEvent.AUTH_REFRESH, {"token": token})
+        expect_equal(answer.code, invalid.value, f"auth:refresh with {label}",
+                     observed_ack(answer.raw))  # fmt: skip
 
 
 @pytest.mark.req("AUTH-1")
@@ -79,8 +138,9 @@ async def test_token_in_auth_or_header(crm: Crm) -> None:
 @pytest.mark.req("AUTH-2")
 async def test_refusals_carry_the_spec_code(crm: Crm) -> None:
     """AUTH-2: CONNECT_ERROR {message, data: {code}} and REST 401 with the same code, for a
-    missing, forged, malformed, unsigned, HS512, incomplete, ill-typed, not-yet-valid or
-    expired token (§15 decides the edge cases)."""
+    missing, forged (another secret, or another key pair), malformed, unsigned (alg none),
+    other-algorithm (HS512/RS512 with the target's own key), incomplete, ill-typed,
+    not-yet-valid or expired token (§15 decides the edge cases)."""
     agent = crm.org.agent()
     cases = _bad_tokens(crm, agent)
 
@@ -112,8 +172,10 @@ async def test_refusals_carry_the_spec_code(crm: Crm) -> None:
     )
 
 
-async def _expiring_client(crm: Crm, agent: Agent, ttl: float) -> tuple[RealtimeClient, float]:
-    token = crm.token(agent, ttl_seconds=ttl)
+async def _expiring_client(
+    crm: Crm, agent: Agent, token: str | None = None, ttl: float = 2.5
+) -> tuple[RealtimeClient, float]:
+    token = token or crm.token(agent, ttl_seconds=ttl)
     exp = float(json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "==="))["exp"])
     client = await crm.client(agent, token=token, from_heads=False)
     return client, exp
@@ -123,7 +185,7 @@ async def _expiring_client(crm: Crm, agent: Agent, ttl: float) -> tuple[Realtime
 async def test_expired_session_is_told_and_closed(crm: Crm) -> None:
     """AUTH-3: at exp the socket gets session:expired {code: AUTH_EXPIRED, timestamp} and is
     disconnected within 2 s."""
-    client, exp = await _expiring_client(crm, crm.org.agent(), 2.5)
+    client, exp = await _expiring_client(crm, crm.org.agent())
     deadline = exp + REFRESH_GRACE_SECONDS - time.time()
     dropped = await client.wait_disconnected(max(deadline, 0.1) + 0.3)
     expect(dropped, "socket still open 2 s after its token expired", requirement="AUTH-3")
@@ -150,14 +212,9 @@ async def test_expired_session_is_told_and_closed(crm: Crm) -> None:
 async def test_refresh_replaces_the_token(crm: Crm) -> None:
     """AUTH-4: a valid refresh acks {ok, exp} and the socket outlives the old exp; refusals
     (other sub/team/broker, expired, forged, no token) leave the old token in force."""
-    kept_agent, refused_agent = crm.org.agent(), crm.org.agent()
-    kept, old_exp = await _expiring_client(crm, kept_agent, 2.5)
-    refused, refused_exp = await _expiring_client(crm, refused_agent, 2.5)
+    kept_agent, refused_agent, other = crm.org.agent(), crm.org.agent(), crm.org.agent()
+    # Every token is minted before the 2.5 s sockets open: a token command may take a while.
     new_token = crm.token(kept_agent, ttl_seconds=3600, extra={"name": "Renamed Agent"})
-    ack = await kept.request(ClientEvent.AUTH_REFRESH, {"token": new_token})
-    new_exp = json.loads(base64.urlsafe_b64decode(new_token.split(".")[1] + "==="))["exp"]
-    expect_equal(ack.raw, {"ok": True, "exp": new_exp}, "auth:refresh ack")
-    other = crm.org.agent()
     attempts = {
         "another sub": (crm.token(other), ErrorCode.AUTH_INVALID),
         "another team": (crm.token(Agent(refused_agent.user_id, other.team_id,
@@ -165,9 +222,16 @@ async def test_refresh_replaces_the_token(crm: Crm) -> None:
         "another broker": (crm.token(Agent(refused_agent.user_id, refused_agent.team_id,
                                            other.broker_id, "x")), ErrorCode.AUTH_INVALID),
         "expired": (crm.token(refused_agent, ttl_seconds=-5), ErrorCode.AUTH_EXPIRED),
-        "forged": (TokenFactory("x" + crm.target.secret).mint(refused_agent),
-                   ErrorCode.AUTH_INVALID),
+        "forged": (_forged_signature(crm, refused_agent), ErrorCode.AUTH_INVALID),
     }  # fmt: skip
+    short = [crm.token(agent, ttl_seconds=2.5) for agent in (kept_agent, refused_agent)]
+    (kept, old_exp), (refused, refused_exp) = [
+        await _expiring_client(crm, agent, token)
+        for agent, token in zip((kept_agent, refused_agent), short, strict=True)
+    ]
+    ack = await kept.request(ClientEvent.AUTH_REFRESH, {"token": new_token})
+    new_exp = json.loads(base64.urlsafe_b64decode(new_token.split(".")[1] + "==="))["exp"]
+    expect_equal(ack.raw, {"ok": True, "exp": new_exp}, "auth:refresh ack")
     for label, (token, code) in attempts.items():
         answer = await refused.request(ClientEvent.AUTH_REFRESH, {"token": token})
         expect_equal(answer.code, code.value, f"refresh with {label}", observed_ack(answer.raw))
@@ -189,3 +253,74 @@ async def test_refresh_replaces_the_token(crm: Crm) -> None:
 
 def observed_ack(raw: Any) -> str:
     return f"ack {json.dumps(raw, default=repr)[:300]}"
+
+
+def _public_key_texts(public_key: Any) -> dict[str, bytes]:
+    """The texts a server may hold its public key as: what an algorithm-confused server would
+    use as the HMAC secret (PEM with and without its final newline; PKCS#1 for RSA)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pem = public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    texts = {"PEM": pem, "PEM without final newline": pem.rstrip(b"\n")}
+    if isinstance(public_key, rsa.RSAPublicKey):
+        texts["PKCS#1 PEM"] = public_key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.PKCS1
+        )
+    return texts
+
+
+async def _target_public_keys(crm: Crm) -> dict[str | None, Any]:
+    """kid → public key: derived from the suite's private key, else read from --jwks-url."""
+    import jwt
+
+    tokens = crm.tokens
+    if isinstance(tokens, KeyTokens):
+        return {tokens.kid: tokens.private_key.public_key()}
+    if crm.target.jwks_url is None:
+        crm.not_run(
+            "algorithm confusion needs the target's public key: give --jwt-private-key, or "
+            "--jwks-url with the target's JWKS"
+        )
+    async with crm.http() as http:
+        try:
+            document = (await http.get(crm.target.jwks_url)).json()
+            keys = jwt.PyJWKSet.from_dict(document).keys
+        except Exception as exc:  # any failure to read it: the check cannot run
+            crm.not_run(f"cannot read the JWKS at {crm.target.jwks_url}: {exc}")
+    wanted = crm.target.algorithms[0]
+    found = {k.key_id: k.key for k in keys if k.algorithm_name == wanted}
+    if not found:
+        crm.not_run(f"the JWKS at {crm.target.jwks_url} has no {wanted} key")
+    return found
+
+
+@pytest.mark.req("AUTH-2")
+async def test_public_key_is_no_hs256_secret(crm: Crm) -> None:
+    """AUTH-2 (1.1): an RS256/ES256 target refuses HS256 tokens signed with the text of its
+    own public key (algorithm confusion), on the socket, over REST and in auth:refresh."""
+    algorithm = crm.target.algorithms[0]
+    if algorithm not in ("RS256", "ES256"):
+        crm.not_run(f"the target verifies {algorithm}, not a public-key algorithm")
+    agent = crm.org.agent()
+    forged = {
+        f"HS256 signed with the public key as {form}" + (f" (kid {kid})" if kid else ""):
+            forged_hs256(text, claims_for(agent), kid)
+        for kid, key in (await _target_public_keys(crm)).items()
+        for form, text in _public_key_texts(key).items()
+    }  # fmt: skip
+    await _refused_everywhere(crm, agent, forged)
+
+
+@pytest.mark.req("AUTH-2")
+async def test_unknown_kid_is_refused(crm: Crm) -> None:
+    """AUTH-2 (1.1): a token signed with the target's own key but naming a `kid` the target
+    does not know is refused, not verified with whatever key it holds."""
+    tokens = crm.tokens
+    if not isinstance(tokens, KeyTokens) or tokens.kid is None:
+        crm.not_run("needs the target's key and its kid (--jwt-private-key with --jwt-kid)")
+    agent = crm.org.agent()
+    unknown = tokens.with_kid(f"{tokens.kid}-unknown-{secrets.token_hex(4)}")
+    await _refused_everywhere(crm, agent, {"an unknown kid": unknown.mint(agent)})

@@ -22,9 +22,9 @@ pytestmark = pytest.mark.asyncio
 _RESTART_TIMEOUT_S = 60.0
 
 
-async def _wait_healthy(url: str, timeout: float) -> bool:  # noqa: ASYNC109
+async def _wait_healthy(crm: Crm, url: str, timeout: float) -> bool:  # noqa: ASYNC109
     deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(timeout=1.0) as http:
+    async with crm.http(timeout=1.0) as http:
         while time.monotonic() < deadline:
             try:
                 if (await http.get(url + HEALTH_PATH)).status_code == 200:
@@ -92,7 +92,7 @@ async def test_restart_loses_nothing(crm: Crm) -> None:
     writing = asyncio.create_task(_keep_writing(rest, stop, writes))
     await asyncio.sleep(0.5)
     await crm.restart_target(_RESTART_TIMEOUT_S)
-    healthy = await asyncio.gather(*(_wait_healthy(u, _RESTART_TIMEOUT_S)
+    healthy = await asyncio.gather(*(_wait_healthy(crm, u, _RESTART_TIMEOUT_S)
                                      for u in crm.target.urls))  # fmt: skip
     expect(all(healthy), "the target did not come back healthy after the restart")
     await asyncio.sleep(0.5)

@@ -7,10 +7,9 @@ import json
 import time
 from typing import Any
 
-import httpx
 import pytest
 
-from harness.spec import SOCKETIO_PATH, ClientEvent, ErrorCode, Op
+from harness.spec import ClientEvent, ErrorCode, Op
 
 from ..check_api import Crm, is_wire_timestamp, sample_record
 from ..failures import expect, expect_equal
@@ -21,8 +20,8 @@ pytestmark = pytest.mark.asyncio
 @pytest.mark.req("TRN-1")
 async def test_engineio_v4_handshake_and_same_base_url(crm: Crm) -> None:
     """TRN-1: the Engine.IO v4 open packet at /socket.io/, REST on the same base URL."""
-    url = crm.url(0) + SOCKETIO_PATH
-    async with httpx.AsyncClient(timeout=5) as http:
+    url = crm.url(0) + crm.target.options.socketio_path
+    async with crm.http() as http:
         response = await http.get(url, params={"EIO": "4", "transport": "polling"})
     if response.status_code == 200:
         text = response.text

@@ -1,0 +1,39 @@
+"""The target options of every command that talks to a server (`conform`, `load`, `sweep`,
+`capacity`): added from the one table (`harness._target_options`), read back into the one
+`TargetConnection`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .._target_options import TARGET_OPTIONS
+
+__all__ = ["add_target_options", "connection_from_args", "target_values"]
+
+
+def add_target_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "target", "how to reach the server: tokens, TLS, extra headers, Socket.IO path"
+    )
+    for option in TARGET_OPTIONS:
+        group.add_argument(f"--{option.name}", dest=option.dest, **option.add_argument_kwargs())
+
+
+def target_values(args: argparse.Namespace) -> dict[str, Any]:
+    return {option.dest: getattr(args, option.dest, None) for option in TARGET_OPTIONS}
+
+
+def connection_from_args(
+    args: argparse.Namespace, urls: Sequence[str], *, tokens: Any = None
+) -> Any:
+    """The run's `TargetConnection`; UsageError (one line) for a bad value. `--insecure` is
+    warned about here, on every run."""
+    from harness.client import INSECURE_WARNING, target_connection
+
+    connection = target_connection(urls, target_values(args), tokens=tokens)
+    if connection.options.insecure:
+        print(INSECURE_WARNING, file=sys.stderr)
+    return connection
