@@ -57,7 +57,7 @@ def test_violation_evidence_names_the_json_path(core_fault_target: FaultyServer)
 
     core_fault_target.set_faults(["COL-2/wrong-type"])
     try:
-        outcome = run([core_fault_target.url], core_fault_target.secret, requirement_ids=["COL-2"],
+        outcome = run(core_fault_target.connection(), requirement_ids=["COL-2"],
                       extra_pytest_args=["-p", "no:timeout"])  # fmt: skip
     finally:
         core_fault_target.set_faults([])
