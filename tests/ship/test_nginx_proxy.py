@@ -227,6 +227,21 @@ def _connections(node: RunningServer) -> int:
     return int(float(match.group(1)))
 
 
+@pytest.fixture(autouse=True)
+def _sockets_gone_after_each_test(
+    nginx_front: tuple[str, str, list[RunningServer]],
+) -> Iterator[None]:
+    """A node counts a closed socket out a moment after the client closed it: wait (with a
+    deadline) until every socket a test opened is counted out, so that the next test's
+    connection counts start from its own baseline."""
+    nodes = nginx_front[2]
+    before = sum(_connections(n) for n in nodes)
+    yield
+    deadline = time.monotonic() + 15
+    while sum(_connections(n) for n in nodes) > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 async def test_direct_websockets_spread_over_the_nodes(
     either_front: Front,
 ) -> None:
