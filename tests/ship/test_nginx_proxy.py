@@ -44,6 +44,9 @@ NGINX = shutil.which("nginx") or next(
     (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
 )
 SECRET = "ship-nginx-secret-of-at-least-32-bytes"
+# Short, so that a polling socket whose client left without a word is counted out within
+# 3 s (the tests compare connection counts; such a socket must be gone before the next test).
+HEARTBEAT = spec.Heartbeat(2000, 1000)
 CONNECTIONS_GAUGE = re.compile(rf"^{spec.METRIC_NAMES[0]}\s+([0-9.]+)$", re.M)
 
 
@@ -126,6 +129,7 @@ def nginx_front(
                 module_postgres_url,
                 jwt_secret=SECRET,
                 redis_prefix=module_redis_namespace.prefix,
+                heartbeat=HEARTBEAT,
             )
         )
         url, tls_url = _proxy(stack, cluster.nodes, tls_files)
@@ -231,15 +235,16 @@ def _connections(node: RunningServer) -> int:
 def _sockets_gone_after_each_test(
     nginx_front: tuple[str, str, list[RunningServer]],
 ) -> Iterator[None]:
-    """A node counts a closed socket out a moment after the client closed it: wait (with a
-    deadline) until every socket a test opened is counted out, so that the next test's
-    connection counts start from its own baseline."""
+    """A node counts a closed socket out a moment after the client closed it (a polling one
+    whose goodbye was cut short only at its heartbeat timeout): wait, with a deadline, until
+    every socket a test opened is counted out, so the next test's counts start clean."""
     nodes = nginx_front[2]
     before = sum(_connections(n) for n in nodes)
     yield
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 3 * (HEARTBEAT.pingInterval + HEARTBEAT.pingTimeout) / 1000
     while sum(_connections(n) for n in nodes) > before and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert sum(_connections(n) for n in nodes) <= before, "sockets of the test still counted"
 
 
 async def test_direct_websockets_spread_over_the_nodes(
