@@ -1,48 +1,28 @@
-"""Backing services for the project's own tests: PostgreSQL and Redis.
-
-Where a Docker engine answers, testcontainers starts throwaway servers; where none does (these
-CI machines), the tests fall back to the servers on 127.0.0.1 and the run header says so. Each
-test gets its own PostgreSQL database and its own Redis key prefix, removed afterwards.
+"""Fixtures of the project's own tests: PostgreSQL and Redis (tests/services.py), and the
+`cluster` marker on every test that reaches them, so that `-m "not cluster"` runs without.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import subprocess
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 
 import pytest
 
 from tests.pki import TlsFiles, make_pki
-
-LOCAL_POSTGRES = os.environ.get(
-    "CRM_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+from tests.services import (
+    LOCAL_POSTGRES,
+    LOCAL_REDIS,
+    SERVICE_FIXTURES,
+    RedisNamespace,
+    ServiceEndpoint,
+    docker_engine_available,
+    fresh_database,
+    fresh_namespace,
+    pg_execute,
 )
-LOCAL_REDIS = os.environ.get("CRM_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
-
-def _docker_engine_available() -> bool:
-    if os.environ.get("CRM_TEST_NO_DOCKER") or not shutil.which("docker"):
-        return False
-    try:
-        done = subprocess.run(["docker", "info"], capture_output=True, timeout=5, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceEndpoint:
-    url: str
-    source: str  # "testcontainers" or "local"
-
-
-_DOCKER = _docker_engine_available()
+_DOCKER = docker_engine_available()
 
 
 def pytest_report_header() -> list[str]:
@@ -54,19 +34,23 @@ def pytest_report_header() -> list[str]:
     ]
 
 
-async def _pg_execute(url: str, sql: str) -> None:
-    import asyncpg
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test whose fixtures reach PostgreSQL or Redis, directly or through other fixtures,
+    is a `cluster` test. (Fixtures asked for at run time, `request.getfixturevalue`, are not
+    seen here: `_require_cluster_marker` refuses them in a test without the marker.)"""
+    for item in items:
+        if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.cluster)
 
-    conn = await asyncpg.connect(url, timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
-
-def _with_database(url: str, database: str) -> str:
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{database}"
+def _require_cluster_marker(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("cluster") is None:
+        pytest.fail(
+            f"{request.node.nodeid} reaches PostgreSQL or Redis without the `cluster` marker: "
+            "mark it (or its parameter: pytest.param(..., marks=pytest.mark.cluster))",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="session")
@@ -78,33 +62,24 @@ def postgres_server() -> Iterator[ServiceEndpoint]:
             yield ServiceEndpoint(pg.get_connection_url(), "testcontainers")
         return
     try:
-        asyncio.run(_pg_execute(LOCAL_POSTGRES, "SELECT 1"))
+        asyncio.run(pg_execute(LOCAL_POSTGRES, "SELECT 1"))
     except Exception as exc:  # any failure means: no PostgreSQL for these tests
         pytest.skip(f"no Docker engine and no PostgreSQL at {LOCAL_POSTGRES}: {exc}")
     yield ServiceEndpoint(LOCAL_POSTGRES, "local")
 
 
-@contextmanager
-def _fresh_database(server: ServiceEndpoint) -> Iterator[str]:
-    name = f"crm_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_execute(server.url, f'CREATE DATABASE "{name}"'))
-    try:
-        yield _with_database(server.url, name)
-    finally:
-        asyncio.run(_pg_execute(server.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
 @pytest.fixture
-def postgres_url(postgres_server: ServiceEndpoint) -> Iterator[str]:
+def postgres_url(postgres_server: ServiceEndpoint, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh, empty database for this test, dropped afterwards."""
-    with _fresh_database(postgres_server) as url:
+    _require_cluster_marker(request)
+    with fresh_database(postgres_server) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def module_postgres_url(postgres_server: ServiceEndpoint) -> Iterator[str]:
     """A fresh, empty database shared by one test module (e.g. its cluster), dropped after."""
-    with _fresh_database(postgres_server) as url:
+    with fresh_database(postgres_server) as url:
         yield url
 
 
@@ -126,38 +101,20 @@ def redis_server() -> Iterator[ServiceEndpoint]:
     yield ServiceEndpoint(LOCAL_REDIS, "local")
 
 
-@dataclass(frozen=True, slots=True)
-class RedisNamespace:
-    url: str
-    prefix: str  # every key and channel a test's code makes starts with this
-
-
-@contextmanager
-def _fresh_namespace(server: ServiceEndpoint) -> Iterator[RedisNamespace]:
-    import redis
-
-    ns = RedisNamespace(server.url, f"crmtest:{uuid.uuid4().hex[:12]}:")
-    yield ns
-    client = redis.Redis.from_url(ns.url)
-    try:
-        keys = list(client.scan_iter(match=f"{ns.prefix}*", count=500))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
-
-
 @pytest.fixture
-def redis_namespace(redis_server: ServiceEndpoint) -> Iterator[RedisNamespace]:
+def redis_namespace(
+    redis_server: ServiceEndpoint, request: pytest.FixtureRequest
+) -> Iterator[RedisNamespace]:
     """A key prefix of this test's own on the shared Redis; its keys are deleted afterwards."""
-    with _fresh_namespace(redis_server) as ns:
+    _require_cluster_marker(request)
+    with fresh_namespace(redis_server) as ns:
         yield ns
 
 
 @pytest.fixture(scope="module")
 def module_redis_namespace(redis_server: ServiceEndpoint) -> Iterator[RedisNamespace]:
     """A key prefix shared by one test module (e.g. its cluster); deleted afterwards."""
-    with _fresh_namespace(redis_server) as ns:
+    with fresh_namespace(redis_server) as ns:
         yield ns
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 import redis
 
-from tests.conftest import RedisNamespace
+from tests.services import RedisNamespace
 
 
 async def test_postgres_url_is_a_fresh_empty_database(postgres_url: str) -> None:

@@ -17,7 +17,7 @@ import pytest
 from harness.cli import main
 from harness.spec import INFO_PATH
 from reference_server import cluster
-from tests.conftest import RedisNamespace
+from tests.services import RedisNamespace
 
 
 @pytest.mark.parametrize(

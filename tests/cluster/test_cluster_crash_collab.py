@@ -20,7 +20,7 @@ from harness.client import (
 from harness.spec import Heartbeat, Limits
 from reference_server.cluster import start_cluster
 from reference_server.state.redis import RedisTimeouts
-from tests.conftest import RedisNamespace
+from tests.services import RedisNamespace
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 SECRET = secrets.token_hex(16)

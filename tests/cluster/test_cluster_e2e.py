@@ -39,6 +39,8 @@ from harness.spec import (
 )
 from reference_server.cluster import RunningCluster
 
+pytestmark = pytest.mark.cluster  # PostgreSQL and/or Redis
+
 ESCROW_CREATED = data_event_name(EntityType.ESCROW, Action.CREATED)
 ESCROW_UPDATED = data_event_name(EntityType.ESCROW, Action.UPDATED)
 DELIVERY_SECONDS = 5.0

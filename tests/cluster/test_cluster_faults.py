@@ -20,7 +20,9 @@ from cluster_sockets import CLUSTER_SECRET, Sockets, data_events, eventually, so
 from harness.client import Agent, Org, RealtimeClient
 from harness.spec import HEALTH_PATH, ClientEvent, EntityType, ErrorCode
 from reference_server.cluster import RunningCluster, start_cluster
-from tests.conftest import RedisNamespace
+from tests.services import RedisNamespace
+
+pytestmark = pytest.mark.cluster  # PostgreSQL and/or Redis
 
 LEAD = EntityType.LEAD
 

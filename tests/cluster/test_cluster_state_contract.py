@@ -18,7 +18,7 @@ from reference_server.state.redis import RedisClusterState
 StateFactory = Callable[[str], ClusterState]  # node id → a state for that node
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.cluster)])
 async def make_state(request: pytest.FixtureRequest) -> AsyncIterator[StateFactory]:
     """Builds opened states; with Redis each call is another node of one cluster."""
     opened: list[ClusterState] = []

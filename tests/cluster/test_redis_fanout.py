@@ -24,7 +24,9 @@ from reference_server.realtime.redis_fanout import (
     fanout_channel,
     start_listening,
 )
-from tests.conftest import RedisNamespace
+from tests.services import RedisNamespace
+
+pytestmark = pytest.mark.cluster  # PostgreSQL and/or Redis
 
 
 @dataclass

@@ -22,7 +22,9 @@ from reference_server.state.redis import (
     RedisClusterState,
     RedisTimeouts,
 )
-from tests.conftest import RedisNamespace
+from tests.services import RedisNamespace
+
+pytestmark = pytest.mark.cluster  # PostgreSQL and/or Redis
 
 FAST = RedisTimeouts(heartbeat_seconds=0.1, node_ttl_seconds=0.4)
 

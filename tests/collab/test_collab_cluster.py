@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-import redis
 
 from harness.client import (
     Org,
@@ -24,7 +22,7 @@ from harness.client import (
 )
 from harness.spec import Heartbeat, Limits, ServerEvent
 from reference_server.cluster import RunningCluster, start_cluster
-from tests.conftest import ServiceEndpoint, _pg_execute, _with_database
+from tests.services import RedisNamespace
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 SECRET = secrets.token_hex(16)
@@ -33,25 +31,13 @@ GRACE_S = 1
 
 @pytest.fixture(scope="module")
 def cluster(
-    postgres_server: ServiceEndpoint, redis_server: ServiceEndpoint
+    module_postgres_url: str, module_redis_namespace: RedisNamespace
 ) -> Iterator[RunningCluster]:
-    name = f"crm_collab_{uuid.uuid4().hex[:12]}"
-    prefix = f"crmtest:{uuid.uuid4().hex[:12]}:"
-    asyncio.run(_pg_execute(postgres_server.url, f'CREATE DATABASE "{name}"'))
-    try:
-        with start_cluster(2, redis_server.url, _with_database(postgres_server.url, name),
-                           jwt_secret=SECRET, redis_prefix=prefix, heartbeat=Heartbeat(2000, 1000),
-                           limits=Limits(presenceGraceSeconds=GRACE_S)) as running:  # fmt: skip
-            yield running
-    finally:
-        asyncio.run(
-            _pg_execute(postgres_server.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        )
-        client = redis.Redis.from_url(redis_server.url)
-        keys = list(client.scan_iter(match=f"{prefix}*", count=500))
-        if keys:
-            client.delete(*keys)
-        client.close()
+    ns = module_redis_namespace
+    with start_cluster(2, ns.url, module_postgres_url, jwt_secret=SECRET, redis_prefix=ns.prefix,
+                       heartbeat=Heartbeat(2000, 1000),
+                       limits=Limits(presenceGraceSeconds=GRACE_S)) as running:  # fmt: skip
+        yield running
 
 
 @pytest.fixture

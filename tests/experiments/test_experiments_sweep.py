@@ -13,8 +13,8 @@ from harness.cli import main
 from harness.experiments import LoadStep, LoadTemplate, load_runner, run_sweep, sweep_steps
 from harness.load import LoadConfig
 from harness.reporting import write_sweep
-from tests.conftest import RedisNamespace
 from tests.reporting.reporting_synth import UPDATE_BYTES, latency_spec, write_run
+from tests.services import RedisNamespace
 
 
 def fake_runner(step: LoadStep, parent: Path) -> Path:

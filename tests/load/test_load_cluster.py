@@ -10,7 +10,7 @@ import pytest
 from harness.load import LoadConfig, Workload, run_load
 from harness.rundir import load_run
 from harness.spec import Action, Op
-from tests.conftest import RedisNamespace
+from tests.services import RedisNamespace
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 

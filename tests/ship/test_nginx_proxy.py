@@ -35,8 +35,8 @@ from harness.client import (
 )
 from reference_server.cluster import start_cluster
 from reference_server.launcher import RunningServer, free_port
-from tests.conftest import RedisNamespace
 from tests.pki import TlsFiles
+from tests.services import RedisNamespace
 
 pytestmark = pytest.mark.slow
 

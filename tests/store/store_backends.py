@@ -8,7 +8,8 @@ import pytest
 
 __all__ = ["BACKENDS", "backend_url"]
 
-BACKENDS = ("sqlite", "postgres")
+# PostgreSQL is a `cluster` test: `-m "not cluster"` keeps the SQLite half.
+BACKENDS = ("sqlite", pytest.param("postgres", marks=pytest.mark.cluster))
 
 
 def backend_url(request: pytest.FixtureRequest, tmp_path: Path, name: str) -> str:

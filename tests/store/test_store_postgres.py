@@ -14,6 +14,8 @@ from reference_server.store import IdempotencyEntry, NewEvent, StoreUnavailable,
 from reference_server.store.postgres import PING_TIMEOUT_SECONDS, PostgresRecordStore
 from tests.cluster.cluster_faults import TcpProxy
 
+pytestmark = pytest.mark.cluster  # PostgreSQL and/or Redis
+
 NODES = 2
 EVENTS_PER_NODE = 25
 
