@@ -27,8 +27,8 @@ from harness.client import (
 from harness.spec import INFO_PATH, ClientEvent, ErrorCode
 from reference_server.cluster import start_cluster
 from reference_server.launcher import RunningServer
-from tests.conftest import RedisNamespace
 from tests.pki import JwtKeys, TlsFiles, make_jwt_keys, serve_jwks, tls_key_server
+from tests.services import RedisNamespace
 
 
 @pytest.fixture(scope="module")
