@@ -19,7 +19,7 @@ help:
 	@echo "make install       create $(VENV) and install the project with its dev tools"
 	@echo "make test          the whole test suite (PYTEST_ARGS=... to narrow it)"
 	@echo "make test-fast     the suite without tests marked slow"
-	@echo "make lint          ruff check, ruff format --check, mypy"
+	@echo "make lint          ruff check, ruff format --check, mypy, import-linter contracts"
 	@echo "make format        ruff format + ruff check --fix"
 	@echo "make demo          start the reference server, run conformance and a short load, write reports"
 	@echo "make serve         the reference server on 127.0.0.1:8000 (JWT_SECRET=...)"
@@ -49,6 +49,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/mypy scripts
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format .
