@@ -30,12 +30,18 @@ def stub_server() -> Iterator[Callable[..., str]]:
     """Start the stub with the given faults; returns its URL. Every stub started is stopped."""
     procs: list[subprocess.Popen[bytes]] = []
 
-    def start(delay_ms: float = 0.0, drop_every: int = 0, withhold: bool = False) -> str:
+    def start(
+        delay_ms: float = 0.0,
+        drop_every: int = 0,
+        withhold: bool = False,
+        extra_even_ms: float = 0.0,
+    ) -> str:
         port = _free_port()
         cmd = [sys.executable, str(STUB), "--port", str(port), "--secret", STUB_SECRET]
         cmd += ["--delay-ms", str(delay_ms), "--drop-every", str(drop_every)]
         if withhold:
             cmd.append("--withhold")
+        cmd += ["--extra-even-ms", str(extra_even_ms)]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         procs.append(proc)
         url = f"http://127.0.0.1:{port}"

@@ -2,11 +2,16 @@
 
 It speaks just enough of the spec for `team_sync` over `mutate`: auth, the three streams,
 `sync` with replay (STR-2) and `mutate` create/update/archive/restore/delete. Then it lies in
-known ways: every live emit waits `--delay-ms` after the event's timestamp, every
-`--drop-every`-th event is never emitted live, and with `--withhold` the sync does not
-replay those either. `GET /stub/dropped` tells the test exactly what it dropped.
+known ways: every live emit waits `--delay-ms` after the event's timestamp (and the events of
+even seq `--extra-even-ms` more: the odd ones are a baseline sent by the same process at the
+same time), every `--drop-every`-th event is never emitted live, and with `--withhold` the
+sync does not replay those either. `GET /stub/dropped` tells the test exactly what it
+dropped, and `GET /stub/delays` how long after its wire timestamp each live emit really
+started (a timer fires late on a busy machine: that lateness is part of what the stub did,
+not an error of the instrument reading it back).
 
-    python tests/load/load_stub_server.py --port 8123 --secret s --delay-ms 20 --drop-every 5
+    python tests/load/load_stub_server.py --port 8123 --secret s --delay-ms 20 --drop-every 5 \
+        [--extra-even-ms 20] [--withhold]
 """
 
 from __future__ import annotations
@@ -36,9 +41,17 @@ def _iso(epoch: float) -> str:
 
 
 class StubServer:
-    def __init__(self, secret: str, delay_ms: float, drop_every: int, withhold: bool) -> None:
+    def __init__(
+        self,
+        secret: str,
+        delay_ms: float,
+        drop_every: int,
+        withhold: bool,
+        extra_even_ms: float = 0.0,
+    ) -> None:
         self.secret = secret
         self.delay_s = delay_ms / 1000.0
+        self.extra_even_s = extra_even_ms / 1000.0
         self.drop_every = drop_every
         self.withhold = withhold
         self.sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins="*")
@@ -46,12 +59,15 @@ class StubServer:
         self.sio.attach(self.app)
         self.logs: dict[str, list[dict[str, Any]]] = {}
         self.dropped: list[tuple[str, int]] = []
+        self.delays: list[tuple[str, int, float]] = []  # stream, seq, seconds after its stamp
+        self.sending: set[asyncio.Future[None]] = set()
         self.records: dict[str, dict[str, Any]] = {}
         self.counter = itertools.count(1)
         self.sessions: dict[str, dict[str, Any]] = {}
         self.app.router.add_get(INFO_PATH, self.info)
         self.app.router.add_get(HEALTH_PATH, self.health)
         self.app.router.add_get("/stub/dropped", self.dropped_view)
+        self.app.router.add_get("/stub/delays", self.delays_view)
         self.sio.on("connect", self.on_connect)
         self.sio.on("disconnect", self.on_disconnect)
         self.sio.on("sync", self.on_sync)
@@ -75,6 +91,10 @@ class StubServer:
 
     async def dropped_view(self, _: web.Request) -> web.Response:
         return web.json_response({"dropped": self.dropped})
+
+    async def delays_view(self, _: web.Request) -> web.Response:
+        rows = [[stream, seq, seconds * 1000.0] for stream, seq, seconds in self.delays]
+        return web.json_response({"delays": rows})
 
     async def on_connect(self, sid: str, environ: Any, auth: Any) -> bool:
         token = auth.get("token") if isinstance(auth, dict) else None
@@ -175,11 +195,21 @@ class StubServer:
             return
         # The wire timestamp has millisecond resolution (TRN-4): count the delay from the
         # truncated stamp, so that the delay a client can read back is exactly `delay_s`.
-        send_at = int(stamped * 1000) / 1000 + self.delay_s
-        asyncio.get_running_loop().call_later(
-            max(0.0, send_at - time.time()),
-            lambda: asyncio.ensure_future(self.sio.emit(event["name"], payload, room=stream)),
-        )
+        wire_stamp = int(stamped * 1000) / 1000
+        delay_s = self.delay_s + (self.extra_even_s if payload["seq"] % 2 == 0 else 0.0)
+
+        async def send() -> None:
+            # When the emit really starts, after the timer and the task's turn on the loop.
+            self.delays.append((stream, payload["seq"], time.time() - wire_stamp))
+            await self.sio.emit(event["name"], payload, room=stream)
+
+        def start_sending() -> None:
+            sending = asyncio.ensure_future(send())
+            self.sending.add(sending)  # held until done: the loop keeps weak references only
+            sending.add_done_callback(self.sending.discard)
+
+        loop = asyncio.get_running_loop()
+        loop.call_later(max(0.0, wire_stamp + delay_s - time.time()), start_sending)
 
 
 def main() -> None:
@@ -189,8 +219,11 @@ def main() -> None:
     parser.add_argument("--delay-ms", type=float, default=0.0)
     parser.add_argument("--drop-every", type=int, default=0)
     parser.add_argument("--withhold", action="store_true")
+    parser.add_argument("--extra-even-ms", type=float, default=0.0)
     args = parser.parse_args()
-    stub = StubServer(args.secret, args.delay_ms, args.drop_every, args.withhold)
+    stub = StubServer(
+        args.secret, args.delay_ms, args.drop_every, args.withhold, args.extra_even_ms
+    )
     web.run_app(stub.app, host="127.0.0.1", port=args.port, print=None)
 
 
