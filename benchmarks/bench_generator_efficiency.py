@@ -107,7 +107,7 @@ def main() -> int:
     if args.child:
         print(json.dumps(_child(args.child, args.url, args.users, args.window)))
         return 0
-    from harness.load.runner import raise_nofile
+    from harness.load.run_controller import raise_nofile
 
     raise_nofile(args.users, 0.0)
     server = None

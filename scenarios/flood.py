@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 
-from harness.load.locust_glue import CONFIG_ENV
+from harness.load.locust_events import CONFIG_ENV
 from harness.load.locust_user import CrmUser, FloodUser
 
 __all__ = ["Flooder", "TeamMember"]

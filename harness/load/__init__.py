@@ -11,7 +11,7 @@ from __future__ import annotations
 from harness.rundir import summarize
 
 from .config import DEFAULT_JWT_SECRET, LoadConfig
-from .runner import fetch_info, run_load
+from .run_controller import fetch_info, run_load
 from .workload import ACTION_OPS, SCENARIOS, Workload, load_workload_file
 
 __all__ = [

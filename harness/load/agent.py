@@ -15,7 +15,6 @@ import gevent
 from harness.spec import ClientEvent
 
 from .actions import ActionRunner
-from .context import LoadContext
 from .known_records import KnownRecords
 from .measure import (
     MEASUREMENTS,
@@ -26,6 +25,7 @@ from .measure import (
     Transport,
     UserRecord,
 )
+from .process_context import ProcessContext
 from .tracker import SocketTracker
 from .wire import CLOSED_BY_CLIENT, LeanSocket, WireError
 
@@ -93,7 +93,7 @@ class AgentSocket:
 
 
 class LoadAgent:
-    def __init__(self, ctx: LoadContext, index: int | None = None) -> None:
+    def __init__(self, ctx: ProcessContext, index: int | None = None) -> None:
         self.ctx = ctx
         self.index = ctx.claim_index() if index is None else index
         self.identity = ctx.agent_for(self.index)

@@ -18,7 +18,7 @@ from harness.spec import ClientEvent, ErrorCode
 
 from .actions import ack_error
 from .agent import LoadAgent
-from .locust_glue import STATE, current_context
+from .locust_events import STATE, current_context
 from .measure import (
     MEASUREMENTS,
     ActionRecord,

@@ -16,7 +16,7 @@ from locust.env import Environment
 
 from harness.rundir import quantiles
 
-from .context import CLOSING_SYNC_SPREAD_MAX_S
+from .process_context import CLOSING_SYNC_SPREAD_MAX_S
 from .recorder import Counters
 
 __all__ = ["PRINT_INTERVAL_S", "Progress"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .._exceptions import GateFailed
 from ..rundir import RunSummary, load_run
-from ._context import ReportContext, build_context
+from ._report_context import ReportContext, build_context
 from .formats import ReportFormat, default_formats
 from .gates import Slo, Verdict, load_slo
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..rundir import Percentiles
-    from ._context import ReportContext
+    from ._report_context import ReportContext
 
 __all__ = ["fmt_number", "key_figures", "markdown_table", "text_table"]
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..rundir import LatencyKind, RunData, RunSummary
-from ._context import ReportContext, build_context
 from ._defaults import DEFAULT_NOISE_FLOOR_MS, DEFAULT_THRESHOLD_PCT
 from ._noise import BlockedSample, permutation_p_values
+from ._report_context import ReportContext, build_context
 from .gates import GATES
 
 __all__ = [

@@ -12,8 +12,8 @@ from typing import Protocol, runtime_checkable
 import jinja2
 
 from ..rundir import PERCENTILES
-from ._context import ReportContext, records
 from ._plots import report_plots
+from ._report_context import ReportContext, records
 from ._tables import fmt_number, key_figures, markdown_table
 from .refetch import update_costs
 

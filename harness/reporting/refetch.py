@@ -18,7 +18,7 @@ import numpy as np
 from ..rundir import ExtraOp, RunData, change_send_times, percentile_row
 
 if TYPE_CHECKING:
-    from ._context import ReportContext
+    from ._report_context import ReportContext
 
 __all__ = ["CostTable", "UpdateCost", "measure_update_cost", "update_costs"]
 

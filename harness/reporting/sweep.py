@@ -17,8 +17,8 @@ from pathlib import Path
 from matplotlib.axes import Axes
 
 from ..rundir import load_run
-from ._context import build_context
 from ._plots import Plot, render_png
+from ._report_context import build_context
 from ._tables import fmt_number, markdown_table
 from .formats import render_template
 

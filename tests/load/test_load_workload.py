@@ -10,7 +10,7 @@ from harness import UsageError
 from harness.client import TokenFactory
 from harness.durations import parse_duration
 from harness.load import LoadConfig, Workload, load_workload_file
-from harness.load.context import CLOSING_SYNC_SPREAD_MAX_S, LoadContext, effective_mix
+from harness.load.process_context import CLOSING_SYNC_SPREAD_MAX_S, ProcessContext, effective_mix
 
 
 def test_defaults_give_a_change_per_user_every_50_seconds() -> None:
@@ -116,8 +116,8 @@ def test_mix_drops_ops_the_server_cannot_serve() -> None:
 
 def _context(
     profiles: tuple[str, ...] = ("core",), users: int = 0, workers: int = 1
-) -> LoadContext:
-    return LoadContext(url="http://x", tokens=TokenFactory("s" * 32), workload=Workload(),
+) -> ProcessContext:
+    return ProcessContext(url="http://x", tokens=TokenFactory("s" * 32), workload=Workload(),
                        run_id="r", scenario="team_sync", worker=0, workers=workers,
                        profiles=list(profiles), rest=None, users=users)  # fmt: skip
 
@@ -136,7 +136,7 @@ def test_open_file_limit_too_low_is_a_clear_error() -> None:
     """RLIMIT_NOFILE: raised as far as allowed; a run that cannot fit says so up front."""
     import resource
 
-    from harness.load.runner import raise_nofile
+    from harness.load.run_controller import raise_nofile
 
     soft, need = raise_nofile(10, 0.0)
     assert soft >= need

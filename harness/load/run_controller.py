@@ -31,8 +31,8 @@ from harness.rundir import summarize
 from harness.spec import INFO_PATH
 
 from .config import LoadConfig
-from .context import CLOSING_SYNC_SPREAD_MAX_S, effective_mix
 from .measure import ExtraOp
+from .process_context import CLOSING_SYNC_SPREAD_MAX_S, effective_mix
 from .recorder import merge_parts
 
 __all__ = ["SCENARIO_DIR", "fetch_info", "raise_nofile", "run_load", "scenario_mix"]

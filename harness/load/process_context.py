@@ -12,7 +12,7 @@ from .measure import CHANGE_OPS, ExtraOp
 from .recorder import Counters
 from .workload import Workload
 
-__all__ = ["COLLAB_OPS", "LoadContext", "effective_mix"]
+__all__ = ["COLLAB_OPS", "ProcessContext", "effective_mix"]
 
 CLOSING_SYNCS_PER_S = 2000.0
 CLOSING_SYNC_SPREAD_MAX_S = 10.0
@@ -37,7 +37,7 @@ def effective_mix(mix: dict[str, float], profiles: list[str]) -> tuple[dict[str,
 
 
 @dataclass(slots=True)
-class LoadContext:
+class ProcessContext:
     url: str
     tokens: TokenFactory
     workload: Workload

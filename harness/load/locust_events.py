@@ -1,4 +1,5 @@
-"""Wiring the load engine into Locust: one process's context, the clock, progress and stop.
+"""Listeners on Locust's events that wire the load engine into each Locust process: the
+process's context and recorder, the clock, live progress and the stop.
 
 Imported by the scenario files (inside Locust processes only: it imports gevent and locust).
 Standalone or master/worker alike: every generator process (standalone or worker) records
@@ -11,29 +12,21 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 import gevent
-import psutil
 from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from harness.client import TokenFactory
 
-from .context import LoadContext
-from .measure import (
-    MEASUREMENTS,
-    SATURATION_CPU_PERCENT,
-    SATURATION_LAG_MS,
-    SATURATION_SECONDS,
-    STALL_LAG_MS,
-    GeneratorSample,
-)
+from .health_sampler import sample_health
+from .measure import MEASUREMENTS
+from .process_context import ProcessContext
 from .progress import Progress
 from .recorder import CsvRecorder
 from .rest import NodeRestPools
@@ -48,13 +41,12 @@ warnings.filterwarnings("ignore", message="The HMAC key is")
 CONFIG_ENV = "CRM_LOAD_CONFIG"
 _DEADLINE_MESSAGE = "crm_deadline"
 _REPORT_KEY = "crm_load"
-SAMPLE_INTERVAL_S = 1.0
 
 
 class ProcessState:
     def __init__(self) -> None:
         self.config: dict[str, Any] = {}
-        self.ctx: LoadContext | None = None
+        self.ctx: ProcessContext | None = None
         self.recorder: CsvRecorder | None = None
         self.progress: Progress | None = None
         self.environment: Environment | None = None
@@ -63,7 +55,7 @@ class ProcessState:
 STATE = ProcessState()
 
 
-def current_context() -> LoadContext:
+def current_context() -> ProcessContext:
     if STATE.ctx is None:
         raise RuntimeError(f"no load context: run through `crm-harness load` (set {CONFIG_ENV})")
     return STATE.ctx
@@ -82,41 +74,6 @@ def _set_deadline(deadline: float) -> None:
         STATE.ctx.deadline = deadline
 
 
-def _sampler(ctx: LoadContext) -> None:
-    """Generator health every second; a late wake-up is event-loop lag (the figures lie)."""
-    proc = psutil.Process()
-    proc.cpu_percent(None)
-    hot_streak = 0
-    while True:
-        before = time.monotonic()
-        gevent.sleep(SAMPLE_INTERVAL_S)
-        lag_ms = max(0.0, (time.monotonic() - before - SAMPLE_INTERVAL_S) * 1000)
-        cpu = proc.cpu_percent(None)
-        c = ctx.counters
-        MEASUREMENTS.fire(
-            GeneratorSample(
-                t=time.time(),
-                worker=ctx.worker,
-                cpu_percent=cpu,
-                loop_lag_ms=round(lag_ms, 2),
-                connected_users=c.connected_users,
-                rss_mb=round(proc.memory_info().rss / 2**20, 1),
-                changes_sent=c.changes_sent,
-                deliveries=c.deliveries,
-            )
-        )
-        hot = cpu > SATURATION_CPU_PERCENT or lag_ms > SATURATION_LAG_MS
-        hot_streak = hot_streak + 1 if hot else 0
-        if hot_streak == SATURATION_SECONDS or lag_ms > STALL_LAG_MS:
-            print(
-                f"!!! GENERATOR SATURATED (worker {ctx.worker}: cpu {cpu:.0f}%, loop lag "
-                f"{lag_ms:.0f} ms): latency figures from now on include generator delay; "
-                "add --workers or lower --users",
-                file=sys.stderr,
-                flush=True,
-            )
-
-
 @events.init.add_listener
 def _on_init(environment: Environment, **_: Any) -> None:
     config = _read_config()
@@ -128,7 +85,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
         workers = max(int(config["workers"]), 1)
         workload = Workload.from_json(config["workload"])
         node_urls = tuple(config.get("urls") or [config["url"]])
-        ctx = LoadContext(
+        ctx = ProcessContext(
             url=node_urls[0],
             node_urls=node_urls,
             tokens=TokenFactory(config["jwt_secret"]),
@@ -150,7 +107,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
         STATE.recorder = CsvRecorder(Path(config["run_dir"]), ctx.worker)
         MEASUREMENTS.add_listener(STATE.recorder)
         MEASUREMENTS.add_listener(ctx.counters)
-        gevent.spawn(_sampler, ctx)
+        gevent.spawn(sample_health, ctx)
     if isinstance(runner, WorkerRunner):
         runner.register_message(
             _DEADLINE_MESSAGE, lambda msg, **_: _set_deadline(msg.data["deadline"])
