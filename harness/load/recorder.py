@@ -19,6 +19,7 @@ from .measure import (
     CHANGE_OPS,
     RECORD_TYPES,
     ActionRecord,
+    AnomalyKind,
     AnomalyRecord,
     DeliveryRecord,
     Record,
@@ -105,11 +106,11 @@ class Counters:
                         for key in list(self.sent_at)[: _SENT_AT_MAX // 2]:
                             del self.sent_at[key]
         elif isinstance(record, AnomalyRecord):
-            if record.kind == "gap":
+            if record.kind == AnomalyKind.GAP:
                 self.gaps += 1
-            elif record.kind == "duplicate":
+            elif record.kind == AnomalyKind.DUPLICATE:
                 self.duplicates += 1
-            elif record.kind.endswith("_leak"):
+            elif record.kind in _LEAKS:
                 self.leaks += 1
         elif isinstance(record, UserRecord):
             self.connect_errors += record.connect_errors
@@ -134,6 +135,7 @@ class Counters:
         }
 
 
+_LEAKS = frozenset({AnomalyKind.ISOLATION_LEAK, AnomalyKind.REDACTION_LEAK})
 _SENT_AT_MAX = 50_000
 _E2E_WINDOW_S = 10.0
 
