@@ -14,6 +14,7 @@ from .base import (
     IdempotencyEntry,
     InvalidDatabaseUrl,
     NewEvent,
+    OutboxKey,
     RecordStore,
     StoredEvent,
     StoreUnavailable,
@@ -24,6 +25,7 @@ __all__ = [
     "IdempotencyEntry",
     "InvalidDatabaseUrl",
     "NewEvent",
+    "OutboxKey",
     "RecordStore",
     "StoreUnavailable",
     "StoredEvent",
@@ -35,9 +37,14 @@ _SQLITE_PREFIX = "sqlite:///"
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 
-def open_store(database_url: str, *, clock: Clock | None = None) -> RecordStore:
+def open_store(
+    database_url: str, *, clock: Clock | None = None, outbox_node: str | None = None
+) -> RecordStore:
     """The backend for `database_url`, NOT yet connected: `await store.open()` connects and
     creates the schema (StoreUnavailable if unreachable). InvalidDatabaseUrl if no backend fits.
+
+    `outbox_node`: the name of the cluster node this store serves; every event it commits is
+    then also kept in the outbox until published (`realtime.outbox`). None (one node): no outbox.
     """
     if database_url.startswith(_SQLITE_PREFIX):
         from .sqlite import SqliteRecordStore
@@ -48,7 +55,7 @@ def open_store(database_url: str, *, clock: Clock | None = None) -> RecordStore:
                 f"{database_url!r}: give a file path, e.g. sqlite:///data/crm.sqlite3 "
                 "(an in-memory database would lose everything on restart)"
             )
-        return SqliteRecordStore(path, clock=clock)
+        return SqliteRecordStore(path, clock=clock, outbox_node=outbox_node)
     parts = urlsplit(database_url)
     if parts.scheme in _POSTGRES_SCHEMES and parts.netloc:
         from .postgres import PostgresRecordStore
@@ -58,7 +65,7 @@ def open_store(database_url: str, *, clock: Clock | None = None) -> RecordStore:
         dsn = urlunsplit(
             parts._replace(query=urlencode([(k, v) for k, v in query if k != "schema"]))
         )
-        return PostgresRecordStore(dsn, schema=schema, clock=clock)
+        return PostgresRecordStore(dsn, schema=schema, clock=clock, outbox_node=outbox_node)
     raise InvalidDatabaseUrl(
         f"unsupported database URL {database_url!r}: expected sqlite:///PATH "
         "or postgresql://USER@HOST:PORT/DB"

@@ -17,10 +17,11 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from ._sql_tasks import TASK_SCHEMA, SqlTaskReads
-from .base import StoredEvent, UnitOfWork
+from .base import OutboxKey, StoredEvent, UnitOfWork
 
 __all__ = [
     "EVENT_COLUMNS",
+    "OUTBOX_BATCH",
     "PENDING_STATUS",
     "PURGE_BATCH",
     "RECORD_COLUMNS",
@@ -70,6 +71,15 @@ SCHEMA: tuple[str, ...] = (
         stream TEXT NOT NULL PRIMARY KEY,
         head BIGINT NOT NULL
     )""",
+    # The transactional outbox of a cluster node: the events it committed and has not yet
+    # published (or not yet forgotten). Written with the event, deleted once published.
+    """CREATE TABLE IF NOT EXISTS outbox (
+        stream TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        node TEXT NOT NULL,
+        stored_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (stream, seq)
+    )""",
     """CREATE TABLE IF NOT EXISTS idempotency (
         user_id TEXT NOT NULL,
         key TEXT NOT NULL,
@@ -86,6 +96,8 @@ SCHEMA: tuple[str, ...] = (
 # An idempotency row with this status is a claim in progress, never a remembered result.
 PENDING_STATUS = 0
 PURGE_BATCH = 500
+# Outbox rows per statement: what a relay takes at once, and a flush's chunk of keys.
+OUTBOX_BATCH = 200
 
 EVENT_COLUMNS = "event_id, stream, seq, name, payload, owner_id, entity_type, timestamp, stored_at"
 RECORD_COLUMNS = (
@@ -162,6 +174,11 @@ class SqlReads(SqlTaskReads):
             forgotten += batch
             if batch < PURGE_BATCH:
                 return forgotten
+
+    async def forget_outbox(self, keys: Sequence[OutboxKey]) -> None:
+        if keys:
+            async with self.transaction() as uow:
+                await uow.forget_outbox(keys)
 
     async def get_record(self, entity_type: str, record_id: str) -> dict[str, Any] | None:
         row = await self.read_db().fetch_one(

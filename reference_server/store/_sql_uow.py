@@ -4,35 +4,46 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..domain.clock import iso_from_epoch
 from ._sql import (
     EVENT_COLUMNS,
+    OUTBOX_BATCH,
     PENDING_STATUS,
     RECORD_COLUMNS,
     SqlExecutor,
     dump_json,
+    event_from_row,
     placeholders,
     record_args,
 )
 from ._sql_tasks import SqlTaskWrites
-from .base import IdempotencyEntry, NewEvent, StoredEvent
+from .base import IdempotencyEntry, NewEvent, OutboxKey, StoredEvent
 
-__all__ = ["SqlUnitOfWork", "event_row"]
+__all__ = ["SqlUnitOfWork", "event_row", "keys_in"]
 
 
 class SqlUnitOfWork(SqlTaskWrites):
     """One transaction's reads and writes (the `UnitOfWork` seam).
 
     `lock_rows` adds `FOR UPDATE` to reads, for engines where several writers run at once
-    (PostgreSQL); SQLite serialises whole transactions instead.
+    (PostgreSQL); SQLite serialises whole transactions instead. `outbox_node` (a cluster node's
+    name) puts every appended event in the outbox too, until it is published.
     """
 
-    def __init__(self, db: SqlExecutor, now: Callable[[], float], *, lock_rows: bool) -> None:
+    def __init__(
+        self,
+        db: SqlExecutor,
+        now: Callable[[], float],
+        *,
+        lock_rows: bool,
+        outbox_node: str | None = None,
+    ) -> None:
         self.db = db
         self.now = now
+        self.outbox_node = outbox_node
         self._for_update = " FOR UPDATE" if lock_rows else ""
 
     async def claim_idempotency_key(self, user_id: str, key: str) -> IdempotencyEntry | None:
@@ -122,7 +133,34 @@ class SqlUnitOfWork(SqlTaskWrites):
             f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({placeholders(9)})",
             event_row(stored),
         )
+        if self.outbox_node is not None:
+            await self.db.execute(
+                "INSERT INTO outbox (stream, seq, node, stored_at) VALUES (?, ?, ?, ?)",
+                (stored.stream, stored.seq, self.outbox_node, stored.stored_at),
+            )
         return stored
+
+    async def take_outbox(self, stored_before: float, limit: int) -> list[StoredEvent]:
+        # Deleted now, gone for others at commit; a rollback (the relay died) puts them back.
+        # Concurrent takers (PostgreSQL) wait on the row locks and then find the rows gone.
+        taken = await self.db.fetch_all(
+            "DELETE FROM outbox WHERE (stream, seq) IN (SELECT stream, seq FROM outbox"
+            " WHERE stored_at < ? ORDER BY stream, seq LIMIT ?) RETURNING stream, seq",
+            (float(stored_before), min(int(limit), OUTBOX_BATCH)),
+        )
+        if not taken:
+            return []
+        keys = [(str(r[0]), int(r[1])) for r in taken]
+        in_keys, args = keys_in(keys)
+        rows = await self.db.fetch_all(
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE {in_keys} ORDER BY stream, seq", args
+        )
+        return [event_from_row(r) for r in rows]
+
+    async def forget_outbox(self, keys: Sequence[OutboxKey]) -> None:
+        for start in range(0, len(keys), OUTBOX_BATCH):
+            in_keys, args = keys_in(keys[start : start + OUTBOX_BATCH])
+            await self.db.execute(f"DELETE FROM outbox WHERE {in_keys}", args)
 
     def stamp(self, event: NewEvent, seq: int) -> StoredEvent:
         """The event as stored: an id, its seq and the time (TRN-4, and STR-3's window)."""
@@ -138,6 +176,13 @@ class SqlUnitOfWork(SqlTaskWrites):
             timestamp=iso_from_epoch(stored_at),
             stored_at=stored_at,
         )
+
+
+def keys_in(keys: Sequence[OutboxKey]) -> tuple[str, list[Any]]:
+    """`(stream, seq) IN (VALUES ...)` for both engines: SQLite wants a subquery on the
+    right of a row-value IN, and PostgreSQL must be told that the seq parameters are numbers."""
+    values = ", ".join("(?, CAST(? AS BIGINT))" for _ in keys)
+    return f"(stream, seq) IN (VALUES {values})", [v for key in keys for v in key]
 
 
 def event_row(stored: StoredEvent) -> tuple[Any, ...]:

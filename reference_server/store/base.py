@@ -5,6 +5,10 @@ through one `UnitOfWork`: the record write, its events (each given the next `seq
 and the idempotency key commit together or not at all — a transactional outbox, so that after a
 crash no change exists without its event and no event without its change (CLU-2). Events are
 emitted to sockets only after `commit` returns (EVT-5).
+
+A cluster node's store also keeps the other half of the outbox: each event it commits stays in
+an outbox table until its publication is settled, so that when a node dies between commit and
+publish another node can still publish the event live (`realtime.outbox.OutboxRelay`).
 """
 
 from __future__ import annotations
@@ -18,12 +22,17 @@ __all__ = [
     "IdempotencyEntry",
     "InvalidDatabaseUrl",
     "NewEvent",
+    "OutboxKey",
     "RecordStore",
     "StoreUnavailable",
     "StoredEvent",
     "StoredTask",
     "UnitOfWork",
 ]
+
+
+# An outbox entry: the event's (stream, seq).
+OutboxKey = tuple[str, int]
 
 
 class StoreUnavailable(Exception):
@@ -125,7 +134,16 @@ class UnitOfWork(Protocol):
     async def delete_record(self, entity_type: str, record_id: str) -> None: ...
 
     async def append_event(self, event: NewEvent) -> StoredEvent:
-        """Give the event the next seq of its stream (gapless, across nodes: STR-1)."""
+        """Give the event the next seq of its stream (gapless, across nodes: STR-1); a store
+        opened with an outbox node also puts the event in the outbox, in the same statement."""
+
+    async def take_outbox(self, stored_before: float, limit: int) -> list[StoredEvent]:
+        """Remove from the outbox up to `limit` entries stored before `stored_before` (their
+        publication is overdue) and return their events, in (stream, seq) order. The removal
+        counts only if the transaction commits: a taker that dies leaves them for the next."""
+
+    async def forget_outbox(self, keys: Sequence[OutboxKey]) -> None:
+        """Remove these outbox entries (their publication is settled); absent ones are fine."""
 
     async def get_task(self, task_id: str) -> StoredTask | None:
         """The AI task's row, locked against concurrent writers until the transaction ends."""
@@ -181,6 +199,10 @@ class RecordStore(Protocol):
     async def purge_idempotency_keys(self, stored_before: float) -> int:
         """Forget the keys remembered before `stored_before` (expired, MUT-2), in short
         transactions; how many were forgotten. Without it the key table only grows."""
+
+    async def forget_outbox(self, keys: Sequence[OutboxKey]) -> None:
+        """Remove these outbox entries in one transaction: the node that committed their
+        events settled their publication."""
 
     async def get_task(self, task_id: str) -> StoredTask | None: ...
 

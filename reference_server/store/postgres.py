@@ -152,13 +152,27 @@ _APPEND_EVENT = (
     f" INSERT INTO events ({EVENT_COLUMNS})"
     " SELECT ?, ?, head.head, ?, ?, ?, ?, ?, ?::double precision FROM head RETURNING seq"
 )
+# The same round trip with the event's outbox entry (a cluster node): still one statement.
+_APPEND_EVENT_TO_OUTBOX = (
+    "WITH head AS (INSERT INTO stream_heads (stream, head) VALUES (?, 1) ON CONFLICT (stream)"
+    " DO UPDATE SET head = stream_heads.head + 1 RETURNING head),"
+    f" appended AS (INSERT INTO events ({EVENT_COLUMNS})"
+    " SELECT ?, ?, head.head, ?, ?, ?, ?, ?, ?::double precision FROM head"
+    " RETURNING stream, seq, stored_at)"
+    " INSERT INTO outbox (stream, seq, node, stored_at)"
+    " SELECT stream, seq, ?, stored_at FROM appended RETURNING seq"
+)
 
 
 class _PostgresUnitOfWork(SqlUnitOfWork):
     async def append_event(self, event: NewEvent) -> StoredEvent:
         draft = self.stamp(event, 0)
         values = event_row(draft)
-        row = await self.db.fetch_one(_APPEND_EVENT, (draft.stream, *values[:2], *values[3:]))
+        args: tuple[Any, ...] = (draft.stream, *values[:2], *values[3:])
+        if self.outbox_node is None:
+            row = await self.db.fetch_one(_APPEND_EVENT, args)
+        else:
+            row = await self.db.fetch_one(_APPEND_EVENT_TO_OUTBOX, (*args, self.outbox_node))
         assert row is not None  # RETURNING always yields the row
         return dataclasses.replace(draft, seq=int(row[0]))
 
@@ -184,6 +198,7 @@ class PostgresRecordStore(SqlReads):
         clock: Clock | None = None,
         max_connections: int = 10,
         command_timeout: float = COMMAND_TIMEOUT_SECONDS,
+        outbox_node: str | None = None,
     ) -> None:
         if _IDENTIFIER.fullmatch(schema) is None:
             raise InvalidDatabaseUrl(f"schema {schema!r} is not a plain SQL identifier")
@@ -192,6 +207,7 @@ class PostgresRecordStore(SqlReads):
         self.clock = clock or SystemClock()
         self.max_connections = max_connections
         self.command_timeout = command_timeout
+        self.outbox_node = outbox_node
         self._pool: asyncpg.Pool | None = None
 
     def _require_pool(self) -> asyncpg.Pool:
@@ -270,7 +286,9 @@ class PostgresRecordStore(SqlReads):
         conn, tx = await self._begin(pool)
         try:
             try:
-                yield _PostgresUnitOfWork(_Executor(conn), self.clock.now, lock_rows=True)
+                yield _PostgresUnitOfWork(
+                    _Executor(conn), self.clock.now, lock_rows=True, outbox_node=self.outbox_node
+                )
             except BaseException:
                 # A dead connection cannot roll back; the server drops its transaction anyway,
                 # and releasing the connection below resets it.

@@ -81,9 +81,12 @@ class _InlineExecutor:
 class SqliteRecordStore(SqlReads):
     """`RecordStore` on a SQLite file; `path` is created (with its folder) on `open()`."""
 
-    def __init__(self, path: str | Path, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, path: str | Path, *, clock: Clock | None = None, outbox_node: str | None = None
+    ) -> None:
         self.path = Path(path)
         self.clock = clock or SystemClock()
+        self.outbox_node = outbox_node
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._checkpointer: Checkpointer | None = None
@@ -148,7 +151,10 @@ class SqliteRecordStore(SqlReads):
             conn = self._writer._conn  # the sqlite3 connection behind aiosqlite's thread
             await _begin_immediate(conn)
             try:
-                yield SqlUnitOfWork(_InlineExecutor(conn), self.clock.now, lock_rows=False)
+                yield SqlUnitOfWork(
+                    _InlineExecutor(conn), self.clock.now, lock_rows=False,
+                    outbox_node=self.outbox_node,
+                )  # fmt: skip
                 conn.execute("COMMIT")
             except BaseException:
                 # Whatever failed (the caller, or COMMIT itself), the one writer connection must
