@@ -7,6 +7,7 @@ Key layout (all under the cluster's prefix `P`):
 - `P online`             set of users with at least one socket (COL-2)
 - `P viewers:{record}`   hash sid → JSON viewer (COL-3)
 - `P lock:{record}`      JSON lock, expiring by itself (SET PX, COL-4)
+- `P lease:{name}`       a node's lease on a cluster-wide chore: an edit lock held by the node
 - `P node:{node}:owned`  set of the entries a node created, so that a dead node's can be removed
 - `P node:{node}:alive`  heartbeat key with a TTL; its absence means the node is dead
 - `P nodes`              set of node names that registered
@@ -52,6 +53,9 @@ class RedisKeys:
 
     def lock(self, record_key: str) -> str:
         return f"{self.prefix}lock:{record_key}"
+
+    def lease(self, name: str) -> str:
+        return f"{self.prefix}lease:{name}"
 
     def owned(self, node_id: str) -> str:
         return f"{self.prefix}node:{node_id}:owned"

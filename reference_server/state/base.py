@@ -2,7 +2,8 @@
 
 In-process for one node (`state.memory`), Redis for a cluster (`state.redis`). Everything that
 is not a stored record or event but must hold "across the cluster" lives here: connection
-counts (LIM-3), presence (COL-1/2), record viewers (COL-3) and edit locks (COL-4).
+counts (LIM-3), presence (COL-1/2), record viewers (COL-3), edit locks (COL-4), and the leases
+by which exactly one node at a time does a cluster-wide chore (the outbox relay).
 """
 
 from __future__ import annotations
@@ -63,3 +64,12 @@ class ClusterState(Protocol):
     async def release_lock(self, record_key: str, user_id: str) -> bool: ...
 
     async def get_lock(self, record_key: str) -> EditLock | None: ...
+
+    # -- leases: one node at a time does a cluster-wide chore --------------------------------
+    async def hold_lease(self, name: str, ttl_seconds: float) -> bool:
+        """Take the named lease for this node, or renew it when this node holds it; False while
+        another node holds it. It lapses `ttl_seconds` after the last take or renewal, so a
+        holder that dies hands it on by itself."""
+
+    async def release_lease(self, name: str) -> None:
+        """Give the lease up at once if this node holds it (a node that stops cleanly)."""

@@ -1,4 +1,5 @@
-"""In-process ClusterState for a single node: connections, presence, viewers, edit locks."""
+"""In-process ClusterState for a single node: connections, presence, viewers, edit locks and
+leases (which the one node always holds)."""
 
 from __future__ import annotations
 
@@ -106,3 +107,10 @@ class MemoryClusterState:
 
     async def get_lock(self, record_key: str) -> EditLock | None:
         return self._live_lock(record_key)
+
+    # -- leases: there is no other node to hand them to ----------------------------------------
+    async def hold_lease(self, name: str, ttl_seconds: float) -> bool:
+        return True
+
+    async def release_lease(self, name: str) -> None:
+        return None

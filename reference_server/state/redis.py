@@ -303,3 +303,17 @@ class RedisClusterState:
     async def get_lock(self, record_key: str) -> EditLock | None:
         raw = await self._call(lambda r: r.get(self.keys.lock(record_key)))
         return None if raw is None else lock_from(raw)
+
+    # -- leases: the edit lock's take-or-refresh script, with this node as the holder ----------
+    async def hold_lease(self, name: str, ttl_seconds: float) -> bool:
+        entry = json.dumps(
+            {"userId": self.node_id, "name": self.node_id, "expiresAt": time.time() + ttl_seconds}
+        )
+        ttl_ms = max(1, math.ceil(ttl_seconds * 1000))
+        taken, _ = await self._script(
+            "ACQUIRE_LOCK", [self.keys.lease(name)], [self.node_id, entry, ttl_ms]
+        )
+        return bool(int(taken))
+
+    async def release_lease(self, name: str) -> None:
+        await self._script("RELEASE_LOCK", [self.keys.lease(name)], [self.node_id])

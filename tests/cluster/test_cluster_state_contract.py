@@ -119,6 +119,28 @@ async def test_edit_lock_expires(make_state: StateFactory) -> None:
     assert taken and lock.user_id == "u2"
 
 
+async def test_lease_held_by_one_node_at_a_time(make_state: StateFactory) -> None:
+    """One node at a time holds a lease (the outbox relay): the holder renews it, the others
+    are refused until it is released or lapses. In memory there is one node, which holds it."""
+    nodes = [await _open(make_state, f"node-{i}") for i in (1, 2, 3)]
+    if len({id(node) for node in nodes}) == 1:
+        assert await nodes[0].hold_lease("relay", 0.2) is True
+        await nodes[0].release_lease("relay")
+        return
+    held = await asyncio.gather(*(node.hold_lease("relay", 0.3) for node in nodes))
+    assert sorted(held) == [False, False, True], "exactly one node takes it"
+    holder = nodes[held.index(True)]
+    others = [node for node in nodes if node is not holder]
+    assert await holder.hold_lease("relay", 0.3) is True, "the holder renews it"
+    assert await others[0].hold_lease("other-chore", 5) is True, "leases are per name"
+    await others[0].release_lease("relay")  # not the holder's: nothing happens
+    assert await others[0].hold_lease("relay", 5) is False
+    await holder.release_lease("relay")
+    assert await others[0].hold_lease("relay", 0.2) is True, "released: free at once"
+    await asyncio.sleep(0.35)
+    assert await others[1].hold_lease("relay", 5) is True, "not renewed: lapsed"
+
+
 async def test_concurrent_admission_never_exceeds_limit(make_state: StateFactory) -> None:
     """LIM-3, CLU-1: many sockets of one user racing in through three nodes; `limit` win."""
     nodes = [await _open(make_state, f"node-{i}") for i in (1, 2, 3)]
