@@ -9,6 +9,13 @@ packet, and a socket in several of the addressed rooms still gets one copy (EVT-
 The cluster work composes it as `class RedisFanoutManager(socketio.AsyncRedisManager,
 RedactingManager)`: AsyncPubSubManager's `_handle_emit` calls `super().emit`, which the MRO
 resolves to `RedactingManager.emit` on every node, each with its own local sid→user map.
+
+Durable events enter through `publish_event`. A pub/sub manager publishes an event given a
+`once_key` at most once across the cluster, whoever tries (`realtime.outbox`). And a stream
+broadcast skips the sockets whose `sync` already covered its seq: after a sync acked `head`
+for a stream, the socket holds every seq up to it (STR-2), so a late live copy — an event
+whose publication was delayed, e.g. recovered from a crashed node's outbox — would only be a
+duplicate for the client to drop.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from ..store.base import StoredEvent
 __all__ = [
     "VARIANTS_KEY",
     "EventVariants",
+    "PublishFailed",
     "RedactingManager",
     "SocketPublisher",
     "variants_marker",
@@ -35,6 +43,11 @@ VARIANTS_KEY = "__variants__"
 # (the owner's wire payload, everyone else's — None when it is the same), e.g.
 # `domain.redaction.event_variants`.
 EventVariants = Callable[[StoredEvent], tuple[dict[str, Any], dict[str, Any] | None]]
+
+
+class PublishFailed(Exception):
+    """The pub/sub backend did not confirm a publication; whether it happened is unknown (a
+    once-only publication may be tried again safely)."""
 
 
 def variants_marker(
@@ -54,6 +67,33 @@ class RedactingManager(socketio.AsyncManager):
         # handler joins rooms, then may await (cluster state, presence on Redis) while other
         # work broadcasts to those rooms; a socket must get no event before its CONNECT.
         self._held: dict[tuple[str, str], list[tuple[str, eio_packet.Packet]]] = {}
+        # sid -> {stream: the head its last sync covered}: live copies up to it are not sent.
+        self._synced_through: dict[str, dict[str, int]] = {}
+
+    # -- durable events -------------------------------------------------------------------------
+    async def publish_event(
+        self, event: str, data: Any, room: str, once_key: str | None = None
+    ) -> bool:
+        """Emit a durable event to its stream's room; False when `once_key` was published
+        already (by anyone), so nothing was sent. One node has no one to race: always True."""
+        await self.emit(event, data, namespace="/", room=room)
+        return True
+
+    async def forget_published(self, once_keys: Sequence[str]) -> None:
+        """These keys will never be tried again: the record of their publication may go."""
+
+    async def trim_published(self, older_than: float) -> None:
+        """Drop records of publications older than `older_than` (epoch seconds)."""
+
+    def note_synced(self, sid: str, heads: Mapping[str, int]) -> None:
+        """The socket's sync replays (or found it held) everything up to each head."""
+        # A sync naming no stream (the heads only) leaves nothing to skip; a socket gone
+        # meanwhile must leave no entry behind.
+        if not heads or sid not in self.socket_users:
+            return
+        covered = self._synced_through.setdefault(sid, {})
+        for stream, head in heads.items():
+            covered[stream] = max(covered.get(stream, 0), head)
 
     # -- events held until CONNECT ---------------------------------------------------------------
     async def pre_connect(self, eio_sid: str, namespace: str) -> str | None:
@@ -111,6 +151,7 @@ class RedactingManager(socketio.AsyncManager):
             self.basic_leave_room(sid, namespace, room)
         self.callbacks.pop(sid, None)
         self._held.pop((namespace, sid), None)  # refused or gone before CONNECT: never sent
+        self._synced_through.pop(sid, None)
         for pending in (self.pending_connect, self.pending_disconnect):
             if namespace in pending and sid in pending[namespace]:
                 pending[namespace].remove(sid)
@@ -163,11 +204,14 @@ class RedactingManager(socketio.AsyncManager):
             other_packets = self._encode(event, [variants["other"]], namespace)
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
         users, held = self.socket_users, self._held
+        synced, seq = self._synced_broadcast(room, data if variants is None else variants["other"])
         # Sequential awaits, not a task per socket as the library does: each send only puts a
         # prebuilt packet on the socket's queue, and task creation dominated the fan-out cost.
         for sid, eio_sid in self.get_participants(namespace, room):
             if sid in skip:
                 continue
+            if synced and synced.get(sid, _NOTHING).get(room, 0) >= seq:
+                continue  # its sync covered this seq: a second copy for the client to drop
             chosen = (
                 owner_packets
                 if owner_id is not None and users.get(sid) == owner_id
@@ -179,6 +223,20 @@ class RedactingManager(socketio.AsyncManager):
                 continue
             for pkt in chosen:
                 await self._send_packet(sid, eio_sid, pkt)
+
+    def _synced_broadcast(self, room: Any, payload: Any) -> tuple[dict[str, dict[str, int]], int]:
+        """(sid → synced heads, seq) when `payload` is a durable event broadcast to its own
+        stream's room and some socket here has synced; else ({}, 0): nothing to skip. Replays
+        (addressed to one sid) and everything else pass untouched."""
+        if not self._synced_through or not isinstance(room, str) or not isinstance(payload, dict):
+            return {}, 0
+        seq = payload.get("seq")
+        if not isinstance(seq, int) or payload.get("stream") != room:
+            return {}, 0
+        return self._synced_through, seq
+
+
+_NOTHING: dict[str, int] = {}
 
 
 class SocketPublisher:
@@ -194,6 +252,11 @@ class SocketPublisher:
         self._variants = variants
         self._on_emit = on_emit
 
+    @property
+    def manager(self) -> RedactingManager:
+        manager: RedactingManager = self._sio.manager
+        return manager
+
     def payload_for_room(self, event: StoredEvent) -> dict[str, Any]:
         owner, other = self._variants(event)
         if other is None or event.owner_id is None:
@@ -202,6 +265,14 @@ class SocketPublisher:
 
     async def publish(self, events: Sequence[StoredEvent]) -> None:
         for event in events:
-            await self._sio.emit(event.name, self.payload_for_room(event), room=event.stream)
-            if self._on_emit is not None:
-                self._on_emit(event.name)
+            await self.publish_one(event)
+
+    async def publish_one(self, event: StoredEvent, *, once: bool = False) -> bool:
+        """Emit one stored event to its stream; with `once`, only if nobody in the cluster has
+        published it yet (False: someone had, nothing sent). PublishFailed: unknown."""
+        payload = self.payload_for_room(event)
+        once_key = event.event_id if once else None
+        sent = await self.manager.publish_event(event.name, payload, event.stream, once_key)
+        if sent and self._on_emit is not None:
+            self._on_emit(event.name)
+        return sent

@@ -249,7 +249,11 @@ class RealtimeGateway:
                 ignore_queue=True,
             )  # fmt: skip
 
-        ack, replayed = await self._replayer.sync(session.actor, payload, send)
+        def covered(heads: dict[str, int]) -> None:
+            # Live copies of what this replay covers would be duplicates (realtime.fanout).
+            self._manager.note_synced(session.sid, heads)
+
+        ack, replayed = await self._replayer.sync(session.actor, payload, send, covered)
         if replayed:
             self._metrics.replayed_events.inc(replayed)
         return ack

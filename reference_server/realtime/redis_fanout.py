@@ -13,29 +13,54 @@ Two changes to the library's defaults: the channel carries the cluster's prefix,
 (and tests) sharing one Redis never hear each other; and the listener retries a lost Redis
 every second at most (the library doubles its wait up to 60 s), so a node recovers quickly
 after Redis restarts — what was lost live meanwhile comes back through `sync` (STR-5).
+
+One addition: `publish_event` with a `once_key` publishes through one Lua script that first
+records the key in a sorted set (`ZADD NX`, scored by time) and publishes only if it was new.
+Whoever tries first — the node that committed the event, or the outbox relay of another node
+after a crash (`realtime.outbox`) — publishes it; every later try is a no-op. This node's own
+sockets get it only when this node's try was the one that published, so they get it once too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import socketio
 
-from .fanout import RedactingManager
+from .fanout import PublishFailed, RedactingManager
 
-__all__ = ["FanoutStats", "RedisFanoutManager", "fanout_channel", "start_listening"]
+__all__ = [
+    "FanoutStats",
+    "RedisFanoutManager",
+    "fanout_channel",
+    "published_key",
+    "start_listening",
+]
 
 _RETRY_SECONDS = 1.0
 _PROBE_MESSAGE = "crm-fanout-probe"
+_FORGET_CHUNK = 500
+
+# KEYS: published set, channel. ARGV: once key, now (ms), message.
+# Returns -1 when the key was published before (nothing sent), else PUBLISH's receiver count.
+_PUBLISH_ONCE = """
+if redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1]) == 0 then return -1 end
+return redis.call('PUBLISH', KEYS[2], ARGV[3])
+"""
 
 
 def fanout_channel(prefix: str) -> str:
     """The pub/sub channel of the cluster whose Redis keys start with `prefix`."""
     return f"{prefix}socketio"
+
+
+def published_key(prefix: str) -> str:
+    """The sorted set of once-only publications (event ids, scored by epoch ms)."""
+    return f"{prefix}outbox:published"
 
 
 @dataclass(slots=True)
@@ -46,6 +71,7 @@ class FanoutStats:
     remote_seconds: float = 0.0
     published: int = 0
     publish_failures: int = 0
+    published_already: int = 0  # once-only publications someone else had made
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +79,7 @@ class FanoutStats:
             "remoteSeconds": round(self.remote_seconds, 6),
             "published": self.published,
             "publishFailures": self.publish_failures,
+            "publishedAlready": self.published_already,
         }
 
 
@@ -80,6 +107,8 @@ class RedisFanoutManager(socketio.AsyncRedisManager, RedactingManager):
         self.dead_after_seconds = dead_after_seconds  # silence that means a dead connection
         self.stats = FanoutStats()
         self.subscribed = asyncio.Event()
+        self.published_key = published_key(prefix)
+        self._publish_once: Any = None  # the script, bound to the current connection
 
     async def _publish(self, data: Any) -> Any:
         """Bounded: a black-holed Redis must not hang the request that emitted (the event is
@@ -95,6 +124,64 @@ class RedisFanoutManager(socketio.AsyncRedisManager, RedactingManager):
         if result is None:  # the library logs and gives up after two attempts
             self.stats.publish_failures += 1
         return result
+
+    # -- durable events: published at most once across the cluster ----------------------------
+    async def publish_event(
+        self, event: str, data: Any, room: str, once_key: str | None = None
+    ) -> bool:
+        if once_key is None:
+            return await super().publish_event(event, data, room)
+        # The message AsyncPubSubManager.emit builds for a JSON payload without callback.
+        message = {"method": "emit", "event": event, "data": [data], "binary": False,
+                   "namespace": "/", "room": room, "skip_sid": None, "callback": None,
+                   "host_id": self.host_id}  # fmt: skip
+        encoded = self.json.dumps(message)
+        answer = await self._redis_call(
+            lambda: self._publish_once_script()(
+                keys=[self.published_key, self.channel],
+                args=[once_key, int(time.time() * 1000), encoded],
+                client=self.redis,
+            )
+        )
+        self.stats.published += 1
+        if int(answer) < 0:
+            self.stats.published_already += 1
+            return False
+        await self._handle_emit(message)  # this node's sockets: only the winner delivers here
+        return True
+
+    async def forget_published(self, once_keys: Sequence[str]) -> None:
+        keys = list(once_keys)
+        for start in range(0, len(keys), _FORGET_CHUNK):
+            chunk = keys[start : start + _FORGET_CHUNK]
+            await self._redis_call(lambda chunk=chunk: self.redis.zrem(self.published_key, *chunk))
+
+    async def trim_published(self, older_than: float) -> None:
+        cutoff = int(older_than * 1000)
+        await self._redis_call(
+            lambda: self.redis.zremrangebyscore(self.published_key, "-inf", f"({cutoff}")
+        )
+
+    def _publish_once_script(self) -> Any:
+        if self._publish_once is None or self._publish_once.registered_client is not self.redis:
+            self._publish_once = self.redis.register_script(_PUBLISH_ONCE)
+        return self._publish_once
+
+    async def _redis_call(self, command: Any) -> Any:
+        """`command()` on this manager's connection, bounded and tried twice like the library's
+        publish (safe for once-only publications: a second try cannot publish twice)."""
+        for attempt in range(2):
+            try:
+                if not self.connected:
+                    self._redis_connect()
+                async with asyncio.timeout(self.publish_timeout_seconds):
+                    return await command()
+            except Exception as exc:
+                self.connected = False  # the next try dials a fresh connection
+                if attempt == 1:
+                    self.stats.publish_failures += 1
+                    raise PublishFailed(f"Redis did not answer: {exc!r}") from exc
+        raise AssertionError("unreachable")
 
     async def _handle_emit(self, message: Any) -> None:
         if message.get("host_id") == self.host_id:

@@ -16,6 +16,8 @@ __all__ = ["StreamReplayer"]
 
 # Sends one replayed event to the caller's socket, redacted for the caller (RED-1).
 SendToCaller = Callable[[StoredEvent], Awaitable[None]]
+# Told, before anything is sent, the head up to which the caller will hold each stream.
+Covered = Callable[[dict[str, int]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +65,16 @@ class StreamReplayer:
             return _Plan(stream, head, None)
         return _Plan(stream, head, tuple(events))
 
-    async def sync(self, actor: Actor, payload: Any, send: SendToCaller) -> tuple[Ack, int]:
+    async def sync(
+        self, actor: Actor, payload: Any, send: SendToCaller, covered: Covered | None = None
+    ) -> tuple[Ack, int]:
         """The ack and how many events were replayed. Every plan is made before anything is
         sent, so a refusal replays nothing (STR-4)."""
         cursors = _parse_cursors(actor, payload)
         heads = await self._store.stream_heads(list(actor.streams))
         plans = [await self._plan(s, c, heads.get(s, 0)) for s, c in cursors.items()]
+        if covered is not None:
+            covered({p.stream: p.head for p in plans if p.events is not None})
         streams: dict[str, dict[str, Any]] = {
             s: {"head": heads.get(s, 0), "replayed": 0} for s in actor.streams
         }

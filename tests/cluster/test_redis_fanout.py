@@ -154,3 +154,35 @@ async def test_silently_dead_subscription_is_redialled(
         n += 1
         await sender.sio.emit("escrow:updated", {"eventId": f"after-{n}"}, room="team:t1")
         await asyncio.sleep(0.3)
+
+
+async def test_an_event_is_published_once_whoever_tries(
+    redis_namespace: RedisNamespace, stack: AsyncExitStack
+) -> None:
+    """EVT-2, CLU-1: the node that committed an event and another node's outbox relay may both
+    try to publish it; with the event's once key only the first try is sent, and it reaches
+    the sockets of both nodes (the winner's own included) exactly once. The record of it is what
+    gates: forgotten (or trimmed by age), the key could be published again."""
+    node_a = await _start_node(stack, redis_namespace)
+    node_b = await _start_node(stack, redis_namespace)
+    on_a = await _client(stack, node_a, "u1", ["team:t1"])
+    on_b = await _client(stack, node_b, "u2", ["team:t1"])
+    payload = {"eventId": "e-1", "stream": "team:t1", "seq": 1}
+    tries = [
+        node_a.manager.publish_event("escrow:updated", payload, "team:t1", "e-1"),
+        node_b.manager.publish_event("escrow:updated", payload, "team:t1", "e-1"),
+        node_b.manager.publish_event("escrow:updated", payload, "team:t1", "e-1"),
+    ]
+    assert sorted(await asyncio.gather(*tries)) == [False, False, True]
+    await asyncio.sleep(0.4)
+    assert on_a.received == [payload] and on_b.received == [payload]
+    assert node_a.manager.stats.published_already + node_b.manager.stats.published_already == 2
+
+    await node_a.manager.trim_published(time.time() - 60)  # recent: kept
+    assert not await node_b.manager.publish_event("escrow:updated", payload, "team:t1", "e-1")
+    await node_a.manager.forget_published(["e-1"])
+    assert await node_b.manager.publish_event("escrow:updated", payload, "team:t1", "e-1")
+    await node_a.manager.trim_published(time.time() + 1)
+    assert await node_a.manager.publish_event("escrow:updated", payload, "team:t1", "e-1")
+    await asyncio.sleep(0.4)
+    assert len(on_a.received) == len(on_b.received) == 3

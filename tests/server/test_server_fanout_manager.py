@@ -100,3 +100,40 @@ async def test_room_index_follows_connects_and_disconnects(stack: AsyncExitStack
     await sio.emit("escrow:updated", {"eventId": "after"}, room="team:t1")
     await asyncio.sleep(0.2)
     assert stayer == [{"eventId": "after"}]
+
+
+def _stored(seq: int, stream: str = "team:t1") -> StoredEvent:
+    return StoredEvent(f"e{seq}", stream, seq, "escrow:updated", {"changes": {"myCommission": 5}},
+                       "owner", "escrow", "2026-11-26T12:00:00.000Z", 0.0)  # fmt: skip
+
+
+def _redacting(event: StoredEvent) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    return event.wire(), {**event.wire(), "changes": {"myCommission": "[REDACTED]"}}
+
+
+async def test_no_live_copy_of_what_a_sync_covered(stack: AsyncExitStack) -> None:
+    """STR-2, EVT-2: once a socket's sync covered a stream up to its head, a live copy of an
+    event at or below that head (published late, e.g. recovered from a crashed node's outbox)
+    is not sent to it: it holds the event already. Other sockets, later seqs and the replay
+    itself (addressed to the socket) are unaffected; each stream has its own head."""
+    sio, manager, url = await _node(stack)
+    synced = await _client(stack, url, "mate", ["team:t1", "broker:b1"])
+    other = await _client(stack, url, "owner", ["team:t1"])
+    await asyncio.sleep(0.1)
+    synced_sid = next(s for s, user in manager.socket_users.items() if user == "mate")
+    publisher = SocketPublisher(sio, _redacting)
+    manager.note_synced(synced_sid, {"team:t1": 5, "broker:b1": 9})
+    manager.note_synced(synced_sid, {"team:t1": 3})  # an older head never lowers it
+    await sio.emit("escrow:updated", _stored(4).wire(), to=synced_sid)  # a replay
+    for seq in (4, 5, 6):
+        await publisher.publish([_stored(seq)])
+    await publisher.publish([_stored(8, "broker:b1"), _stored(10, "broker:b1")])
+    await asyncio.sleep(0.3)
+    assert [(e["stream"], e["seq"]) for e in synced] == [
+        ("team:t1", 4),
+        ("team:t1", 6),
+        ("broker:b1", 10),
+    ], "the replayed 4, then only what is above each stream's synced head"
+    assert synced[1]["changes"] == {"myCommission": "[REDACTED]"}
+    assert [e["seq"] for e in other] == [4, 5, 6]
+    assert other[0]["changes"] == {"myCommission": 5}
