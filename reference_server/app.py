@@ -28,6 +28,7 @@ from .realtime.fanout import RedactingManager, SocketPublisher
 from .realtime.gateway import RealtimeGateway
 from .realtime.gc_policy import GcPolicy
 from .realtime.loop_health import LoopHealth
+from .realtime.outbox import OutboxRelay, OutboxTimings
 from .realtime.redis_fanout import start_listening
 from .rest import errors, info
 from .rest import records as record_routes
@@ -72,12 +73,14 @@ class ServerApp:
     """The ASGI app plus handles tests and the cluster work reach for."""
 
     def __init__(self, asgi: socketio.ASGIApp, sio: socketio.AsyncServer, ctx: AppContext,
-                 gateway: RealtimeGateway, publisher: SocketPublisher) -> None:  # fmt: skip
+                 gateway: RealtimeGateway, publisher: SocketPublisher,
+                 outbox: OutboxRelay | None = None) -> None:  # fmt: skip
         self.asgi = asgi
         self.sio = sio
         self.ctx = ctx
         self.gateway = gateway
         self.publisher = publisher
+        self.outbox = outbox
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self.asgi(scope, receive, send)
@@ -93,9 +96,12 @@ def build_app(
     redaction: Redaction | None = None,
     clock: Clock | None = None,
     verifier: Verifier | None = None,
+    outbox: OutboxTimings | None = None,
 ) -> ServerApp:
     """`manager` lets the cluster work pass a pub/sub RedactingManager (e.g. on Redis);
-    `verifier` the token keys (default: the ones `settings` name, opened in the lifespan)."""
+    `verifier` the token keys (default: the ones `settings` name, opened in the lifespan);
+    `outbox` (a cluster node whose store keeps an outbox) runs the outbox relay and publishes
+    this node's events through it (`realtime.outbox`)."""
     clock = clock or SystemClock()
     verifier = verifier or verifier_for(settings)
     redaction = redaction or _default_redaction()
@@ -114,11 +120,16 @@ def build_app(
         engineio_logger=False,
     )
     publisher = SocketPublisher(sio, event_variants, on_emit=metrics.emitted)
+    relay = None
+    if outbox is not None:
+        relay = OutboxRelay(store, state, publisher, outbox, now=clock.now,
+                            on_recovered=metrics.outbox_recovered.inc)  # fmt: skip
+    events: EventPublisher = relay or publisher
     service: list[Records] = []
 
     def records() -> Records:
         if not service:
-            service.append(records_factory(store, state, publisher, limits, clock))
+            service.append(records_factory(store, state, events, limits, clock))
         return service[0]
 
     ctx = AppContext(settings, store, state, records, redaction, metrics, clock,
@@ -163,9 +174,13 @@ def build_app(
                 # table stays bounded. No sooner than they can expire, at least every 10 min.
                 purger = KeyPurger(records(), _purge_interval_s(limits))
                 purger.start()
+                if relay is not None:
+                    await relay.start()
                 try:
                     yield
                 finally:
+                    if relay is not None:
+                        await relay.stop()
                     await purger.stop()
                     await extra.stop()
             finally:
@@ -177,10 +192,10 @@ def build_app(
     api.state.ctx = ctx
     errors.install_error_handlers(api)
     api.include_router(info.router)
-    extra = install_extra_profiles(api, sio, gateway, ctx, publisher)  # collab, ai: before records
+    extra = install_extra_profiles(api, sio, gateway, ctx, events)  # collab, ai: before records
     api.include_router(record_routes.router)
     api.add_middleware(BodyLimitMiddleware, max_bytes=limits.maxPayloadBytes)
     api.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"],
                        allow_headers=["*"], expose_headers=["Idempotent-Replayed"])  # fmt: skip
     asgi = socketio.ASGIApp(sio, other_asgi_app=api, socketio_path=SOCKETIO_PATH.strip("/"))
-    return ServerApp(asgi, sio, ctx, gateway, publisher)
+    return ServerApp(asgi, sio, ctx, gateway, publisher, relay)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from .config import ServerSettings
 from .exceptions import MissingDependency, SettingsError
 from .realtime.fanout import RedactingManager
+from .realtime.outbox import OutboxTimings
 from .state.base import ClusterState
 from .state.memory import MemoryClusterState
 from .store import open_store
@@ -24,13 +25,19 @@ class Backends:
     store: RecordStore
     state: ClusterState
     manager: RedactingManager
+    outbox: OutboxTimings | None = None  # a cluster node: its store keeps an outbox
 
 
 def choose_backends(settings: ServerSettings) -> Backends:
     """SettingsError (one line) for a URL no backend understands, or whose package is not
-    installed (the cluster backends come with the `cluster` extra)."""
+    installed (the cluster backends come with the `cluster` extra).
+
+    A node with Redis shares its event log with other nodes: its store keeps an outbox, so
+    that another node publishes what it committed and could not publish (`realtime.outbox`).
+    """
+    outbox_node = settings.node_name if settings.redis_url is not None else None
     try:
-        store = open_store(settings.store_url)
+        store = open_store(settings.store_url, outbox_node=outbox_node)
     except InvalidDatabaseUrl as exc:
         raise SettingsError(str(exc)) from None
     except ModuleNotFoundError as exc:
@@ -52,4 +59,6 @@ def choose_backends(settings: ServerSettings) -> Backends:
         settings.redis_url, prefix=settings.redis_prefix, node_id=settings.node_name
     )
     manager = RedisFanoutManager(settings.redis_url, prefix=settings.redis_prefix)
-    return Backends(guard_store(store, lambda: state.available), state, manager)
+    return Backends(
+        guard_store(store, lambda: state.available), state, manager, outbox=OutboxTimings()
+    )

@@ -30,6 +30,7 @@ class ServerMetrics:
     events_received: Counter = field(init=False)
     rate_limited: Counter = field(init=False)
     replayed_events: Counter = field(init=False)
+    outbox_recovered: Counter = field(init=False)
 
     def __post_init__(self) -> None:
         r = self.registry
@@ -45,6 +46,11 @@ class ServerMetrics:
         )
         self.replayed_events = Counter(
             _base(_REPLAYED), "Durable events replayed by sync", registry=r
+        )
+        self.outbox_recovered = Counter(
+            "crm_realtime_outbox_recovered",
+            "Events this node's outbox relay published because their node had not",
+            registry=r,
         )
         # Samples at 0 from the start, so a scrape of a fresh node already lists every metric.
         for event in (*DATA_EVENTS, ServerEvent.SESSION_EXPIRED, ServerEvent.SERVER_ERROR):
