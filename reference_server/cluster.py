@@ -115,12 +115,14 @@ def start_cluster(
     database_url: str,
     *,
     settings: ServerSettings | None = None,
+    node_class: type[RunningServer] = RunningServer,
     **changes: Any,
 ) -> RunningCluster:
     """Start `nodes` nodes named node-1…node-N on consecutive ports from `settings.port`.
 
     `changes` override fields of `settings` (`limits=`, `jwt_secret=`, `redis_prefix=`, …);
     port 0 (the default) picks a free block. Each node gets a scratch directory for its log.
+    `node_class` starts each node (tests pass one that runs a fault entry point).
     """
     check_cluster_settings(nodes, redis_url, database_url)
     base = dataclasses.replace(
@@ -132,7 +134,7 @@ def start_cluster(
 
     def start() -> RunningCluster:
         first_port = base.port or _consecutive_free_ports(base.host, nodes)
-        cluster = _make_nodes(base, nodes, first_port)
+        cluster = _make_nodes(base, nodes, first_port, node_class)
         try:
             # Nodes start together: each waits for its own /healthz, in parallel.
             with ThreadPoolExecutor(max_workers=nodes) as pool:
@@ -145,14 +147,16 @@ def start_cluster(
     return start() if base.port else retry_taken_port(start, _CLUSTER_PORT_ATTEMPTS)
 
 
-def _make_nodes(base: ServerSettings, nodes: int, first_port: int) -> RunningCluster:
+def _make_nodes(
+    base: ServerSettings, nodes: int, first_port: int, node_class: type[RunningServer]
+) -> RunningCluster:
     servers: list[RunningServer] = []
     for index in range(nodes):
         scratch = Path(tempfile.mkdtemp(prefix=f"crm-cluster-node-{index + 1}-"))
         node_settings = dataclasses.replace(
             base, port=first_port + index, node_name=f"node-{index + 1}", data_dir=str(scratch)
         )
-        servers.append(RunningServer(node_settings, scratch))
+        servers.append(node_class(node_settings, scratch))
     return RunningCluster(servers)
 
 

@@ -91,13 +91,16 @@ class RunningServer:
         Path(self.settings.data_dir).mkdir(parents=True, exist_ok=True)
         self._log = open(self._log_path, "ab")  # noqa: SIM115 - held open for the child's life
         self._log_offset = self._log.tell()
-        command = [sys.executable, "-m", "reference_server", *self.settings.to_cli_args()]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self._process = subprocess.Popen(
-            command, stdout=self._log, stderr=subprocess.STDOUT, env=env
+            self.command(), stdout=self._log, stderr=subprocess.STDOUT, env=env
         )
         self._wait_healthy(timeout_seconds)
         return self
+
+    def command(self) -> list[str]:
+        """The argv that starts the server; a test entry point that wraps it overrides this."""
+        return [sys.executable, "-m", "reference_server", *self.settings.to_cli_args()]
 
     def _announced(self) -> bool:
         """Our child printed its listening line. A /healthz answer alone could come from another
