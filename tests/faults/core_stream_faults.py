@@ -115,13 +115,15 @@ def _stream_faults() -> None:
         return patched
 
     def syncing(orig: Method) -> Method:
-        async def patched(self: StreamReplayer, actor: Any, payload: Any, send: Any) -> Any:
+        async def patched(
+            self: StreamReplayer, actor: Any, payload: Any, send: Any, *rest: Any
+        ) -> Any:
             cursors = payload.get("cursors") if isinstance(payload, Mapping) else None
             if not isinstance(cursors, Mapping):
-                return await orig(self, actor, payload, send)
+                return await orig(self, actor, payload, send, *rest)
             own = {s: c for s, c in cursors.items() if s in actor.streams}
             if broken("STR-4") and len(own) < len(cursors):
-                await orig(self, actor, {"cursors": own}, send)
+                await orig(self, actor, {"cursors": own}, send, *rest)
                 raise DomainError(ErrorCode.FORBIDDEN, "stream is not one of the caller's")
             if broken("STR-5"):
                 kept = {s: c for s, c in cursors.items() if not s.startswith("user:")}
@@ -132,10 +134,10 @@ def _stream_faults() -> None:
                 async def hold(event: StoredEvent) -> None:
                     held.append(event)
 
-                answer = await orig(self, actor, payload, hold)
+                answer = await orig(self, actor, payload, hold, *rest)
                 _later(_send_all(send, held))
                 return answer
-            return await orig(self, actor, payload, send)
+            return await orig(self, actor, payload, send, *rest)
 
         return patched
 
