@@ -116,7 +116,8 @@ async def test_synced_socket_gets_no_second_copy_of_a_recovered_event(
         assert await syncer.collect_quiet(1.0) == [], "a live copy of what the sync replayed"
         assert syncer.tracker.duplicates() == []
         assert syncer.tracker.seqs(stream) == sorted(e.seq for e in held.events)
-        assert await _recovered(n1.url) + await _recovered(n3.url) == len(held.events)
+        recovered = sorted([await _recovered(n1.url), await _recovered(n3.url)])
+        assert recovered == [0, len(held.events)], "one relay, the lease holder, did it all"
 
 
 async def test_relay_that_dies_mid_recovery_is_finished_by_another(
@@ -205,6 +206,7 @@ async def test_crash_between_commit_and_publish_under_load(
     missing = got[got["_merge"] != "both"]
     assert missing.empty, f"not received live:\n{missing[['socket', 'stream', 'seq']]}"
     latest = float(got["t_recv"].max()) - held.crashed_at
+    assert latest < RECOVERY_WITHIN_S, "a hang, not a slow machine: see bench_outbox_recovery"
     print(f"{len(held.events)} events held by node-2, {len(owed)} deliveries owed to sockets "
           f"on the survivors: all live, the last {latest:.2f} s after the crash")  # fmt: skip
 
