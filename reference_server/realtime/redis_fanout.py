@@ -194,12 +194,26 @@ class RedisFanoutManager(socketio.AsyncRedisManager, RedactingManager):
             self.stats.remote_messages += 1
             self.stats.remote_seconds += time.perf_counter() - started
 
+    def _redis_connect(self) -> None:
+        """A publish-side redial (after a failed publish) gets a fresh client but keeps the
+        listener's subscription. The library's version replaces `pubsub` too, and the listener,
+        which reads `self.pubsub` on every turn, would then read an unsubscribed one and hear
+        no other node until its probes noticed the silence (`dead_after_seconds`)."""
+        listening = self.pubsub
+        super()._redis_connect()
+        if listening is not None:
+            self.pubsub = listening
+
+    def _dial_listener(self) -> None:
+        """A fresh client and a fresh subscription, for the listener alone."""
+        super()._redis_connect()
+
     async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:  # pragma: no cover
         subscribed = False
         while True:
             try:
                 if not subscribed:
-                    self._redis_connect()
+                    self._dial_listener()
                     await self.pubsub.subscribe(self.channel)
                     subscribed = True
                     self.subscribed.set()

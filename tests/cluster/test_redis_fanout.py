@@ -186,3 +186,20 @@ async def test_an_event_is_published_once_whoever_tries(
     assert await node_a.manager.publish_event("escrow:updated", payload, "team:t1", "e-1")
     await asyncio.sleep(0.4)
     assert len(on_a.received) == len(on_b.received) == 3
+
+
+async def test_a_failed_publish_does_not_deafen_the_node(
+    redis_namespace: RedisNamespace, stack: AsyncExitStack
+) -> None:
+    """CLU-1: after a failed publish the node dials Redis again for publishing; its listener
+    keeps its subscription and hears the other nodes at once (it used to be handed an
+    unsubscribed connection and stay deaf until its probes noticed the silence)."""
+    sender = await _start_node(stack, redis_namespace)
+    listener = await _start_node(stack, redis_namespace)
+    listener.manager.dead_after_seconds = 60.0  # its probes must not be what saves it
+    inbox = await _client(stack, listener, "u1", ["team:t1"])
+    listener.manager.connected = False  # as a failed publish leaves it
+    await listener.sio.emit("escrow:updated", {"eventId": "own"}, room="team:t2")
+    await sender.sio.emit("escrow:updated", {"eventId": "after"}, room="team:t1")
+    await asyncio.sleep(0.5)
+    assert inbox.received == [{"eventId": "after"}]
