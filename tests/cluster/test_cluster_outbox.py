@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -180,8 +181,11 @@ async def test_crash_between_commit_and_publish_under_load(
 ) -> None:
     """The load engine runs users over the three nodes; node-2 dies between commit and publish
     of a few changes and is started again under its name. Every socket on node-1 and node-3 in
-    those events' audience receives each of them live, and the run ends with final loss 0 and
-    no duplicate (as the load engine counts them)."""
+    those events' audience receives each of them live; no socket receives a duplicate (as the
+    load engine counts them) and after the closing sync no socket misses a seq. Node-2's own
+    sockets can only sync again once it is back: they are judged when it was back before the
+    users stopped (a loaded machine may take longer to start it; the load engine does not
+    move a socket to another node)."""
     urls = tuple(node.url for node in three)
     workload = Workload(users_per_team=6, teams_per_broker=3, think_time_s=1.0,
                         second_tab_share=0.0, drain_s=3.0, final_sync_timeout_s=20.0)  # fmt: skip
@@ -194,10 +198,16 @@ async def test_crash_between_commit_and_publish_under_load(
     victim.arm("before-publish", 3)
     held = await asyncio.to_thread(victim.wait_dead, CRASH_WITHIN_S)
     await asyncio.to_thread(victim.start)
+    back_at = time.time()
     run_dir = await load
 
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["loss"]["final"] == 0 and summary["duplicates"] == 0, summary["loss"]
+    assert summary["duplicates"] == 0, summary
+    run = json.loads((run_dir / "run.json").read_text())
+    judged = [0, 2] + ([1] if back_at < run["started_at"] + run["duration_s"] else [])
+    streams = pd.read_csv(run_dir / "streams.csv", keep_default_na=False)
+    lost = streams[streams["node"].isin(judged) & (streams["missing_final"] > 0)]
+    assert lost.empty, f"final loss on nodes {judged}: {lost.to_dict('records')}"
     owed = _owed_to_survivors(run_dir, held, crashed=1)
     assert len(owed) > 0, "no socket on a surviving node was in the held events' audience"
     deliveries = pd.read_csv(run_dir / "deliveries.csv", keep_default_na=False)
