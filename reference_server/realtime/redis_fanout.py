@@ -199,7 +199,7 @@ class RedisFanoutManager(socketio.AsyncRedisManager, RedactingManager):
         listener's subscription. The library's version replaces `pubsub` too, and the listener,
         which reads `self.pubsub` on every turn, would then read an unsubscribed one and hear
         no other node until its probes noticed the silence (`dead_after_seconds`)."""
-        listening = self.pubsub
+        listening = getattr(self, "pubsub", None)
         super()._redis_connect()
         if listening is not None:
             self.pubsub = listening
