@@ -70,8 +70,11 @@ async def _start_node(
 
 async def _stop_listener(manager: RedisFanoutManager) -> None:
     listener: asyncio.Task[None] = manager.thread
-    listener.cancel()
-    await asyncio.gather(listener, return_exceptions=True)
+    # Re-cancel until done: a cancel landing as a Redis reply arrives can be swallowed (the
+    # library's listener loop then carries on, and one cancel would wait forever).
+    while not listener.done():
+        listener.cancel()
+        await asyncio.wait({listener}, timeout=0.5)
 
 
 async def _client(stack: AsyncExitStack, node: BareNode, user: str, rooms: list[str]) -> Inbox:
