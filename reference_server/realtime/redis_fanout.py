@@ -17,8 +17,10 @@ after Redis restarts — what was lost live meanwhile comes back through `sync` 
 One addition: `publish_event` with a `once_key` publishes through one Lua script that first
 records the key in a sorted set (`ZADD NX`, scored by time) and publishes only if it was new.
 Whoever tries first — the node that committed the event, or the outbox relay of another node
-after a crash (`realtime.outbox`) — publishes it; every later try is a no-op. This node's own
-sockets get it only when this node's try was the one that published, so they get it once too.
+after a crash (`realtime.outbox`) — publishes it; every later try is a no-op. Every node, the
+publisher included, delivers such an event to its sockets from the channel (its host id is one
+no node has), so each node delivers it once whoever published it — also when a try timed out
+after Redis had published it, and the retry was told it was published already.
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ __all__ = [
 _RETRY_SECONDS = 1.0
 _PROBE_MESSAGE = "crm-fanout-probe"
 _FORGET_CHUNK = 500
+
+# The host id of once-only publications: no node has it, so every node (the publisher too)
+# delivers them from the channel; `origin` says which node published.
+_EVERY_NODE = "every-node"
 
 # KEYS: published set, channel. ARGV: once key, now (ms), message.
 # Returns -1 when the key was published before (nothing sent), else PUBLISH's receiver count.
@@ -134,7 +140,7 @@ class RedisFanoutManager(socketio.AsyncRedisManager, RedactingManager):
         # The message AsyncPubSubManager.emit builds for a JSON payload without callback.
         message = {"method": "emit", "event": event, "data": [data], "binary": False,
                    "namespace": "/", "room": room, "skip_sid": None, "callback": None,
-                   "host_id": self.host_id}  # fmt: skip
+                   "host_id": _EVERY_NODE, "origin": self.host_id}  # fmt: skip
         encoded = self.json.dumps(message)
         answer = await self._redis_call(
             lambda: self._publish_once_script()(
@@ -147,7 +153,6 @@ class RedisFanoutManager(socketio.AsyncRedisManager, RedactingManager):
         if int(answer) < 0:
             self.stats.published_already += 1
             return False
-        await self._handle_emit(message)  # this node's sockets: only the winner delivers here
         return True
 
     async def forget_published(self, once_keys: Sequence[str]) -> None:
@@ -184,7 +189,7 @@ class RedisFanoutManager(socketio.AsyncRedisManager, RedactingManager):
         raise AssertionError("unreachable")
 
     async def _handle_emit(self, message: Any) -> None:
-        if message.get("host_id") == self.host_id:
+        if message.get("origin", message.get("host_id")) == self.host_id:
             await super()._handle_emit(message)
             return
         started = time.perf_counter()
