@@ -97,7 +97,11 @@ async def _serve(settings: ServerSettings, prog: str, announce: Callable[[str], 
     sock = _bind(settings.host, settings.port)
     port = sock.getsockname()[1]
     app = build_app(
-        settings, backends.store, backends.state, manager=backends.manager, verifier=verifier,
+        settings,
+        backends.store,
+        backends.state,
+        manager=backends.manager,
+        verifier=verifier,
         outbox=backends.outbox,
     )
     config = uvicorn.Config(

@@ -14,7 +14,7 @@ import httpx
 import pandas as pd
 import pytest
 import redis.asyncio as aioredis
-from cluster_kit import CLUSTER_SECRET, Sockets, eventually, sockets
+from cluster_sockets import CLUSTER_SECRET, Sockets, eventually, sockets
 from crash_kit import CrashableNode, CrashJournal
 
 from harness.client import Org, RealtimeClient, ReceivedEvent
@@ -22,7 +22,7 @@ from harness.load import LoadConfig, Workload, run_load
 from harness.spec import METRICS_PATH, EntityType
 from reference_server.cluster import RunningCluster, start_cluster
 from reference_server.realtime.outbox import RELAY_LEASE, OutboxTimings
-from tests.conftest import RedisNamespace
+from tests.services import RedisNamespace
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 

@@ -5,15 +5,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from reference_server.store import NewEvent, RecordStore, open_store
-from tests.domain.domain_support import FakeClock
 from tests.store.store_backends import BACKENDS, backend_url
 
 NODE = "node-a"
+
+
+@dataclass
+class FakeClock:
+    """Epoch seconds that only move when a test moves them."""
+
+    value: float = 1_790_000_000.0
+
+    def now(self) -> float:
+        return self.value
 
 
 class Boom(Exception):
