@@ -120,6 +120,7 @@ async def test_a_store_without_an_outbox_node_keeps_none(stores: list[RecordStor
         assert await uow.take_outbox(float("inf"), 100) == []
 
 
+@pytest.mark.cluster
 @pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
 async def test_concurrent_takers_never_take_the_same_entry(stores: list[RecordStore]) -> None:
     """PostgreSQL, two relays at once (a lease hand-over): the second waits on the first's
