@@ -12,7 +12,8 @@ import pytest
 
 from tests.services import SERVICE_FIXTURES
 
-pytestmark = pytest.mark.slow
+# Collecting the whole suite imports every test module: over a minute on a busy machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,7 +17,8 @@ from harness.cli.conform import BUNDLED_HEARTBEAT, BUNDLED_LIMITS
 from harness.spec import Heartbeat, Limits
 from reference_server.launcher import RunningServer, start_server
 
-pytestmark = pytest.mark.slow
+# The session fixture's pip install runs inside the first test's time: minutes on a busy machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 SERVER_ONLY = ("fastapi", "uvicorn", "aiosqlite", "starlette")
 CLUSTER_ONLY = ("asyncpg", "redis")
