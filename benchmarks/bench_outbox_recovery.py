@@ -31,7 +31,7 @@ from pathlib import Path
 
 import httpx
 import redis.asyncio as aioredis
-from cluster_bench_kit import fresh_database, private_redis
+from cluster_bench_parts import fresh_database, private_redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "cluster"))
 from crash_kit import CrashableNode, CrashJournal

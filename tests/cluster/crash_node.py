@@ -10,7 +10,8 @@
 `HOLD_SECONDS` after the first, the process kills itself with SIGKILL. `mid-recovery`: the
 node's outbox relay kills the process right after it has published `events` overdue events.
 Before dying, the node writes what it held or published, and when, to `crash.json` in its data
-dir (`CrashJournal`). A paused relay neither holds the lease nor publishes anything overdue.
+dir (`CrashJournal`). A paused relay neither holds the lease nor publishes anything overdue; a
+node armed before-publish keeps a lease it holds (renewing it) but relays nothing.
 
 The crash points and the switch exist only in this script's process: the real entry points
 (`python -m reference_server`, `crm-harness serve`) have none.
@@ -102,10 +103,15 @@ def _install_crash_points() -> None:
         return sent
 
     async def tick_unless_paused(self: OutboxRelay) -> None:
-        # A node about to crash before publishing must not publish its own held events either.
-        if SWITCH.relay_paused or SWITCH.point == "before-publish":
+        if SWITCH.relay_paused:
             await self.forget_settled()
             await self.leases.release_lease(RELAY_LEASE)
+            return
+        if SWITCH.point == "before-publish":
+            # About to crash: it must not relay its own held events, but a lease it holds it
+            # keeps until it dies, as a crashing holder would.
+            await self.forget_settled()
+            await self.leases.hold_lease(RELAY_LEASE, self.timings.lease_seconds)
             return
         await tick(self)
 
