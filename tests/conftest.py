@@ -13,25 +13,31 @@ from tests.pki import TlsFiles, make_pki
 from tests.services import (
     LOCAL_POSTGRES,
     LOCAL_REDIS,
+    POSTGRES_IMAGES,
+    REDIS_IMAGES,
     SERVICE_FIXTURES,
+    SERVICES,
     RedisNamespace,
     ServiceEndpoint,
-    docker_engine_available,
+    container_image,
     fresh_database,
     fresh_namespace,
     pg_execute,
+    postgres_container,
+    redis_container,
+    use_containers,
 )
 
-_DOCKER = docker_engine_available()
+
+def pytest_configure(config: pytest.Config) -> None:
+    if SERVICES not in {"auto", "local", "containers"}:
+        raise pytest.UsageError(f"CRM_TEST_SERVICES={SERVICES!r}: say auto, local or containers")
 
 
 def pytest_report_header() -> list[str]:
-    if _DOCKER:
-        return ["services: Docker engine found, PostgreSQL and Redis from testcontainers"]
-    return [
-        "services: no Docker engine, falling back to local PostgreSQL "
-        f"({LOCAL_POSTGRES}) and Redis ({LOCAL_REDIS})"
-    ]
+    if use_containers():
+        return ["services: PostgreSQL and Redis from testcontainers on the Docker engine"]
+    return [f"services: local PostgreSQL ({LOCAL_POSTGRES}) and Redis ({LOCAL_REDIS})"]
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
@@ -55,16 +61,14 @@ def _require_cluster_marker(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[ServiceEndpoint]:
-    if _DOCKER:
-        from testcontainers.postgres import PostgresContainer
-
-        with PostgresContainer("postgres:16-alpine", driver=None) as pg:
-            yield ServiceEndpoint(pg.get_connection_url(), "testcontainers")
+    if use_containers():
+        with postgres_container(container_image(POSTGRES_IMAGES)) as url:
+            yield ServiceEndpoint(url, "testcontainers")
         return
     try:
         asyncio.run(pg_execute(LOCAL_POSTGRES, "SELECT 1"))
     except Exception as exc:  # any failure means: no PostgreSQL for these tests
-        pytest.skip(f"no Docker engine and no PostgreSQL at {LOCAL_POSTGRES}: {exc}")
+        pytest.skip(f"no PostgreSQL at {LOCAL_POSTGRES} and no Docker engine: {exc}")
     yield ServiceEndpoint(LOCAL_POSTGRES, "local")
 
 
@@ -85,19 +89,16 @@ def module_postgres_url(postgres_server: ServiceEndpoint) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[ServiceEndpoint]:
-    if _DOCKER:
-        from testcontainers.redis import RedisContainer
-
-        with RedisContainer("redis:7-alpine") as rc:
-            host, port = rc.get_container_host_ip(), rc.get_exposed_port(6379)
-            yield ServiceEndpoint(f"redis://{host}:{port}/0", "testcontainers")
+    if use_containers():
+        with redis_container(container_image(REDIS_IMAGES)) as url:
+            yield ServiceEndpoint(url, "testcontainers")
         return
     import redis
 
     try:
         redis.Redis.from_url(LOCAL_REDIS, socket_timeout=2).ping()
     except Exception as exc:
-        pytest.skip(f"no Docker engine and no Redis at {LOCAL_REDIS}: {exc}")
+        pytest.skip(f"no Redis at {LOCAL_REDIS} and no Docker engine: {exc}")
     yield ServiceEndpoint(LOCAL_REDIS, "local")
 
 
