@@ -1,34 +1,53 @@
-# syntax=docker/dockerfile:1
 # One image for every role of the stack: reference-server node (`crm-harness serve`), conformance
 # runner (`crm-harness conform`) and Locust master/worker (`locust -f scenarios/...`).
+#
+# BASE_IMAGE: any Debian-like image with Python >= 3.11 and its venv module. The default comes from
+# the registry; where none is reachable, scripts/local-docker.sh builds crm-local/base from
+# Debian's packages and deploy/local/docker-compose.local.yml builds on it (see the README).
+# Legacy builder and BuildKit alike: no `syntax` line (BuildKit would fetch that frontend image).
+ARG BASE_IMAGE=python:3.11-slim
+# The extra of pyproject.toml the image installs: `cluster`, the bundled server and its backends.
+ARG EXTRAS=cluster
 
-# Build wheels in a throwaway stage so the runtime image carries no compiler or pip cache.
-FROM python:3.11-slim AS build
+# Dependencies in a venv of their own stage, from pyproject.toml alone (no packages yet, an empty
+# README): this stage, the slow one, and the runtime layer that copies it are rebuilt only when
+# pyproject.toml changes, never on a code or README change.
+FROM ${BASE_IMAGE} AS deps
+ARG EXTRAS
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python3 -m venv /opt/venv
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml ./
+RUN touch README.md \
+    && /opt/venv/bin/pip install --quiet ".[${EXTRAS}]" \
+    && /opt/venv/bin/pip uninstall --quiet --yes crm-realtime-harness
+
+# The project's own wheel (a small layer for the runtime stage to install).
+FROM deps AS build
+COPY README.md ./
 COPY harness ./harness
 COPY reference_server ./reference_server
 COPY scenarios ./scenarios
-# The `cluster` extra: the bundled server and its Redis/PostgreSQL backends (the harness alone
-# would be `.`).
-RUN pip wheel --wheel-dir /wheels '.[cluster]'
+RUN /opt/venv/bin/pip wheel --quiet --no-deps --wheel-dir /wheels .
 
-FROM python:3.11-slim
+FROM ${BASE_IMAGE}
 LABEL org.opencontainers.image.title="crm-realtime-harness" \
       org.opencontainers.image.description="Conformance and load harness for real-time CRM Socket.IO servers, and its reference server" \
       org.opencontainers.image.licenses="MIT"
 # `crm-harness serve` reads CRM_HOST/CRM_PORT/CRM_DATA_DIR when no option is given, and the
 # health check reads CRM_PORT too: `docker run -e CRM_PORT=9000 ...` moves both.
-ENV PYTHONDONTWRITEBYTECODE=1 \
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     CRM_HOST=0.0.0.0 \
     CRM_PORT=8000 \
     CRM_DATA_DIR=/data
+# Same base in every stage, so the venv's interpreter links resolve here too.
+COPY --from=deps /opt/venv /opt/venv
 COPY --from=build /wheels /wheels
-RUN pip install --no-index --find-links /wheels 'crm-realtime-harness[cluster]' && rm -rf /wheels
+RUN pip install --quiet --no-deps --no-index /wheels/*.whl && rm -rf /wheels
 
 # Non-root: nothing here needs privilege. The server writes only /data (the embedded SQLite
 # store when no --database-url is given); load runs write /runs (a volume shared by the Locust
@@ -45,7 +64,8 @@ USER crm
 VOLUME ["/data", "/runs"]
 EXPOSE 8000
 
-# Python rather than curl: the slim image has no curl and the probe needs nothing else.
+# Python rather than curl: the slim image has no curl and the probe needs nothing else. Only the
+# server listens here: docker-compose.yml gives the Locust services checks of their own.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ.get('CRM_PORT', '8000')}/healthz\", timeout=2)"]
 

@@ -12,8 +12,24 @@ XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfil
 DEMO_ARGS ?=
 JWT_SECRET ?= dev-secret-for-local-trials-only-0123
 URL ?=
+# The compose stack. COMPOSE: `docker compose` (v2) where it answers, else `docker-compose` (v1,
+# Debian's). LOCAL_IMAGES=1: every image built on a local Debian base, no registry needed
+# (scripts/local-docker.sh starts an engine and builds that base when need be).
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+COMPOSE_PROJECT ?= crm-realtime-harness
+LOCAL_IMAGES ?=
+COMPOSE_RUN = $(COMPOSE) -p $(COMPOSE_PROJECT) -f docker-compose.yml $(if $(LOCAL_IMAGES),-f deploy/local/docker-compose.local.yml)
+# Where `make compose-load` copies the load run's directory (summary.json, report).
+COMPOSE_LOAD_REPORT ?= reports/compose-load
+# The containers' open-file limit (docker-compose.yml asks 65536). An engine started from this
+# shell (LOCAL_IMAGES=1) cannot grant more than the shell's hard limit: 20000 on these CI
+# machines, where root may not raise it. runc's "error setting rlimit type 7" means exactly that.
+ifdef LOCAL_IMAGES
+CRM_NOFILE ?= $(shell n=$$(ulimit -Hn); if [ "$$n" = unlimited ] || [ "$$n" -ge 65536 ]; then echo 65536; else echo $$n; fi)
+export CRM_NOFILE
+endif
 
-.PHONY: help install test test-fast lint format demo serve conform load ci docker-build compose-up compose-load compose-down clean
+.PHONY: help install test test-fast lint format demo serve conform load ci docker-build compose-build compose-up compose-load compose-down clean
 
 help:
 	@echo "make install       create $(VENV) and install the project with its dev tools"
@@ -26,9 +42,10 @@ help:
 	@echo "make conform       conformance suite against URL=... (or the bundled server)"
 	@echo "make load          a 30 s team_sync load against URL=... (or the bundled server)"
 	@echo "make ci            what CI runs (.ci/run)"
-	@echo "make docker-build  build the image crm-realtime-harness:latest"
-	@echo "make compose-up    three nodes + Redis + PostgreSQL + nginx on :8080 (docker compose)"
-	@echo "make compose-load  ... plus Locust master and workers against nginx"
+	@echo "make docker-build  build the image crm-realtime-harness:latest (LOCAL_IMAGES=1: :local)"
+	@echo "make compose-up    three nodes + Redis + PostgreSQL + nginx on :8080 + Prometheus, healthy"
+	@echo "make compose-load  a load run by the Locust services against nginx, its report copied"
+	@echo "make compose-down  stop the stack, drop its volumes (LOCAL_IMAGES=1: on local images)"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -71,16 +88,42 @@ ci:
 	bash .ci/run
 
 docker-build:
+ifdef LOCAL_IMAGES
+	bash scripts/local-docker.sh
+	docker build --network host --build-arg BASE_IMAGE=crm-local/base:bookworm -t crm-realtime-harness:local .
+else
 	docker build -t crm-realtime-harness:latest .
+endif
 
-compose-up:
-	docker compose up -d --build
+# LOCAL_IMAGES: one build at a time on this machine (.ci/run builds in the background while
+# the tests may ask for the same images). Every app service shares node-1's image.
+compose-build:
+	$(if $(LOCAL_IMAGES),bash scripts/local-docker.sh)
+	$(if $(LOCAL_IMAGES),flock /tmp/crm-local-images.lock) $(COMPOSE_RUN) build node-1 postgres
 
+# Compose v1 has no `up --wait`: the script waits for every health check (and fails on one).
+compose-up: compose-build
+	$(COMPOSE_RUN) up -d
+	bash scripts/local-docker.sh wait $(COMPOSE_PROJECT) 300
+
+# The Locust master and workers (LOCUST_USERS, LOCUST_WORKERS, LOCUST_DURATION, ... of
+# docker-compose.yml) against the stack `make compose-up` started (and built the image for);
+# exits with the master's status (the run's verdict) once its run directory is copied to
+# COMPOSE_LOAD_REPORT (without load-config.json, which holds the JWT secret).
 compose-load:
-	docker compose --profile load up --build
+	$(COMPOSE_RUN) --profile load up -d locust-master locust-worker
+	@master=$$(docker ps -aq --filter label=com.docker.compose.project=$(COMPOSE_PROJECT) \
+	    --filter label=com.docker.compose.service=locust-master); \
+	  code=$$(docker wait $$master); \
+	  docker logs --tail 30 $$master; \
+	  rm -rf $(COMPOSE_LOAD_REPORT) && mkdir -p $(dir $(COMPOSE_LOAD_REPORT)) && \
+	  docker cp $$master:/runs/compose-load $(COMPOSE_LOAD_REPORT) && \
+	  rm -f $(COMPOSE_LOAD_REPORT)/load-config.json && \
+	  echo "compose-load: run directory in $(COMPOSE_LOAD_REPORT), master exit $$code" && \
+	  exit $$code
 
 compose-down:
-	docker compose --profile load down
+	$(COMPOSE_RUN) --profile load down -v
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

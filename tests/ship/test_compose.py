@@ -1,8 +1,8 @@
 """The compose stack and the image: CLU-1 (three nodes as one server behind nginx), INF-3 health
 checks, TRN-1/TRN-2 (Socket.IO on /socket.io/ over WebSocket and sticky polling).
 
-No Docker engine runs on these machines, so the files are read and their meaning checked here;
-`docker compose config -q` runs where a compose CLI exists.
+The files are read and their meaning checked here, without an engine (`docker compose config
+-q` runs where a compose CLI exists); tests/ship/test_compose_stack.py runs the stack for real.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from reference_server.config import settings_from_args
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE_TEXT = (ROOT / "Dockerfile").read_text()
 NODES = ("node-1", "node-2", "node-3")
-SERVER_STACK = {"redis", "postgres", *NODES, "nginx"}
+SERVER_STACK = {"redis", "postgres", *NODES, "nginx", "prometheus"}
+LOCAL_OVERRIDE = ROOT / "deploy" / "local" / "docker-compose.local.yml"
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,8 @@ def _node_args(services: dict[str, Any], node: str) -> Any:
 
 
 def test_docker_compose_up_starts_the_server_stack_only(services: dict[str, Any]) -> None:
-    """CLU-1: `docker compose up` is Redis, PostgreSQL, three nodes and nginx; Locust is opt-in."""
+    """CLU-1: `docker compose up` is Redis, PostgreSQL, three nodes, nginx and Prometheus;
+    Locust is opt-in."""
     default = {name for name, svc in services.items() if not svc.get("profiles")}
     assert default == SERVER_STACK
     load = {name for name, svc in services.items() if "load" in svc.get("profiles", [])}
@@ -72,8 +74,33 @@ def test_every_server_service_has_a_health_check(services: dict[str, Any], name:
     test = services[name]["healthcheck"]["test"]
     assert test[0] in {"CMD", "CMD-SHELL"} and len(test) > 1
     probe = " ".join(test[1:])
-    expected = {"redis": "redis-cli ping", "postgres": "pg_isready"}.get(name, spec.HEALTH_PATH)
+    expected = {
+        "redis": "redis-cli ping",
+        # Over TCP: a socket probe calls the image's temporary init-time server ready.
+        "postgres": "pg_isready -h 127.0.0.1",
+        "prometheus": "/-/ready",
+    }.get(name, spec.HEALTH_PATH)
     assert expected in probe
+
+
+def test_locust_services_do_not_inherit_the_servers_health_check(services: dict[str, Any]) -> None:
+    """The image's HEALTHCHECK probes :8000, which no Locust process serves: both Locust
+    services bring their own (the run configuration is written)."""
+    for name in ("locust-master", "locust-worker"):
+        probe = " ".join(services[name]["healthcheck"]["test"])
+        assert "CRM_LOAD_CONFIG" in probe and "8000" not in probe, name
+
+
+def test_prometheus_scrapes_every_node_on_its_metrics_path(services: dict[str, Any]) -> None:
+    """MET-1: one scrape job with the three nodes by compose name and port, on /metrics."""
+    config = load_yaml(_mounted_file(services["prometheus"], "/etc/prometheus/prometheus.yml"))
+    (job,) = config["scrape_configs"]
+    assert job.get("metrics_path", "/metrics") == spec.METRICS_PATH
+    (static,) = job["static_configs"]
+    ports = {node: _node_args(services, node).port for node in NODES}
+    assert sorted(static["targets"]) == sorted(f"{node}:{port}" for node, port in ports.items())
+    command = " ".join(services["prometheus"]["command"])
+    assert "--config.file=/etc/prometheus/prometheus.yml" in command
 
 
 def test_nodes_wait_for_healthy_redis_and_postgres(services: dict[str, Any]) -> None:
@@ -117,7 +144,7 @@ def test_each_node_is_published_on_loopback_only(services: dict[str, Any]) -> No
     published = []
     for node in NODES:
         (mapping,) = services[node]["ports"]
-        host, host_port, container_port = mapping.split(":")
+        host, host_port, container_port = interpolate(mapping, {}).split(":")
         assert host == "127.0.0.1"
         assert int(container_port) == _node_args(services, node).port
         published.append(host_port)
@@ -261,7 +288,9 @@ def test_dockerfile_entrypoint_is_the_console_script_of_pyproject() -> None:
     assert settings.data_dir in json.loads(_dockerfile_instruction("VOLUME"))
     healthcheck = _dockerfile_instruction("HEALTHCHECK")
     assert spec.HEALTH_PATH in healthcheck and "CRM_PORT" in healthcheck
-    assert _dockerfile_instruction("FROM").startswith("python:3.11-slim")
+    # The registry's Python image by default (ARG BASE_IMAGE; the local override changes it).
+    defaults = dict(re.findall(r"^ARG (\w+)=(\S+)$", DOCKERFILE_TEXT, re.M))
+    assert interpolate(_dockerfile_instruction("FROM"), defaults).startswith("python:3.11-slim")
     assert _dockerfile_instruction("USER") not in {"root", "0"}
 
 
@@ -294,11 +323,33 @@ def test_docker_compose_accepts_the_file() -> None:
     cli = _compose_cli()
     if cli is None:
         pytest.skip("no `docker compose` / `docker-compose` CLI on this machine")
-    for profile in ([], ["--profile", "load"]):
+    for files, profile in (
+        (["-f", str(COMPOSE)], []),
+        (["-f", str(COMPOSE)], ["--profile", "load"]),
+        (["-f", str(COMPOSE), "-f", str(LOCAL_OVERRIDE)], ["--profile", "load"]),
+    ):
         done = subprocess.run(
-            [*cli, "-f", str(COMPOSE), *profile, "config", "-q"],
+            [*cli, *files, *profile, "config", "-q"],
             capture_output=True,
             text=True,
             check=False,
         )
         assert done.returncode == 0, done.stderr
+
+
+def test_the_local_override_builds_every_image_on_the_local_base(services: dict[str, Any]) -> None:
+    """Without a registry: every service of docker-compose.yml gets an image built here, all on
+    the one base scripts/local-docker.sh makes (nothing left to pull)."""
+    local = load_yaml(LOCAL_OVERRIDE)["services"]
+    assert set(local) == set(services)
+    script = (ROOT / "scripts" / "local-docker.sh").read_text()
+    (base,) = re.findall(r"^BASE_IMAGE=(\S+)$", script, re.M)
+    for name, service in local.items():
+        build = service.get("build")
+        if build is None:
+            assert service["image"] == base, name
+            continue
+        assert build["args"]["BASE_IMAGE"] == base, name
+        assert service["image"] != services[name]["image"], f"{name} would replace the registry tag"
+        dockerfile = ROOT / build["context"] / "Dockerfile"
+        assert re.search(r"^FROM \$\{BASE_IMAGE\}", dockerfile.read_text(), re.M), dockerfile

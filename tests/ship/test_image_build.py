@@ -1,4 +1,4 @@
-"""The Dockerfile's build stage without Docker: copy what it copies, build the wheel as it does,
+"""The Dockerfile's build stages without Docker: copy what they copy, build the wheel as they do,
 and check that the image gets every module and data file the code needs (a package without
 `__init__.py` or a template outside package-data would be missing only inside the image).
 Backs INF-3 (the image serves /healthz through the `crm-harness` console script).
@@ -7,6 +7,7 @@ Backs INF-3 (the image serves /healthz through the `crm-harness` console script)
 from __future__ import annotations
 
 import configparser
+import re
 import shutil
 import subprocess
 import sys
@@ -22,13 +23,14 @@ IGNORED_PARTS = {"__pycache__"}
 
 
 def _build_stage_sources() -> list[str]:
-    """Sources of the COPY lines of the first stage (the one that runs `pip wheel`)."""
-    first_stage = DOCKERFILE.read_text().split("\nFROM ", 2)[1]
+    """Sources of the COPY lines of the stages before the runtime one (they build the wheel)."""
+    stages = DOCKERFILE.read_text().split("\nFROM ")[1:-1]
     sources = []
-    for line in first_stage.splitlines():
-        if line.startswith("COPY ") and "--from" not in line:
-            sources += line.split()[1:-1]
-    assert sources, "the build stage copies nothing"
+    for stage in stages:
+        for line in stage.splitlines():
+            if line.startswith("COPY ") and "--from" not in line:
+                sources += line.split()[1:-1]
+    assert sources, "the build stages copy nothing"
     return sources
 
 
@@ -89,9 +91,14 @@ def test_every_module_and_data_file_of_the_packages_is_in_the_image(
 
 def test_the_image_installs_the_server_with_its_cluster_backends(wheel: zipfile.ZipFile) -> None:
     """INF-3: the image serves (`CMD ["serve"]`), also as a cluster node on Redis and
-    PostgreSQL: it installs the `cluster` extra, which the wheel declares with the server's."""
-    runtime_stage = DOCKERFILE.read_text().split("\nFROM ", 2)[2]
-    assert "'crm-realtime-harness[cluster]'" in runtime_stage
+    PostgreSQL: it installs the `cluster` extra (ARG EXTRAS), which the wheel declares with the
+    server's, into the venv the runtime stage copies."""
+    text = DOCKERFILE.read_text()
+    assert re.search(r"^ARG EXTRAS=cluster$", text, re.M)
+    deps_stage, runtime_stage = text.split("\nFROM ")[1], text.split("\nFROM ")[-1]
+    assert deps_stage.startswith("${BASE_IMAGE} AS deps")
+    assert '/opt/venv/bin/pip install --quiet ".[${EXTRAS}]"' in deps_stage
+    assert "COPY --from=deps /opt/venv /opt/venv" in runtime_stage
     name = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
     requires = [
         line.split(":", 1)[1].strip()

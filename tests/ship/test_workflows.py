@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_commands import ROOT, harness_invocations, load_yaml, parse_harness_command, shell_lines
+from deploy_commands import (
+    ROOT,
+    harness_invocations,
+    interpolate,
+    load_yaml,
+    parse_harness_command,
+    shell_lines,
+)
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 CI = WORKFLOWS / "ci.yml"
@@ -178,24 +185,43 @@ def test_make_targets_named_in_workflows_exist() -> None:
 
 
 def _published(service: dict[str, Any]) -> list[str]:
-    return [f"http://127.0.0.1:{port.split(':')[-2]}" for port in service.get("ports", [])]
+    ports = [interpolate(port, {}) for port in service.get("ports", [])]  # compose's defaults
+    return [f"http://127.0.0.1:{port.split(':')[-2]}" for port in ports]
+
+
+def _make_recipe(target: str) -> list[str]:
+    done = subprocess.run(
+        ["make", "-n", "-s", "--no-print-directory", "-C", str(ROOT), target],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return shell_lines(done.stdout)
 
 
 def test_stack_job_checks_the_compose_stack_with_the_harness() -> None:
-    """CLU-1, INF-3: CI builds the image, starts the compose stack and waits for its health
-    checks, checks conformance through nginx and node by node, runs the Locust services."""
+    """CLU-1, INF-3, MET-1: CI builds the image and starts the compose stack through the make
+    targets the compose-stack test runs (which wait for every health check), checks conformance
+    through nginx and node by node, Prometheus' three targets, runs the Locust services."""
     workflow = load_yaml(CI)
     services = load_yaml(ROOT / "docker-compose.yml")["services"]
     lines = [line for script in _scripts(workflow, "stack") for line in shell_lines(script)]
     assert "docker compose --profile load config -q" in lines
-    assert any(line.startswith("docker compose up") and "--wait" in line for line in lines)
+    assert any("deploy/local/docker-compose.local.yml" in line and "config -q" in line
+               for line in lines)  # fmt: skip
+    assert "make compose-up" in lines
+    up = _make_recipe("compose-up")
+    assert any(" up -d" in line for line in up)
+    assert any("local-docker.sh wait" in line for line in up), "compose-up must wait for health"
     through_proxy, node_by_node = _commands(workflow, "conform", "stack")
     assert through_proxy.url == _published(services["nginx"])
     assert node_by_node.url == [url for n in (1, 2, 3) for url in _published(services[f"node-{n}"])]
-    assert any("up -d locust-master locust-worker" in line for line in lines)
+    prometheus = _published(services["prometheus"])[0]
+    assert any(f"{prometheus}/api/v1/targets" in line for line in lines)
+    assert any(line.startswith("make compose-load") for line in lines)
+    assert any("locust-master locust-worker" in line for line in _make_recipe("compose-load"))
     compose_text = (ROOT / "docker-compose.yml").read_text()
     for step in _steps(workflow, "stack"):
         for name in step.get("env", {}):
             assert f"${{{name}" in compose_text, f"{name} is not a variable of docker-compose.yml"
-    teardown = [s for s in _steps(workflow, "stack") if "down -v" in s.get("run", "")]
+    teardown = [s for s in _steps(workflow, "stack") if "compose-down" in s.get("run", "")]
     assert len(teardown) == 1 and teardown[0]["if"] == "always()"
+    assert any("down -v" in line for line in _make_recipe("compose-down"))
