@@ -19,6 +19,7 @@ from typing import Any
 
 import gevent
 from locust import events
+from locust import runners as locust_runners
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
@@ -37,6 +38,13 @@ __all__ = ["CONFIG_ENV", "STATE", "ProcessState", "current_context"]
 # Test tokens for a server's own secret: PyJWT's advice on key length is the server
 # operator's business and would otherwise repeat in every generator process.
 warnings.filterwarnings("ignore", message="The HMAC key is")
+
+# A worker starved of CPU (a busy machine, containers sharing two cores) can go several seconds
+# without running its heartbeat greenlet, e.g. while its init handler builds its context. The
+# master would call it missing after Locust's 3 s and never give it users (seen: a compose run
+# whose two workers lagged 7-12 s at start ran 0 of 500 users). Slow is not dead: the master
+# waits this many seconds of silence (it reads the module global at run time).
+locust_runners.HEARTBEAT_LIVENESS = 20
 
 CONFIG_ENV = "CRM_LOAD_CONFIG"
 _DEADLINE_MESSAGE = "crm_deadline"
