@@ -31,7 +31,7 @@ from deploy_commands import ROOT
 from harness import spec
 from harness.client import Org, RealtimeClient, TokenFactory
 from reference_server.launcher import free_port
-from tests.conftest import postgres_container, redis_container
+from tests.services import postgres_container, redis_container
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
