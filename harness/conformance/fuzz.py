@@ -288,9 +288,10 @@ class _Enough(Exception):
 
 
 def draw_for(strategy: st.SearchStrategy[T], seed_value: int, seconds: float,
-             max_examples: int = 2000) -> list[T]:  # fmt: skip
-    """Examples of `strategy` drawn for at most `seconds` (in this thread), reproducibly: the
-    same seed gives the same sequence, so a failing case is found again by its seed and index."""
+             max_examples: int = 2000, min_examples: int = 0) -> list[T]:  # fmt: skip
+    """Examples of `strategy` drawn for `seconds` (in this thread) but at least `min_examples`,
+    reproducibly: the same seed gives the same sequence, so a failing case is found again by
+    its seed and index, however busy the machine."""
     drawn: list[T] = []
     deadline = time.monotonic() + seconds
 
@@ -299,7 +300,7 @@ def draw_for(strategy: st.SearchStrategy[T], seed_value: int, seconds: float,
               suppress_health_check=list(HealthCheck), derandomize=False)  # fmt: skip
     @given(strategy)
     def collect(example: T) -> None:
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline and len(drawn) >= min_examples:
             raise _Enough
         drawn.append(example)
 

@@ -162,6 +162,7 @@ def test_plugin_is_inert_without_url() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(400)  # about a minute alone; far longer while other suites share the cores
 def test_full_core_run_passes_every_id(tmp_path: Path) -> None:
     """Every core (and metrics) id passes against the bundled reference server, CLU-2 included
     (crash and restart); reports are written."""

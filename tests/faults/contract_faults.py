@@ -25,6 +25,7 @@ from reference_server.domain.contracts import DomainError
 from reference_server.domain.records import RecordService
 from reference_server.realtime.fanout import RedactingManager, SocketPublisher
 from reference_server.realtime.gateway import RealtimeGateway
+from reference_server.rest import records as rest_records
 from reference_server.store._sql_uow import SqlUnitOfWork
 
 __all__ = ["FAULTS", "install"]
@@ -40,7 +41,7 @@ FAULTS: dict[str, str] = {
     "MUT-2/shared-keys": "idempotency keys are one space for all users, not per user",
     "AUTH-4/broker-claim": "auth:refresh accepts a token of another brokerage (same sub, team)",
     "LIM-5/internal": "a mutate whose field has the wrong JSON type crashes: INTERNAL",
-    "REC-7/server-error": "a REST change whose field has the wrong JSON type answers 500",
+    "REC-7/server-error": "a list query whose limit is out of range answers 500, not 400",
 }
 # Kinds whose values are JSON arrays/objects: anything else of that shape is a wrong type.
 _STRUCTURED = {"tags", "customFields"}
@@ -164,8 +165,6 @@ def _change_faults() -> None:
                         if k not in _STRUCTURED and isinstance(v, list | dict | bool)]  # fmt: skip
             if mistyped and broken("LIM-5/internal") and request.via == "socket":
                 raise RuntimeError(f"cannot store {mistyped[0]}")  # the gateway answers INTERNAL
-            if mistyped and broken("REC-7/server-error") and request.via == "api":
-                raise DomainError(ErrorCode.INTERNAL, "internal error")
             return await orig(self, actor, request)
 
         return patched
@@ -187,6 +186,17 @@ def _change_faults() -> None:
 
         return patched
 
+    original_int_param = rest_records._int_param
+
+    def int_param(request: Any, name: str, default: int, low: int, high: int | None) -> int:
+        try:
+            return original_int_param(request, name, default, low, high)
+        except DomainError:
+            if broken("REC-7/server-error") and name == "limit":
+                raise DomainError(ErrorCode.INTERNAL, "internal error") from None
+            raise
+
+    rest_records._int_param = int_param
     patch(RecordService, "change", changing)
     patch(RecordService, "change", crashing)
     patch(SqlUnitOfWork, "claim_idempotency_key", shared)
