@@ -181,9 +181,9 @@ def test_full_core_run_passes_every_id(tmp_path: Path) -> None:
     # LIM-6 is a SHOULD the suite reports as info (spec §9, §16).
     assert {rid: verdicts[rid] for rid in core if verdicts[rid] != "pass"} == {"LIM-6": "info"}
     assert (report / "report.html").exists() and junit.exists()
-    # Every (requirement × path) cell of the selected ids is exercised (issue 17), but EVT-4's
-    # `ai` path, driven by the ai profile's checks, not selected here.
+    # Every (requirement × path) cell of the selected ids is exercised (issue 17), but the two
+    # driven by checks of profiles not selected here: EVT-4's `ai` (ai), RED-1's feed (collab).
     missed = {(rid, path) for rid, cells in data["coverage"].items()
               for path, hit in cells.items() if not hit}  # fmt: skip
-    assert missed == {("EVT-4", "ai")}, missed
+    assert missed == {("EVT-4", "ai"), ("RED-1", "activity")}, missed
     assert "Paths exercised" in (report / "report.html").read_text()
