@@ -10,7 +10,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-__all__ = ["RestCase", "rest_cases"]
+__all__ = ["RestCase", "rest_cases", "rest_strategies"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +26,10 @@ class RestCase:
     entity_type: str | None = None  # a create's type
 
 
-def rest_cases(token: str, records: Mapping[str, str]) -> st.SearchStrategy[RestCase]:
+def rest_strategies(token: str, records: Mapping[str, str]) -> list[st.SearchStrategy[RestCase]]:
     """Positive and negative cases (schemathesis) of the record routes: create and update
-    (on the fixed records), read and list; Authorization is always the caller's own."""
+    (on the fixed records), read and list, one strategy per (operation, mode); Authorization is
+    always the caller's own."""
     from schemathesis import GenerationMode
 
     schema = _openapi_schema()
@@ -49,7 +50,7 @@ def rest_cases(token: str, records: Mapping[str, str]) -> st.SearchStrategy[Rest
             to_case = functools.partial(_rest_case, mode=mode, kind=kind, entity_type=entity_type,
                                         op_id=op_id, records=records, auth=auth)  # fmt: skip
             strategies.append(strategy.map(to_case))
-    return st.one_of(*strategies)
+    return strategies
 
 
 @functools.cache
@@ -74,3 +75,29 @@ def _rest_case(case: Any, *, mode: Any, kind: str, entity_type: str, op_id: str,
         mode.value == "negative", op_id, records[entity_type] if kind == "update" else None,
         entity_type if kind == "create" else None,
     )  # fmt: skip
+
+
+def rest_cases(token: str, records: Mapping[str, str], seed_value: int,
+               seconds: float) -> list[RestCase]:  # fmt: skip
+    """Cases of every (operation, mode) in turn, at least one of each however busy the machine:
+    a seed draws the same ones again (each strategy is drawn from `seed_value + its index`)."""
+    strategies = rest_strategies(token, records)
+    share = seconds / max(len(strategies), 1)
+    pools = [_draw(s, seed_value + i, share) for i, s in enumerate(strategies)]
+    cases: list[RestCase] = []
+    for round_ in range(max(len(p) for p in pools)):
+        cases.extend(p[round_] for p in pools if round_ < len(p))
+    return cases
+
+
+def _draw(strategy: st.SearchStrategy[RestCase], seed_value: int, seconds: float) -> list[RestCase]:
+    """A negative mode with nothing to break (e.g. a GET whose only parameter is fixed) has no
+    case at all: Hypothesis says Unsatisfiable."""
+    from hypothesis.errors import Unsatisfiable
+
+    from .fuzz import draw_for
+
+    try:
+        return draw_for(strategy, seed_value, seconds, 200, 1)
+    except Unsatisfiable:
+        return []

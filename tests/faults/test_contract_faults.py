@@ -37,8 +37,8 @@ def test_every_side_path_fault_is_targeted() -> None:
 def test_targeted_checks_pass_without_faults(core_fault_target: FaultyServer) -> None:
     ids = sorted({requirement_of(f) for f in FAULTS} | {i for _, e in TARGETED.values() for i in e})
     keyword = " or ".join(sorted({k for k, _ in TARGETED.values()}))
-    outcome = run([core_fault_target.url], core_fault_target.secret, requirement_ids=ids,
-                  keyword=keyword, quiet_s=0.3, fuzz_seed=FUZZ_SEED,
+    outcome = run(core_fault_target.connection(), requirement_ids=ids, keyword=keyword,
+                  quiet_s=0.3, fuzz_seed=FUZZ_SEED,
                   extra_pytest_args=["-p", "no:timeout"])  # fmt: skip
     assert outcome.result is not None, outcome.errors
     failed = {
