@@ -1,5 +1,7 @@
 """Fixtures of the project's own tests: PostgreSQL and Redis (tests/services.py), and the
-`cluster` marker on every test that reaches them, so that `-m "not cluster"` runs without.
+`cluster` marker on every test that reaches them, so that `-m "not cluster"` runs without;
+a private CA (`tls_files`); the harness installed alone in a fresh venv
+(`harness_only_install`, tests/packaging/fresh_install.py).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.packaging.fresh_install import HarnessOnlyInstall, install_harness_only
 from tests.pki import TlsFiles, make_pki
 from tests.services import (
     LOCAL_POSTGRES,
@@ -123,3 +126,11 @@ def module_redis_namespace(redis_server: ServiceEndpoint) -> Iterator[RedisNames
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
     """A private CA and a server certificate for 127.0.0.1/localhost signed by it (PEM)."""
     return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def harness_only_install(tmp_path_factory: pytest.TempPathFactory) -> HarnessOnlyInstall:
+    """`pip install crm-realtime-harness` (no extras) in a fresh venv, once per session (a
+    minute or more: give the first test using it `@pytest.mark.timeout(900)`). Under xdist
+    each worker that runs such a test builds its own: keep those tests in one file."""
+    return install_harness_only(tmp_path_factory.mktemp("harness-only"))

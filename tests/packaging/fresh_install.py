@@ -1,4 +1,5 @@
-"""The project's wheel installed WITHOUT extras into a fresh venv (`harness_only_install`).
+"""The project's wheel installed WITHOUT extras into a fresh venv (fixture `harness_only_install`,
+tests/conftest.py).
 
 What a team gets from `pip install crm-realtime-harness` to check its own server: the
 harness, none of the bundled server's dependencies. Built once per session (about a minute:

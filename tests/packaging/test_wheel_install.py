@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fresh_install import HarnessOnlyInstall
 
 from harness.cli.conform import BUNDLED_HEARTBEAT, BUNDLED_LIMITS
 from harness.spec import Heartbeat, Limits
 from reference_server.launcher import RunningServer, start_server
+from tests.packaging.fresh_install import HarnessOnlyInstall
 
 # The session fixture's pip install runs inside the first test's time: minutes on a busy machine.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
