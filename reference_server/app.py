@@ -34,6 +34,8 @@ from .rest import errors, info
 from .rest import records as record_routes
 from .rest.app_state import AppContext
 from .rest.body_limit import BodyLimitMiddleware
+from .rest.busy import BusyMiddleware
+from .shedding import LoadShedder
 from .state.base import ClusterState
 from .store.base import RecordStore
 from .transport_ports import Records, Redaction
@@ -74,13 +76,15 @@ class ServerApp:
 
     def __init__(self, asgi: socketio.ASGIApp, sio: socketio.AsyncServer, ctx: AppContext,
                  gateway: RealtimeGateway, publisher: SocketPublisher,
-                 outbox: OutboxRelay | None = None) -> None:  # fmt: skip
+                 outbox: OutboxRelay | None = None,
+                 shedder: LoadShedder | None = None) -> None:  # fmt: skip
         self.asgi = asgi
         self.sio = sio
         self.ctx = ctx
         self.gateway = gateway
         self.publisher = publisher
         self.outbox = outbox
+        self.shedder = shedder or LoadShedder(ctx.settings.shedding)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self.asgi(scope, receive, send)
@@ -134,8 +138,9 @@ def build_app(
 
     ctx = AppContext(settings, store, state, records, redaction, metrics, clock,
                      IMPLEMENTED_PROFILES, verifier)  # fmt: skip
+    shedder = LoadShedder(settings.shedding)
     gateway = RealtimeGateway(sio, manager, settings, store, state, records, redaction, metrics,
-                              clock, verifier)  # fmt: skip
+                              clock, verifier, shedder)  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -144,10 +149,12 @@ def build_app(
             health.start()
         gc_policy = GcPolicy()  # full collections walked every socket: 0.2-0.5 s stalls
         gc_policy.start()
+        shedder.start()
         try:
             async with _serving():
                 yield
         finally:
+            await shedder.stop()
             await gc_policy.stop()
             if health is not None:
                 await health.stop()
@@ -195,7 +202,9 @@ def build_app(
     extra = install_extra_profiles(api, sio, gateway, ctx, events)  # collab, ai: before records
     api.include_router(record_routes.router)
     api.add_middleware(BodyLimitMiddleware, max_bytes=limits.maxPayloadBytes)
+    api.add_middleware(BusyMiddleware, shedder=shedder, metrics=metrics)  # LIM-6, before all
     api.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"],
-                       allow_headers=["*"], expose_headers=["Idempotent-Replayed"])  # fmt: skip
+                       allow_headers=["*"],
+                       expose_headers=["Idempotent-Replayed", "Retry-After"])  # fmt: skip
     asgi = socketio.ASGIApp(sio, other_asgi_app=api, socketio_path=SOCKETIO_PATH.strip("/"))
-    return ServerApp(asgi, sio, ctx, gateway, publisher, relay)
+    return ServerApp(asgi, sio, ctx, gateway, publisher, relay, shedder)

@@ -14,11 +14,13 @@ from typing import Any
 from harness.spec import Heartbeat, Limits
 
 from .exceptions import SettingsError
+from .shedding import Shedding
 
 __all__ = [
     "DEFAULT_DATA_DIR",
     "LIMIT_ENV",
     "LISTENING_MESSAGE",
+    "SHEDDING_ENV",
     "ServerSettings",
     "add_server_options",
     "engineio_heartbeat",
@@ -56,6 +58,26 @@ LIMIT_ENV: dict[str, str] = {
     "presenceGraceSeconds": "CRM_PRESENCE_GRACE",
 }
 
+# Load shedding (LIM-6): per `Shedding` field, its option, environment variable and help.
+_SHEDDING_OPTIONS: dict[str, tuple[str, str, str]] = {
+    "max_connections": (
+        "--max-connections", "CRM_MAX_CONNECTIONS",
+        "sockets this node holds at most; the next connect is refused SERVER_BUSY with "
+        "retryAfterMs (0 = no cap)",
+    ),
+    "max_loop_lag_ms": (
+        "--max-loop-lag-ms", "CRM_MAX_LOOP_LAG_MS",
+        "while the event loop runs later than this, new connects are refused SERVER_BUSY and "
+        "REST answers 503 with Retry-After; the sockets held keep their heartbeats, acks and "
+        "deliveries (0 = off)",
+    ),
+    "retry_after_ms": (
+        "--busy-retry-after-ms", "CRM_BUSY_RETRY_AFTER_MS",
+        "a SERVER_BUSY refusal asks to come back after this to twice this, spread at random",
+    ),
+}  # fmt: skip
+SHEDDING_ENV: dict[str, str] = {name: env for name, (_, env, _) in _SHEDDING_OPTIONS.items()}
+
 
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
@@ -75,6 +97,7 @@ class ServerSettings:
     redis_prefix: str = "crm:"  # Redis keys and channel of this cluster: clusters may share one
     heartbeat: Heartbeat = field(default_factory=Heartbeat)
     limits: Limits = field(default_factory=Limits)
+    shedding: Shedding = field(default_factory=Shedding)
     log_level: str = "warning"
     server_name: str = SERVER_NAME
 
@@ -114,6 +137,8 @@ class ServerSettings:
             args += ["--jwks-refresh-interval", str(self.jwks_refresh_s)]
         for f in fields(Limits):
             args += [_limit_option(f.name), str(getattr(self.limits, f.name))]
+        for name, (option, _, _) in _SHEDDING_OPTIONS.items():
+            args += [option, str(getattr(self.shedding, name))]
         return args
 
 
@@ -206,6 +231,11 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
         "--ping-timeout", type=int, help="Engine.IO pingTimeout in ms (default 5000)"
     )
     parser.add_argument("--log-level", help="debug, info, warning (default), error")
+    for name, (option, env, text) in _SHEDDING_OPTIONS.items():
+        parser.add_argument(
+            option, dest=f"shedding_{name}", type=int, metavar="N",
+            help=f"LIM-6: {text} (env {env}, default {getattr(Shedding(), name)})",
+        )  # fmt: skip
     # A clear place for the cluster work: `--nodes N` starts N nodes sharing one backend.
     for f in fields(Limits):
         parser.add_argument(
@@ -263,6 +293,7 @@ def settings_from_args(
     }
     _check_auth(args, auth_tls)
     _check_tls(auth_tls["tls_cert"], auth_tls["tls_key"])
+    shedding = _shedding_from(args, env)
     refresh = getattr(args, "jwks_refresh_interval", None)
     if refresh is not None and not refresh > 0:
         raise SettingsError(f"--jwks-refresh-interval must be > 0 seconds, got {refresh:g}")
@@ -279,6 +310,7 @@ def settings_from_args(
         or defaults.redis_prefix,
         heartbeat=heartbeat,
         limits=replace(defaults.limits, **limit_values),
+        shedding=shedding,
         log_level=log_level,
         jwt_public_key=auth_tls["jwt_public_key"],
         jwks_url=auth_tls["jwks_url"],
@@ -286,6 +318,23 @@ def settings_from_args(
         tls_cert=auth_tls["tls_cert"],
         tls_key=auth_tls["tls_key"],
     )
+
+
+def _shedding_from(args: argparse.Namespace, env: Mapping[str, str]) -> Shedding:
+    values: dict[str, int] = {}
+    for name, variable in SHEDDING_ENV.items():
+        value = getattr(args, f"shedding_{name}", None)
+        if value is None:
+            raw = _env_number(env, variable)
+            value = None if raw is None else int(raw)
+        if value is None:
+            continue
+        least = 1 if name == "retry_after_ms" else 0
+        if value < least:
+            option = _SHEDDING_OPTIONS[name][0]
+            raise SettingsError(f"{option} must be ≥ {least}, got {value}")
+        values[name] = value
+    return Shedding(**values)
 
 
 def _check_auth(args: argparse.Namespace, auth_tls: Mapping[str, str | None]) -> None:

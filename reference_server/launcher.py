@@ -33,7 +33,7 @@ __all__ = ["RunningServer", "free_port", "retry_taken_port", "start_server"]
 
 _T = TypeVar("_T")
 
-_START_TIMEOUT_SECONDS = 30.0
+_START_TIMEOUT_SECONDS = 120.0
 _STOP_TIMEOUT_SECONDS = 8.0
 _LOG_TAIL_LINES = 15
 _PORT_ATTEMPTS = 3

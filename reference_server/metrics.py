@@ -31,6 +31,7 @@ class ServerMetrics:
     rate_limited: Counter = field(init=False)
     replayed_events: Counter = field(init=False)
     outbox_recovered: Counter = field(init=False)
+    server_busy: Counter = field(init=False)
 
     def __post_init__(self) -> None:
         r = self.registry
@@ -52,15 +53,26 @@ class ServerMetrics:
             "Events this node's outbox relay published because their node had not",
             registry=r,
         )
+        # Beyond MET-1: what load shedding refused (LIM-6), by what was refused.
+        self.server_busy = Counter(
+            "crm_realtime_server_busy", "Connects and REST requests refused SERVER_BUSY",
+            ["kind"], registry=r,
+        )  # fmt: skip
         # Samples at 0 from the start, so a scrape of a fresh node already lists every metric.
         for event in (*DATA_EVENTS, ServerEvent.SESSION_EXPIRED, ServerEvent.SERVER_ERROR):
             self.events_emitted.labels(event)
         for event in (*CLIENT_EVENTS, _UNKNOWN_EVENT_LABEL):
             self.events_received.labels(event)
+        for kind in ("connect", "rest"):
+            self.server_busy.labels(kind)
 
     def received(self, event: str) -> None:
         # Unknown names share one label so a client cannot blow up the label cardinality.
         self.events_received.labels(event if event in CLIENT_EVENTS else _UNKNOWN_EVENT_LABEL).inc()
+
+    def refused_busy(self, kind: str) -> None:
+        """A connect or a REST request refused SERVER_BUSY (LIM-6)."""
+        self.server_busy.labels(kind).inc()
 
     def emitted(self, event: str) -> None:
         self.events_emitted.labels(event).inc()

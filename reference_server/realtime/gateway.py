@@ -17,6 +17,7 @@ from ..config import ServerSettings
 from ..domain.clock import Clock, iso_from_epoch
 from ..domain.contracts import Actor, DomainError
 from ..metrics import ServerMetrics
+from ..shedding import LoadShedder
 from ..state.base import ClusterState
 from ..store.base import RecordStore, StoredEvent, StoreUnavailable
 from ..transport_ports import Records, Redaction
@@ -54,8 +55,11 @@ class RealtimeGateway:
         metrics: ServerMetrics,
         clock: Clock,
         verifier: Verifier,
+        shedder: LoadShedder | None = None,
     ) -> None:
         self._sio = sio
+        self._shedder = shedder or LoadShedder(settings.shedding)
+        self._admitting = 0  # connects past the shedding check, not yet sessions
         self._verifier = verifier
         self._manager = manager
         self._settings = settings
@@ -101,6 +105,21 @@ class RealtimeGateway:
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def _on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> None:
+        # LIM-6 first: a node past its budget spends nothing more on a socket it cannot hold.
+        retry_after_ms = self._shedder.refuse_connect(len(self.sessions) + self._admitting)
+        if retry_after_ms is not None:
+            self._metrics.refused_busy("connect")
+            code = ErrorCode.SERVER_BUSY
+            raise socketio.exceptions.ConnectionRefusedError(
+                AUTH_MESSAGES[code], {"code": code, "retryAfterMs": retry_after_ms}
+            )
+        self._admitting += 1
+        try:
+            await self._admit(sid, environ, auth)
+        finally:
+            self._admitting -= 1
+
+    async def _admit(self, sid: str, environ: Mapping[str, Any], auth: Any) -> None:
         try:
             verified = await verify_token(
                 token_from_handshake(auth, environ), self._verifier, self._clock.now()

@@ -16,6 +16,7 @@ from harness.cli import main as cli_main
 from harness.spec import HEALTH_PATH
 from reference_server.config import ServerSettings, add_server_options, settings_from_args
 from reference_server.launcher import free_port
+from reference_server.shedding import Shedding
 
 CLI = [sys.executable, "-m", "harness", "serve"]
 
@@ -74,6 +75,8 @@ def test_port_in_use_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
         ("--redis-url", "http://localhost", "unsupported Redis URL"),
         ("--burst", "-3", "must be > 0"),
         ("--log-level", "loud", "not a log level"),
+        ("--max-connections", "-1", "must be ≥ 0"),
+        ("--busy-retry-after-ms", "0", "must be ≥ 1"),
     ],
 )
 def test_bad_settings_are_one_line(
@@ -90,11 +93,12 @@ def test_options_beat_environment_beats_defaults() -> None:
 
     parser = argparse.ArgumentParser()
     add_server_options(parser)
-    env = {"JWT_SECRET": "from-env", "CRM_EDIT_LOCK_TTL": "7", "CRM_BURST": "9"}
-    settings = settings_from_args(
-        parser.parse_args(["--burst", "4", "--ping-interval", "3000"]), env
-    )
+    env = {"JWT_SECRET": "from-env", "CRM_EDIT_LOCK_TTL": "7", "CRM_BURST": "9",
+           "CRM_MAX_CONNECTIONS": "5000", "CRM_MAX_LOOP_LAG_MS": "900"}  # fmt: skip
+    args = ["--burst", "4", "--ping-interval", "3000", "--max-loop-lag-ms", "800"]
+    settings = settings_from_args(parser.parse_args(args), env)
     assert settings.jwt_secret == "from-env"
+    assert settings.shedding == Shedding(max_connections=5000, max_loop_lag_ms=800)
     assert settings.limits.editLockTtlSeconds == 7
     assert settings.limits.burst == 4
     assert settings.heartbeat.pingInterval == 3000
@@ -102,3 +106,13 @@ def test_options_beat_environment_beats_defaults() -> None:
     rebuilt = settings_from_args(parser.parse_args(settings.to_cli_args()), {})
     assert rebuilt == settings
     assert ServerSettings().limits == settings_from_args(parser.parse_args([]), {}).limits
+
+
+def test_help_names_the_overload_budgets(capsys: pytest.CaptureFixture[str]) -> None:
+    """LIM-6: the shedding budgets are options of `serve`, with their environment variables."""
+    with pytest.raises(SystemExit):
+        cli_main(["serve", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    for text in ("--max-connections", "CRM_MAX_CONNECTIONS", "--max-loop-lag-ms",
+                 "CRM_MAX_LOOP_LAG_MS", "--busy-retry-after-ms", "SERVER_BUSY"):  # fmt: skip
+        assert text in shown, text
