@@ -29,12 +29,13 @@ CRM_NOFILE ?= $(shell n=$$(ulimit -Hn); if [ "$$n" = unlimited ] || [ "$$n" -ge 
 export CRM_NOFILE
 endif
 
-.PHONY: help install test test-fast lint format demo serve conform load ci docker-build compose-build compose-up compose-load compose-down clean
+.PHONY: help install test test-fast test-stack lint format demo serve conform load ci docker-build compose-build compose-up compose-load compose-down clean
 
 help:
 	@echo "make install       create $(VENV) and install the project with its dev tools"
 	@echo "make test          the whole test suite (PYTEST_ARGS=... to narrow it)"
 	@echo "make test-fast     the suite without tests marked slow"
+	@echo "make test-stack    the compose stack for real on a local Docker engine (10-30 min)"
 	@echo "make lint          ruff check, ruff format --check, mypy, import-linter contracts"
 	@echo "make format        ruff format + ruff check --fix"
 	@echo "make demo          start the reference server, run conformance and a short load, write reports"
@@ -60,6 +61,10 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
+
+# Not part of `make test`: building the images cold alone exceeds the suite's budget.
+test-stack: $(STAMP)
+	CRM_STACK_TESTS=1 $(BIN)/python -m pytest -m stack tests/ship/test_compose_stack.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -5,9 +5,11 @@ through nginx during which one node container is killed and later comes back on 
 address: nothing lost (STR-5), nothing twice (EVT-2), nothing leaked (EVT-1), and nginx finds the
 node again. Then testcontainers on the same engine, from the same local images.
 
-The engine and the base image come from scripts/local-docker.sh, as in `.ci/run`: it installs
-docker.io, starts dockerd and builds the base when need be (minutes when cold). The tests skip
-only where no engine can be started (the script's exit 3, its reason in the skip).
+Opt-in (`stack` marker): `make test-stack` runs them, `make test` skips them, because building
+the images cold takes longer than the whole suite's budget. The engine and the base image come
+from scripts/local-docker.sh: it installs docker.io, starts dockerd and builds the base when
+need be. Under `make test-stack` the tests skip only where no engine can be started (the
+script's exit 3, its reason in the skip).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from harness.client import Org, RealtimeClient, TokenFactory
 from reference_server.launcher import free_port
 from tests.services import postgres_container, redis_container
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.slow, pytest.mark.stack, pytest.mark.timeout(1800)]
 
 SECRET = "compose-stack-test-secret-of-32-bytes-or-more"
 USERS = 500
