@@ -32,7 +32,6 @@ from tests.services import (
     use_containers,
 )
 
-
 # The compose-stack tests build every image from Debian's packages on a local engine (7 to 25
 # minutes cold, then ~6 minutes of run): far past the suite's 10-minute budget, so `make test`
 # leaves them to `make test-stack`, which sets this.
@@ -61,7 +60,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.cluster)
         if item.get_closest_marker("stack") is not None and not STACK_TESTS:
             item.add_marker(pytest.mark.skip(reason=STACK_SKIP_REASON))
-
 
 
 def _require_cluster_marker(request: pytest.FixtureRequest) -> None:
