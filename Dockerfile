@@ -3,7 +3,7 @@
 #
 # BASE_IMAGE: any Debian-like image with Python >= 3.11 and its venv module. The default comes from
 # the registry; where none is reachable, scripts/local-docker.sh builds crm-local/base from
-# Debian's packages and deploy/local/docker-compose.local.yml builds on it (see the README).
+# Debian's packages and deploy/local/docker-compose.local.yml builds on it (see docs/scale.md).
 # Legacy builder and BuildKit alike: no `syntax` line (BuildKit would fetch that frontend image).
 ARG BASE_IMAGE=python:3.11-slim
 # The extra of pyproject.toml the image installs: `cluster`, the bundled server and its backends.

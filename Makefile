@@ -29,14 +29,15 @@ CRM_NOFILE ?= $(shell n=$$(ulimit -Hn); if [ "$$n" = unlimited ] || [ "$$n" -ge 
 export CRM_NOFILE
 endif
 
-.PHONY: help install test test-fast test-stack lint format demo serve conform load ci docker-build compose-build compose-up compose-load compose-down clean
+.PHONY: help install test test-fast test-stack lint docs format demo serve conform load ci docker-build compose-build compose-up compose-load compose-down clean
 
 help:
 	@echo "make install       create $(VENV) and install the project with its dev tools"
 	@echo "make test          the whole test suite (PYTEST_ARGS=... to narrow it)"
 	@echo "make test-fast     the suite without tests marked slow"
 	@echo "make test-stack    the compose stack for real on a local Docker engine (10-30 min)"
-	@echo "make lint          ruff check, ruff format --check, mypy, import-linter contracts"
+	@echo "make lint          ruff check, ruff format --check, mypy, import-linter contracts, docs"
+	@echo "make docs          the documentation site (MkDocs, --strict) into site/"
 	@echo "make format        ruff format + ruff check --fix"
 	@echo "make demo          start the reference server, run conformance and a short load, write reports"
 	@echo "make serve         the reference server on 127.0.0.1:8000 (JWT_SECRET=...)"
@@ -72,6 +73,12 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy scripts
 	$(BIN)/lint-imports
+	$(MAKE) --no-print-directory docs
+
+# The docs site (mkdocs.yml): --strict turns a broken link, a missing include or a page left out
+# of nav into a failure. NO_MKDOCS_2_WARNING: mkdocs-material's banner about its successor.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -12,7 +12,7 @@ node can hold depends on the machine and the workload; the loop's lateness is me
 is what heartbeats, acks and deliveries of the sockets already held suffer from.
 Measured on the reference server before this existed: 20,000 users asked of one node on a
 2-core machine drove its loop 9 s late, 9,567 connects timed out and 13,560 connected
-sockets missed their heartbeats (README).
+sockets missed their heartbeats (docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Locust scenarios: run them with `crm-harness load --scenario NAME` (see README, Load tests)."""
+"""Locust scenarios: run them with `crm-harness load --scenario NAME` (see docs/load.md)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Off unless `CRM_LOOP_HEALTH_LOG=PATH` is set (a benchmark aid, not a spec featur
 node appends one JSON line per second to PATH — the worst loop lag seen (a timer's lateness,
 sampled every 50 ms), how many GC collections ran per generation, their total and longest
 pause. That is how the 10,000-user collapse was told apart
-from plain CPU cost (see README, benchmarks).
+from plain CPU cost (see docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -133,11 +133,10 @@ def test_example_slo_file_parses() -> None:
     assert load_slo(example).thresholds
 
 
-def test_readme_documents_every_gate() -> None:
-    """The README's gate table names every registered gate."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("<!-- section: reports -->")[1].split("<!-- section:")[0]
-    missing = [name for name in GATES if f"`{name}`" not in section]
+def test_docs_document_every_gate() -> None:
+    """The gate table of the docs (docs/reports.md) names every registered gate."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "reports.md").read_text(encoding="utf-8")
+    missing = [name for name in GATES if f"`{name}`" not in page]
     assert missing == []
 
 

@@ -1,4 +1,4 @@
-"""The write path and loop upkeep that let one node hold 10,000 users (README, benchmarks).
+"""The write path and loop upkeep that let one node hold 10,000 users (docs/benchmarks.md).
 
 CLU-2 / STR-1: SQLite write transactions run inline on the event loop, WAL checkpoints run off it;
 a second writer on the same file is waited for without blocking the loop. GC policy and the
