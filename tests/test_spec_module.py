@@ -27,6 +27,40 @@ def test_bundled_spec_is_the_upstream_spec() -> None:
     assert BUNDLED.read_text() == UPSTREAM.read_text()
 
 
+def _spec_texts(text: str) -> dict[str, str]:
+    """Each bullet's text: its line, the indented lines after it and, when it ends with a
+    colon, the fenced block that follows (INF-1's info document)."""
+    lines, texts, i = text.splitlines(), {}, 0
+    while i < len(lines):
+        found = re.match(r"^- ([A-Z]{2,4}-\d+) (.*)$", lines[i])
+        i += 1
+        if not found:
+            continue
+        parts = [found.group(2)]
+        while i < len(lines) and lines[i].startswith("  ") and lines[i].strip():
+            parts.append(lines[i].strip())
+            i += 1
+        body = " ".join(parts)
+        after = i
+        while after < len(lines) and not lines[after].strip():
+            after += 1
+        if body.endswith(":") and after < len(lines) and lines[after].startswith("```"):
+            end = lines.index("```", after + 1)
+            body += "\n\n" + "\n".join(lines[after : end + 1])
+            i = end + 1
+        texts[found.group(1)] = body
+    return texts
+
+
+def test_requirement_texts_are_the_spec_texts() -> None:
+    """INF-1's text goes on past "returns 200 with:" (the document it names); no word is split
+    where the spec's line wrapped ("Idempotency- Key")."""
+    expected = _spec_texts(BUNDLED.read_text())
+    for rid, requirement in spec.REQUIREMENTS.items():
+        assert " ".join(requirement.text.split()) == " ".join(expected[rid].split()), rid
+    assert '"auth": {"algorithms": ["HS256"]}' in spec.REQUIREMENTS["INF-1"].text
+
+
 def test_profiles_follow_the_spec_sections() -> None:
     by_id = spec.REQUIREMENTS
     assert by_id["CLU-2"].profile is spec.Profile.CORE

@@ -11,7 +11,7 @@ from typing import Any
 
 from .._target_options import TARGET_OPTIONS
 
-__all__ = ["add_target_options", "connection_from_args", "target_values"]
+__all__ = ["add_target_options", "announce_target", "connection_from_args", "target_values"]
 
 
 def add_target_options(parser: argparse.ArgumentParser) -> None:
@@ -20,6 +20,18 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
     )
     for option in TARGET_OPTIONS:
         group.add_argument(f"--{option.name}", dest=option.dest, **option.add_argument_kwargs())
+
+
+def announce_target(command: str, urls: Sequence[str], *, nodes: int = 1) -> None:
+    """The one line every run starts with: which server it is about to test, so that a run
+    without --url does not silently test the bundled server."""
+    if urls:
+        where = ", ".join(urls)
+    else:
+        where = "bundled reference server"
+        if nodes > 1:
+            where += f" ({nodes}-node local cluster)"
+    print(f"crm-harness {command}: target {where}", flush=True)
 
 
 def target_values(args: argparse.Namespace) -> dict[str, Any]:

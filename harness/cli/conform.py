@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shlex
 import sys
 import tempfile
 import time
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .._exceptions import TargetError, UsageError
-from ._target import add_target_options, connection_from_args, target_values
+from ._target import add_target_options, announce_target, connection_from_args, target_values
 
 __all__ = ["BUNDLED_LIMITS", "add_parser", "run"]
 
@@ -45,7 +46,13 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--profile", help="profiles to check, e.g. core,metrics (default: all declared)"
     )
-    parser.add_argument("--req", help="only these requirement ids, e.g. EVT-1,RED-1")
+    parser.add_argument(
+        "--req",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="only this requirement id (repeatable, or ID,ID), e.g. EVT-1",
+    )
     parser.add_argument("--report", metavar="DIR", help="write report.json and report.html here")
     parser.add_argument("--junit", metavar="FILE", help="write JUnit XML, one case per id")
     parser.add_argument("--restart-cmd", help="shell command that restarts the target (CLU-2)")
@@ -67,10 +74,11 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def _split(value: str | None) -> list[str] | None:
-    if not value:
-        return None
-    return [part.strip() for part in value.split(",") if part.strip()]
+def _split(value: str | list[str] | None) -> list[str] | None:
+    """`A,B`, or the values of a repeated option, each of which may be `A,B`."""
+    values = value if isinstance(value, list) else [value or ""]
+    parts = [part.strip() for v in values for part in v.split(",") if part.strip()]
+    return parts or None
 
 
 def _validate(args: argparse.Namespace) -> tuple[list[str] | None, list[str] | None]:
@@ -83,7 +91,9 @@ def _validate(args: argparse.Namespace) -> tuple[list[str] | None, list[str] | N
         raise UsageError(f"unknown profile {', '.join(bad)} (known: {', '.join(sorted(known))})")
     unknown = [i for i in ids or [] if i not in REQUIREMENTS]
     if unknown:
-        raise UsageError(f"unknown requirement id {', '.join(unknown)}")
+        raise UsageError(
+            f"unknown requirement id {', '.join(unknown)} (see `crm-harness spec` for the ids)"
+        )
     if args.fuzz_seconds is not None and args.fuzz_seconds < 0:
         raise UsageError("--fuzz-seconds must be 0 or more")
     for name in ("quiet_period", "max_wait"):
@@ -103,7 +113,6 @@ def _bundled_server(tokens: Any) -> Iterator[tuple[str, Callable[[], None]]]:
 
     bundled = bundled_server(alternative="or check a running server with --url")
     heartbeat = Heartbeat(*BUNDLED_HEARTBEAT)
-    print("crm-harness conform: starting the bundled reference server", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="crm-conform-") as scratch:
         verify: dict[str, Any] = {"jwt_secret": getattr(tokens, "secret", "")}
         if isinstance(tokens, KeyTokens):
@@ -142,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
 
     fuzz_seed = args.fuzz_seed if args.fuzz_seed is not None else secrets.randbelow(2**31)
     started = time.monotonic()
+    announce_target("conform", args.url)
     with _target(args) as (connection, restart):
         load_target(connection)  # pre-flight: one clear line if unreachable
         if args.fuzz_seconds != 0:
@@ -162,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
             fuzz_seed=fuzz_seed,
             progress=_progress,
             jwks_url=args.jwks_url,
+            rerun=rerun_base(args, fuzz_seed),
         )
     if outcome.pytest_exit_code == int(pytest.ExitCode.INTERRUPTED):
         raise KeyboardInterrupt  # Ctrl-C inside pytest: the bundled server is already stopped
@@ -176,6 +187,49 @@ def run(args: argparse.Namespace) -> int:
         print(f"MUST failed: {', '.join(failed)}")
         return 1
     return 0
+
+
+# Options whose value is a secret: the rerun command names where to find it, never the value.
+_SECRET_VALUES = {"jwt_secret": '"$JWT_SECRET"'}
+_SECRET_HEADER_WORDS = ("authorization", "cookie", "key", "token", "secret")
+
+
+def rerun_base(args: argparse.Namespace, fuzz_seed: int) -> str:
+    """This run's command line without --req, --report and --junit (a report adds
+    `--req ID`): the same target, options and fuzz seed, with no secret written out."""
+    from .._target_options import TARGET_OPTIONS
+
+    words: list[str] = ["crm-harness", "conform"]
+    for url in args.url:
+        words += ["--url", shlex.quote(url)]
+    plain = {"--profile": args.profile, "--restart-cmd": args.restart_cmd, "-k": args.keyword,
+             "--quiet-period": args.quiet_period, "--max-wait": args.max_wait,
+             "--fuzz-seconds": args.fuzz_seconds, "--jwks-url": args.jwks_url}  # fmt: skip
+    for flag, value in plain.items():
+        if value is not None:
+            words += [flag, shlex.quote(f"{value:g}" if isinstance(value, float) else str(value))]
+    if args.fuzz_seconds != 0:
+        words += ["--fuzz-seed", str(fuzz_seed)]
+    for option in TARGET_OPTIONS:
+        value = getattr(args, option.dest, None)
+        if not value:
+            continue
+        flag = f"--{option.name}"
+        if option.kind == "flag":
+            words.append(flag)
+        elif option.dest in _SECRET_VALUES:
+            words += [flag, _SECRET_VALUES[option.dest]]
+        else:
+            for item in value if isinstance(value, list) else [value]:
+                words += [flag, shlex.quote(_hide_header_value(option.dest, str(item)))]
+    return " ".join(words)
+
+
+def _hide_header_value(dest: str, value: str) -> str:
+    name, sep, _ = value.partition(":")
+    if dest == "header" and sep and any(w in name.lower() for w in _SECRET_HEADER_WORDS):
+        return f"{name}: <elided>"
+    return value
 
 
 @contextmanager

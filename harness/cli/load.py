@@ -150,9 +150,12 @@ def run(args: argparse.Namespace) -> int:
     from harness.reporting import load_slo, write_reports
     from harness.rundir import RunSummary
 
+    from ._target import announce_target
+
     # A mistyped gate must cost one line, not a whole run: parse the SLO first.
     slo = load_slo(args.slo) if args.slo is not None else None
     config = _config(args)
+    announce_target("load", config.urls, nodes=config.nodes)
     run_dir = run_load(config)
     summary = RunSummary.from_json(json.loads((run_dir / "summary.json").read_text()))
     _print_summary(run_dir, summary)

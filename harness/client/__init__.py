@@ -67,6 +67,7 @@ from ._token_sources import (
     token_source,
 )
 from ._tokens import Agent, Org
+from ._transcript import Frame, Transcript, elide_tokens
 
 __all__ = [
     "INSECURE_WARNING",
@@ -85,6 +86,7 @@ __all__ = [
     "ErrorInfo",
     "EventMatch",
     "FlushResult",
+    "Frame",
     "KeyTokens",
     "Mutation",
     "MutationQueue",
@@ -110,10 +112,12 @@ __all__ = [
     "TokenFactory",
     "TokenSource",
     "TokenSourceError",
+    "Transcript",
     "cancel_task",
     "claims_for",
     "collection_path",
     "connection_options",
+    "elide_tokens",
     "fetch_info",
     "forged_hs256",
     "get_task",

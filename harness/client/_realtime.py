@@ -31,6 +31,7 @@ from ._messages import (
 from ._pacing import Pacer
 from ._socket import InstrumentedClient
 from ._streams import StreamTracker
+from ._transcript import Transcript
 
 __all__ = ["RealtimeClient"]
 
@@ -43,7 +44,8 @@ class RealtimeClient:
     `token_in` chooses where the token travels (AUTH-1): `"auth"` (the CONNECT packet's
     `auth.token`), `"header"` (`Authorization: Bearer`), or `"both"`. `token=None` sends none.
     `options` carries TLS trust, the deployment's extra headers and the Socket.IO path;
-    `headers` add to (and override) those headers for this client.
+    `headers` add to (and override) those headers for this client. A `transcript` is fed
+    every Socket.IO packet sent and received (tokens elided).
     """
 
     def __init__(
@@ -60,8 +62,12 @@ class RealtimeClient:
         pacer: Pacer | None = None,
         listeners: Sequence[PayloadListener] = (),
         options: ConnectionOptions | None = None,
+        transcript: Transcript | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        self.transcript = transcript
+        if transcript is not None:
+            transcript.add_secret(token)
         self.options = options or ConnectionOptions()
         self.token = token
         self.transports = list(transports)
@@ -117,13 +123,19 @@ class RealtimeClient:
         # Our own HTTP session (polling and the WebSocket), trusting what `options` says. It is
         # handed over as an object, which every python-engineio 4 takes, and closed with `sio`.
         http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self.options.ssl_context()))
-        sio = InstrumentedClient(reconnection=False, http_session=http)
+        channel = f"socket {self.label}".rstrip()
+        sio = InstrumentedClient(
+            reconnection=False, http_session=http, transcript=self.transcript, channel=channel
+        )
         refusals: list[Any] = []
         sio.on("*", self._make_catch_all(sio))
         sio.on("connect_error", lambda data=None: refusals.append(data))
         sio.on("disconnect", self._on_disconnect)
         headers, auth = self._connect_args()
         self._disconnected.clear()
+        if self.transcript is not None:
+            where = f"{self.url} ({'/'.join(self.transports)})"
+            self.transcript.http_request("CONNECT", where, headers, None, channel=channel)
         try:
             await sio.connect(
                 self.url,
@@ -140,6 +152,8 @@ class RealtimeClient:
                 detail = str(refusals[-1]) if refusals else str(exc)
                 failure = ConnectFailure(detail, None, refusals[-1] if refusals else None, str(exc))
             self.connect_failure = failure
+            if self.transcript is not None:
+                self.transcript.record("received", channel, f"connect failed: {failure.message}")
             await self._safe_close(sio)
             return failure
         self._sio = sio

@@ -15,6 +15,7 @@ from harness.spec import API_PREFIX, COLLECTIONS, HEALTH_PATH, INFO_PATH, METRIC
 from ._connection import ConnectionOptions
 from ._listeners import PayloadListener
 from ._messages import ErrorInfo
+from ._transcript import Transcript
 
 __all__ = ["RestClient", "RestResponse", "collection_path"]
 
@@ -60,7 +61,7 @@ class RestResponse:
 
 class RestClient:
     """One user's REST session. `token=None` sends no Authorization header; `options` adds
-    the deployment's headers and TLS trust."""
+    the deployment's headers and TLS trust; a `transcript` is fed each request and answer."""
 
     def __init__(
         self,
@@ -70,9 +71,13 @@ class RestClient:
         timeout: float = 10.0,
         listeners: Sequence[PayloadListener] = (),
         options: ConnectionOptions | None = None,
+        transcript: Transcript | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.token = token
+        self.transcript = transcript
+        if transcript is not None:
+            transcript.add_secret(token)
         self.listeners = list(listeners)
         options = options or ConnectionOptions()
         headers = options.header_map()
@@ -109,9 +114,13 @@ class RestClient:
         elif content is not None:
             send_headers.setdefault("Content-Type", "application/json")
         started = time.perf_counter()
-        response = await self._http.request(
+        request = self._http.build_request(
             method, path, content=content, headers=send_headers, params=params
         )
+        if self.transcript is not None:
+            shown = request.url.raw_path.decode("ascii", errors="replace")
+            self.transcript.http_request(method, shown, request.headers, request.content)
+        response = await self._http.send(request)
         elapsed = time.perf_counter() - started
         body: Any = None
         if response.content:
@@ -120,6 +129,8 @@ class RestClient:
             except ValueError:
                 body = response.text
         answer = RestResponse(method, path, response.status_code, body, response.headers, elapsed)
+        if self.transcript is not None:
+            self.transcript.http_response(method, path, response.status_code, body)
         for listener in self.listeners:
             listener.response_received(answer)
         return answer

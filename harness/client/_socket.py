@@ -1,7 +1,8 @@
 """The python-socketio client underneath `RealtimeClient`, instrumented for measurement.
 
-It records the wire size of every Socket.IO packet it receives and can be told to stop
-answering Engine.IO pings (TRN-3) or to drop its transport without a goodbye.
+It records the wire size of every Socket.IO packet it receives, hands the packets it sends
+and receives to a `Transcript` when given one, and can be told to stop answering Engine.IO
+pings (TRN-3) or to drop its transport without a goodbye.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 import socketio
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
+
+from ._transcript import Transcript
 
 __all__ = ["InstrumentedClient"]
 
@@ -26,15 +29,28 @@ class InstrumentedClient(socketio.AsyncClient):
     runs before any other packet is decoded, so the handler may read it.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(
+        self, *, transcript: Transcript | None = None, channel: str = "socket", **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
+        self.transcript = transcript
+        self.channel = channel
         self.last_wire_bytes = 0
         self.answer_pings = True
         self._announced_heartbeat: tuple[int, int] | None = None
 
     async def _handle_eio_message(self, data: Any) -> None:
         self.last_wire_bytes = len(data.encode()) if isinstance(data, str) else len(data)
+        if self.transcript is not None:
+            self.transcript.record("received", self.channel, _frame_text(data))
         await super()._handle_eio_message(data)
+
+    async def _send_packet(self, pkt: Any) -> None:
+        if self.transcript is not None:
+            encoded = pkt.encode()
+            for part in encoded if isinstance(encoded, list) else [encoded]:
+                self.transcript.record("sent", self.channel, _frame_text(part))
+        await super()._send_packet(pkt)
 
     def suppress_pongs(self) -> None:
         """From now on the Engine.IO client drops its PONG packets: the server must time out.
@@ -84,3 +100,8 @@ class InstrumentedClient(socketio.AsyncClient):
         if self._announced_heartbeat is not None:
             return self._announced_heartbeat
         return (round(self.eio.ping_interval * 1000), round(self.eio.ping_timeout * 1000))
+
+
+def _frame_text(data: str | bytes) -> str:
+    """A Socket.IO packet as it went over the wire; a binary attachment by its size."""
+    return data if isinstance(data, str) else f"<binary attachment, {len(data)} bytes>"

@@ -114,6 +114,15 @@ class ConformanceResult:
     urls: tuple[str, ...] = ()
     duration_s: float = 0.0
     exercised: dict[str, frozenset[str]] = field(default_factory=dict)
+    rerun: str = ""  # the run's command without --req: `rerun_command(rid)` adds one id
+
+    def rerun_command(self, requirement_id: str) -> str:
+        return f"{self.rerun} --req {requirement_id}" if self.rerun else ""
+
+    def failing(self) -> list[str]:
+        """Ids whose verdict is fail or non-strict, in spec order (what a report leads with)."""
+        bad = (Verdict.FAIL, Verdict.NON_STRICT)
+        return [rid for rid, r in self.requirements.items() if r.verdict in bad]
 
     def coverage(self) -> dict[str, dict[str, bool]]:
         """The (requirement × path) matrix of the selected ids: each path the spec names for
@@ -139,12 +148,17 @@ class ConformanceResult:
         return {rid: r.verdict for rid, r in self.requirements.items()}
 
     def to_json(self) -> dict[str, Any]:
+        requirements = {rid: r.to_json() for rid, r in self.requirements.items()}
+        for rid in self.failing():
+            if self.rerun:
+                requirements[rid]["rerun"] = self.rerun_command(rid)
         return {
             "specVersion": self.spec_version,
             "target": dict(self.target),
             "summary": self.summary,
-            "requirements": {rid: r.to_json() for rid, r in self.requirements.items()},
+            "requirements": requirements,
             "coverage": self.coverage(),
+            "rerun": self.rerun,
         }
 
     @classmethod
@@ -158,6 +172,7 @@ class ConformanceResult:
         urls: Sequence[str] = (),
         duration_s: float = 0.0,
         exercised: Mapping[str, Iterable[str]] | None = None,
+        rerun: str = "",
     ) -> ConformanceResult:
         """`not_run_reasons` gives why an id was not checked at all (e.g. profile not declared)."""
         by_id: dict[str, list[TestRecord]] = {}
@@ -165,7 +180,9 @@ class ConformanceResult:
             by_id.setdefault(record.requirement, []).append(record)
         wanted = set(requirement_ids)
         ordered = [rid for rid in REQUIREMENTS if rid in wanted]
-        result = cls(target, spec_version=SPEC_VERSION, urls=tuple(urls), duration_s=duration_s)
+        result = cls(
+            target, spec_version=SPEC_VERSION, urls=tuple(urls), duration_s=duration_s, rerun=rerun
+        )
         result.exercised = {rid: frozenset(p) for rid, p in (exercised or {}).items()}
         for rid in ordered:
             requirement = REQUIREMENTS[rid]

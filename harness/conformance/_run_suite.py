@@ -142,12 +142,14 @@ def run(
     progress: Callable[[ProgressLine], None] | None = None,
     extra_pytest_args: Sequence[str] = (),
     jwks_url: str | None = None,
+    rerun: str | None = None,
 ) -> RunResult:
     """Run the suite against the connection's URLs (nodes of one cluster) with its token
     source, TLS trust and headers, and return the verdicts.
 
     `restart` is an in-process alternative to `restart_cmd` for CLU-2 (a callable that
-    restarts the target and returns when it is back).
+    restarts the target and returns when it is back). `rerun` is the command that repeats
+    this run without --req: reports show it with `--req ID` under each failure.
     """
     args = ["--pyargs", CHECKS, "-p", "no:cacheprovider", "-p", "no:terminal"]
     # The terminal reporter is off (the caller shows progress), so ini addopts like -ra would
@@ -166,6 +168,7 @@ def run(
         "--crm-fuzz-seconds": str(fuzz_seconds) if fuzz_seconds is not None else None,
         "--crm-fuzz-seed": str(fuzz_seed) if fuzz_seed is not None else None,
         "--crm-jwks-url": jwks_url,
+        "--crm-rerun": rerun,
         "-k": keyword,
     }
     for option, value in optional.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import sys
@@ -17,6 +18,7 @@ from harness.spec import REQUIREMENTS, Profile
 
 from ._model import ConformanceResult, Outcome, TestRecord
 from ._target import DEFAULT_FUZZ_S, DEFAULT_MAX_WAIT_S, DEFAULT_QUIET_S, Target, load_target
+from .evidence import TRANSCRIPT_KEY, default_rerun_base
 from .failures import CheckFailure, FailureRecord
 from .outcomes import EXERCISED_PROPERTY, NOT_RUN_PREFIX, NOTE_PROPERTY
 from .payload_check import VIOLATION_PROPERTY
@@ -39,11 +41,14 @@ RESULT_KEY = pytest.StashKey[ConformanceResult]()
 # An in-process restart of the target (the bundled server's), set by `run()`: CLU-2.
 RESTART_KEY = pytest.StashKey[Callable[[], None]]()
 _FAILURE_ATTR = "crm_failure"
+_FRAMES_ATTR = "crm_frames"
 CHECKS_PACKAGE = "harness.conformance.checks"
 
 
-def _split(value: str | None) -> list[str]:
-    return [part.strip() for part in (value or "").split(",") if part.strip()]
+def _split(value: str | list[str] | None) -> list[str]:
+    """`A,B`, or the values of a repeated option, each of which may be `A,B`."""
+    values = value if isinstance(value, list) else [value or ""]
+    return [part.strip() for v in values for part in v.split(",") if part.strip()]
 
 
 def requirement_ids_of(item: pytest.Item) -> tuple[str, ...]:
@@ -177,6 +182,10 @@ class ConformanceSession:
         report = yield
         if call.excinfo is not None and isinstance(call.excinfo.value, CheckFailure):
             setattr(report, _FAILURE_ATTR, call.excinfo.value.record())
+        transcript = item.stash.get(TRANSCRIPT_KEY, None)
+        if report.failed and transcript is not None:
+            # Taken now, before teardown closes the clients: the frames up to the failure.
+            setattr(report, _FRAMES_ATTR, tuple(transcript.to_json()))
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -221,12 +230,14 @@ class ConformanceSession:
                 outcome, message = Outcome.NOT_RUN, _skip_reason(report)
             elif report is not None and report.failed:
                 failure = getattr(report, _FAILURE_ATTR, None) or _plain_failure(report)
+                failure = dataclasses.replace(failure, frames=getattr(report, _FRAMES_ATTR, ()))
                 if failure.requirement not in (None, rid):
                     outcome = Outcome.NOT_RUN
                     message = f"not reached: the check failed on {failure.requirement} first"
                     failure = None
                 else:
-                    outcome, message = Outcome.FAILED, f"{failure.title}: {failure.message}"
+                    said = (failure.title, failure.message)
+                    outcome, message = Outcome.FAILED, ": ".join(part for part in said if part)
             if outcome is Outcome.PASSED and rid in notes:
                 outcome, message = notes[rid]
             self.records.append(TestRecord(name, rid, outcome, message, duration, failure))
@@ -258,6 +269,8 @@ class ConformanceSession:
             urls=self.target.urls,
             duration_s=time.monotonic() - self.started,
             exercised=self.exercised,
+            rerun=self.config.getoption("--crm-rerun")
+            or default_rerun_base(self.urls, self.profile_option),
         )
         self.config.stash[RESULT_KEY] = result
         from .report import write_reports

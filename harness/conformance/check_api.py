@@ -32,6 +32,7 @@ from harness.client import (
     RestClient,
     RestResponse,
     TokenSource,
+    Transcript,
 )
 from harness.spec import Limits, data_event_name
 
@@ -88,6 +89,8 @@ class Crm:
     org: Org = field(default_factory=Org)
     restart_hook: Callable[[], None] | None = None
     payloads: PayloadCheck | None = None  # validates every payload the clients receive
+    # What the clients sent and received, last frames first to go: a failure's evidence.
+    transcript: Transcript = field(default_factory=Transcript)
     _clients: list[RealtimeClient] = field(default_factory=list)
     _rests: list[RestClient] = field(default_factory=list)
 
@@ -198,7 +201,11 @@ class Crm:
         if token is None and agent is not None:
             token = self.token(agent)
         client = RestClient(
-            self.url(node), token, listeners=self._listeners(), options=self.target.options
+            self.url(node),
+            token,
+            listeners=self._listeners(),
+            options=self.target.options,
+            transcript=self.transcript,
         )
         self._rests.append(client)
         return client
@@ -222,6 +229,7 @@ class Crm:
         label = agent.user_id if agent else ""
         pacer = Pacer.below(self.limits.eventsPerSecond, self.limits.burst) if paced else None
         kwargs.setdefault("options", self.target.options)
+        kwargs.setdefault("transcript", self.transcript)
         client = RealtimeClient(
             self.url(node), token, label=label, pacer=pacer, listeners=self._listeners(), **kwargs
         )

@@ -42,6 +42,9 @@ class FailureRecord:
     requirement: str | None = None
     expected: Any = None
     observed: Any = None
+    # The last frames the check's clients sent and received (harness.client.Frame.to_json),
+    # tokens elided: the evidence a report shows under the failure.
+    frames: tuple[Mapping[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +54,7 @@ class FailureRecord:
             "requirement": self.requirement,
             "expected": _jsonable(self.expected),
             "observed": _jsonable(self.observed),
+            "frames": [dict(frame) for frame in self.frames],
         }
 
 

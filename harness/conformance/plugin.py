@@ -53,9 +53,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--crm-req",
-        default=None,
+        action="append",
+        default=[],
         metavar="ID,ID",
-        help="check only these requirement ids (e.g. EVT-1,RED-1)",
+        help="check only these requirement ids (e.g. EVT-1,RED-1; repeatable)",
+    )
+    group.addoption(
+        "--crm-rerun",
+        default=None,
+        metavar="CMD",
+        help="the command of this run without --req (reports add --req ID to rerun one id)",
     )
     group.addoption(
         "--crm-restart-cmd",

@@ -61,7 +61,29 @@ REQUIREMENTS: dict[str, Requirement] = {
             "Discovery",
             Profile.CORE,
             Level.MUST,
-            "`GET /api/v1/realtime/info` (no auth) returns 200 with:",
+            "`GET /api/v1/realtime/info` (no auth) returns 200 with:\n"
+            "\n"
+            "```json\n"
+            "{\n"
+            '  "specVersion": "1.1",\n'
+            '  "server": "name/version",\n'
+            '  "node": "node-1",\n'
+            '  "profiles": ["core", "collab", "ai", "metrics"],\n'
+            '  "heartbeat": {"pingInterval": 10000, "pingTimeout": 5000},\n'
+            '  "limits": {\n'
+            '    "eventsPerSecond": 10, "burst": 20, "floodDisconnectThreshold": 100,\n'
+            '    "maxConnectionsPerUser": 5, "maxPayloadBytes": 65536,\n'
+            '    "replayWindowEvents": 1000, "replayWindowSeconds": 300,\n'
+            '    "idempotencyTtlSeconds": 86400, "editLockTtlSeconds": 300,\n'
+            '    "presenceGraceSeconds": 5\n'
+            "  },\n"
+            '  "sensitiveFields": {\n'
+            '    "escrow": ["myCommission", "grossCommission"], "listing": ["listingCommission"],\n'
+            '    "client": ["ssnLast4"], "appointment": [], "lead": []\n'
+            "  },\n"
+            '  "auth": {"algorithms": ["HS256"]}\n'
+            "}\n"
+            "```",
         ),
         Requirement(
             "INF-2",
@@ -139,7 +161,7 @@ REQUIREMENTS: dict[str, Requirement] = {
             "Records and the REST API",
             Profile.CORE,
             Level.MUST,
-            '`POST /api/v1/{collection}` creates; 201 `{"data": record}`. An optional `Idempotency- '
+            '`POST /api/v1/{collection}` creates; 201 `{"data": record}`. An optional `Idempotency-'
             "Key` header (1–64 chars) makes it idempotent (MUT-2): a repeat returns 200 with the "
             "original record and header `Idempotent-Replayed: true`, and changes nothing.",
         ),

@@ -13,6 +13,7 @@ from harness.contract import PayloadValidator
 from .._session import RESTART_KEY, TARGET_KEY
 from .._target import Target
 from ..check_api import Crm
+from ..evidence import TRANSCRIPT_KEY
 from ..outcomes import not_run
 from ..payload_check import PayloadCheck
 
@@ -44,6 +45,7 @@ async def crm(
     hook = request.config.stash.get(RESTART_KEY, None)
     payloads = PayloadCheck(crm_validator)
     helper = Crm(crm_target, request.node, restart_hook=hook, payloads=payloads)
+    request.node.stash[TRANSCRIPT_KEY] = helper.transcript
     try:
         yield helper
     finally:

@@ -1,22 +1,54 @@
-"""`report.html`: one self-contained page a person reads (jinja2 template beside this file)."""
+"""`report.html`: one self-contained page a person reads (jinja2 template beside this file).
+
+Failures lead: a table of the failing ids, each linking to its detail (what was expected and
+observed, the frames the check sent and received, the command that reruns that one id), then
+every section in spec order.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from .._model import ConformanceResult, Verdict
+from .._model import ConformanceResult, RequirementResult, TestRecord, Verdict
+from ._markdown import markdown_html
 
-__all__ = ["HtmlReport"]
+__all__ = ["FailureDetail", "HtmlReport"]
 
 _TEMPLATE = "report.html.j2"
 
 
 def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=repr)
+
+
+@dataclass(frozen=True, slots=True)
+class FailureDetail:
+    """A failing (or non-strict) id with the checks that said so and how to rerun it."""
+
+    rid: str
+    requirement: RequirementResult
+    tests: tuple[TestRecord, ...]
+    rerun: str
+
+    @property
+    def anchor(self) -> str:
+        return f"detail-{self.rid}"
+
+
+def failure_details(result: ConformanceResult) -> list[FailureDetail]:
+    details = []
+    for rid in result.failing():
+        req = result.requirements[rid]
+        tests = tuple(
+            t for t in req.tests if t.failure is not None or t.outcome.value == "non-strict"
+        )
+        details.append(FailureDetail(rid, req, tests, result.rerun_command(rid)))
+    return details
 
 
 class HtmlReport:
@@ -27,24 +59,21 @@ class HtmlReport:
             undefined=jinja2.StrictUndefined,
         )
         self._env.filters["pretty"] = _pretty
+        self._env.filters["markdown"] = markdown_html
 
     def render(self, result: ConformanceResult) -> str:
         sections: dict[str, list[tuple[str, Any]]] = {}
         for rid, req in result.requirements.items():
             title = f"§{req.requirement.section} {req.requirement.section_title}"
             sections.setdefault(title, []).append((rid, req))
-        failures = [
-            (rid, test)
-            for rid, req in result.requirements.items()
-            if req.verdict in (Verdict.FAIL, Verdict.NON_STRICT)
-            for test in req.tests
-            if test.failure is not None or test.outcome.value == "non-strict"
-        ]
+        details = failure_details(result)
         return self._env.get_template(_TEMPLATE).render(
             result=result,
             summary=result.summary,
             sections=sections,
-            failures=failures,
+            details=details,
+            failing={d.rid: d.anchor for d in details},
+            must_failed=[d.rid for d in details if d.requirement.verdict is Verdict.FAIL],
             coverage=result.coverage(),
             target=_pretty(dict(result.target)),
         )

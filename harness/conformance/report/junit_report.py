@@ -43,6 +43,8 @@ class JunitReport:
                         f"{failing.name}\nexpected: {record.expected!r}\n"
                         f"observed: {record.observed!r}"
                     )
+                if result.rerun:
+                    failure.text = f"{failure.text or ''}\nrerun: {result.rerun_command(rid)}"
             elif req.verdict is Verdict.NOT_RUN:
                 ET.SubElement(case, "skipped", message=req.reason or "not run")
             elif req.verdict in (Verdict.NON_STRICT, Verdict.INFO):
