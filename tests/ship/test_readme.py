@@ -68,6 +68,16 @@ def test_commands_shown_in_code_blocks_are_accepted(page: Path) -> None:
             parse_harness_command(argv)
 
 
+def test_command_reference_lists_every_make_target() -> None:
+    """Every target of the Makefile has a row in the command reference (docs/reference.md)."""
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([a-z][\w-]*):", makefile, flags=re.M))
+    reference = (DOCS / "reference.md").read_text()
+    rows = "\n".join(line for line in reference.splitlines() if line.startswith("| `make "))
+    missing = sorted(t for t in targets if f"`make {t}`" not in rows)
+    assert missing == [], f"add a row for these targets to docs/reference.md: {missing}"
+
+
 def test_make_targets_named_in_the_docs_exist() -> None:
     """Every `make X` the README or a docs page names is a target of the Makefile."""
     targets: set[str] = set()
