@@ -6,25 +6,26 @@
 # Debian's packages and deploy/local/docker-compose.local.yml builds on it (see docs/scale.md).
 # Legacy builder and BuildKit alike: no `syntax` line (BuildKit would fetch that frontend image).
 ARG BASE_IMAGE=python:3.11-slim
-# The extra of pyproject.toml the image installs: `cluster`, the bundled server and its backends.
-ARG EXTRAS=cluster
+# The pinned dependency set the image installs (lock/<LOCK>.txt): `server`, the bundled server
+# with its cluster backends (Redis, PostgreSQL); `harness` for an image that only checks servers.
+# The locks are for CPython 3.11 on Linux x86_64: a BASE_IMAGE with another Python may not
+# find wheels for every pin.
+ARG LOCK=server
 
-# Dependencies in a venv of their own stage, from pyproject.toml alone (no packages yet, an empty
-# README): this stage, the slow one, and the runtime layer that copies it are rebuilt only when
-# pyproject.toml changes, never on a code or README change.
+# Dependencies in a venv of their own stage, from the lock alone (exact versions, hashes
+# checked; nothing resolved): this stage, the slow one, and the runtime layer that copies it are
+# rebuilt only when the lock changes, never on a code or README change.
 FROM ${BASE_IMAGE} AS deps
-ARG EXTRAS
+ARG LOCK
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python3 -m venv /opt/venv
 WORKDIR /src
-COPY pyproject.toml ./
-RUN touch README.md \
-    && /opt/venv/bin/pip install --quiet ".[${EXTRAS}]" \
-    && /opt/venv/bin/pip uninstall --quiet --yes crm-realtime-harness
+COPY lock/${LOCK}.txt ./lock.txt
+RUN /opt/venv/bin/pip install --quiet --require-hashes -r lock.txt
 
 # The project's own wheel (a small layer for the runtime stage to install).
 FROM deps AS build
-COPY README.md ./
+COPY pyproject.toml README.md ./
 COPY harness ./harness
 COPY reference_server ./reference_server
 COPY scenarios ./scenarios

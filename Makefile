@@ -10,6 +10,12 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 4
 XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 DEMO_ARGS ?=
+# The pinned dependency sets (`make lock` writes them, `make install` installs dev.txt).
+LOCK_DIR := lock
+UPGRADE ?=
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes \
+	--python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 JWT_SECRET ?= dev-secret-for-local-trials-only-0123
 URL ?=
 # The compose stack. COMPOSE: `docker compose` (v2) where it answers, else `docker-compose` (v1,
@@ -29,10 +35,11 @@ CRM_NOFILE ?= $(shell n=$$(ulimit -Hn); if [ "$$n" = unlimited ] || [ "$$n" -ge 
 export CRM_NOFILE
 endif
 
-.PHONY: help install test test-fast test-stack lint docs format demo serve conform load ci docker-build compose-build compose-up compose-load compose-down clean
+.PHONY: help install lock test test-fast test-stack lint docs format demo serve conform load ci docker-build compose-build compose-up compose-load compose-down clean
 
 help:
 	@echo "make install       create $(VENV) and install the project with its dev tools"
+	@echo "make lock          refresh lock/*.txt from pyproject.toml (UPGRADE=1: newest allowed)"
 	@echo "make test          the whole test suite (PYTEST_ARGS=... to narrow it)"
 	@echo "make test-fast     the suite without tests marked slow"
 	@echo "make test-stack    the compose stack for real on a local Docker engine (10-30 min)"
@@ -49,13 +56,25 @@ help:
 	@echo "make compose-load  a load run by the Locust services against nginx, its report copied"
 	@echo "make compose-down  stop the stack, drop its volumes (LOCAL_IMAGES=1: on local images)"
 
-$(STAMP): pyproject.toml
+# Installs are pinned: every dependency from lock/dev.txt (exact versions, hashes checked), then
+# the project itself, editable, without resolving anything. The locks are for CPython 3.11 on
+# Linux x86_64 (what CI, the image and the GitHub Action run); lock/README.md says more.
+$(STAMP): pyproject.toml $(LOCK_DIR)/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK_DIR)/dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Refresh the locks after editing the dependencies of pyproject.toml: pins already in a lock are
+# kept (UPGRADE=1 moves every one to the newest release pyproject.toml allows). dev.txt first;
+# server.txt and harness.txt are constrained by it, so a package has one version in all three.
+lock: $(STAMP)
+	$(UV_COMPILE) --extra dev -o $(LOCK_DIR)/dev.txt
+	$(UV_COMPILE) --extra server --extra cluster -c $(LOCK_DIR)/dev.txt -o $(LOCK_DIR)/server.txt
+	$(UV_COMPILE) -c $(LOCK_DIR)/dev.txt -o $(LOCK_DIR)/harness.txt
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)

@@ -91,14 +91,17 @@ def test_every_module_and_data_file_of_the_packages_is_in_the_image(
 
 def test_the_image_installs_the_server_with_its_cluster_backends(wheel: zipfile.ZipFile) -> None:
     """INF-3: the image serves (`CMD ["serve"]`), also as a cluster node on Redis and
-    PostgreSQL: it installs the `cluster` extra (ARG EXTRAS), which the wheel declares with the
-    server's, into the venv the runtime stage copies."""
+    PostgreSQL: it installs lock/server.txt (ARG LOCK; the pins of the `server` and `cluster`
+    extras, tests/packaging/test_lock.py), hashes checked, into the venv the runtime stage
+    copies; the project's wheel, which declares those extras, comes without dependencies."""
     text = DOCKERFILE.read_text()
-    assert re.search(r"^ARG EXTRAS=cluster$", text, re.M)
+    assert re.search(r"^ARG LOCK=server$", text, re.M)
     deps_stage, runtime_stage = text.split("\nFROM ")[1], text.split("\nFROM ")[-1]
     assert deps_stage.startswith("${BASE_IMAGE} AS deps")
-    assert '/opt/venv/bin/pip install --quiet ".[${EXTRAS}]"' in deps_stage
+    assert "COPY lock/${LOCK}.txt ./lock.txt" in deps_stage
+    assert "/opt/venv/bin/pip install --quiet --require-hashes -r lock.txt" in deps_stage
     assert "COPY --from=deps /opt/venv /opt/venv" in runtime_stage
+    assert "pip install --quiet --no-deps --no-index /wheels/*.whl" in runtime_stage
     name = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
     requires = [
         line.split(":", 1)[1].strip()
