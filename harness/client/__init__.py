@@ -51,6 +51,7 @@ from ._messages import (
     ReceivedEvent,
 )
 from ._mutations import FlushResult, Mutation, MutationQueue
+from ._node_metrics import MetricFamily, NodeFigures, parse_metrics, scrape_node, sum_figures
 from ._pacing import Pacer
 from ._realtime import RealtimeClient
 from ._rest import RestClient, RestResponse, collection_path
@@ -88,8 +89,10 @@ __all__ = [
     "FlushResult",
     "Frame",
     "KeyTokens",
+    "MetricFamily",
     "Mutation",
     "MutationQueue",
+    "NodeFigures",
     "Org",
     "Pacer",
     "PayloadListener",
@@ -123,7 +126,10 @@ __all__ = [
     "get_task",
     "list_tasks",
     "parse_header",
+    "parse_metrics",
+    "scrape_node",
     "submit_task",
+    "sum_figures",
     "target_connection",
     "token_expiry",
     "token_source",

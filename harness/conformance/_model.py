@@ -115,6 +115,8 @@ class ConformanceResult:
     duration_s: float = 0.0
     exercised: dict[str, frozenset[str]] = field(default_factory=dict)
     rerun: str = ""  # the run's command without --req: `rerun_command(rid)` adds one id
+    # The cluster view: {node URL: figures, ..., "sum": figures} (see _node_view)
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def rerun_command(self, requirement_id: str) -> str:
         return f"{self.rerun} --req {requirement_id}" if self.rerun else ""
@@ -159,6 +161,7 @@ class ConformanceResult:
             "requirements": requirements,
             "coverage": self.coverage(),
             "rerun": self.rerun,
+            "nodes": self.nodes,
         }
 
     @classmethod
@@ -173,6 +176,7 @@ class ConformanceResult:
         duration_s: float = 0.0,
         exercised: Mapping[str, Iterable[str]] | None = None,
         rerun: str = "",
+        nodes: Mapping[str, dict[str, Any]] | None = None,
     ) -> ConformanceResult:
         """`not_run_reasons` gives why an id was not checked at all (e.g. profile not declared)."""
         by_id: dict[str, list[TestRecord]] = {}
@@ -184,6 +188,7 @@ class ConformanceResult:
             target, spec_version=SPEC_VERSION, urls=tuple(urls), duration_s=duration_s, rerun=rerun
         )
         result.exercised = {rid: frozenset(p) for rid, p in (exercised or {}).items()}
+        result.nodes = dict(nodes or {})
         for rid in ordered:
             requirement = REQUIREMENTS[rid]
             tests = tuple(by_id.get(rid, ()))

@@ -17,6 +17,7 @@ from harness.client import INSECURE_WARNING, TARGET_OPTIONS, TargetConnection, t
 from harness.spec import REQUIREMENTS, Profile
 
 from ._model import ConformanceResult, Outcome, TestRecord
+from ._node_view import NodeView
 from ._target import DEFAULT_FUZZ_S, DEFAULT_MAX_WAIT_S, DEFAULT_QUIET_S, Target, load_target
 from .evidence import TRANSCRIPT_KEY, default_rerun_base
 from .failures import CheckFailure, FailureRecord
@@ -72,6 +73,7 @@ class ConformanceSession:
         self._ids_by_nodeid: dict[str, tuple[str, ...]] = {}
         self._pending: dict[str, dict[str, Any]] = {}
         self.exercised: dict[str, set[str]] = {}  # requirement -> paths some check drove
+        self.node_view: NodeView | None = None
 
     # setup ----------------------------------------------------------------------------------
 
@@ -112,6 +114,8 @@ class ConformanceSession:
             jwks_url=self.config.getoption("--crm-jwks-url"),
         )
         self.config.stash[TARGET_KEY] = self.target
+        self.node_view = NodeView(connection)
+        self.node_view.start()
         self.started = time.monotonic()
 
     def _connection(self) -> TargetConnection:
@@ -203,6 +207,8 @@ class ConformanceSession:
                 if key == EXERCISED_PROPERTY:
                     rid, paths = json.loads(str(value))
                     self.exercised.setdefault(rid, set()).update(paths)
+            if self.node_view is not None:
+                self.node_view.add_deliveries(report.user_properties)
             state["violations"] = [
                 json.loads(str(v)) for k, v in report.user_properties if k == VIOLATION_PROPERTY
             ]
@@ -271,6 +277,7 @@ class ConformanceSession:
             exercised=self.exercised,
             rerun=self.config.getoption("--crm-rerun")
             or default_rerun_base(self.urls, self.profile_option),
+            nodes=self.node_view.rows() if self.node_view is not None else None,
         )
         self.config.stash[RESULT_KEY] = result
         from .report import write_reports

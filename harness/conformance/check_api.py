@@ -37,6 +37,7 @@ from harness.client import (
 from harness.spec import Limits, data_event_name
 
 from ._model import Outcome
+from ._node_view import record_deliveries
 from ._target import Target
 from .failures import expect
 from .outcomes import exercised, not_run, note
@@ -299,6 +300,7 @@ class Crm:
         return event.payload if event is not None else None
 
     async def aclose(self) -> None:
+        record_deliveries(self.item, self._clients)
         await asyncio.gather(*(c.disconnect() for c in self._clients), return_exceptions=True)
         await asyncio.gather(*(r.aclose() for r in self._rests), return_exceptions=True)
         if self.payloads is not None:

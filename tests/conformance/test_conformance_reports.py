@@ -37,7 +37,8 @@ def test_json_report_shape(tmp_path: Path) -> None:
     """report.json: specVersion, target, summary, requirements with the fields per id."""
     write_reports(_result(), report_dir=tmp_path)
     data = json.loads((tmp_path / "report.json").read_text())
-    assert set(data) == {"specVersion", "target", "summary", "requirements", "coverage", "rerun"}
+    keys = {"specVersion", "target", "summary", "requirements", "coverage", "rerun", "nodes"}
+    assert set(data) == keys
     assert data["specVersion"] == SPEC_VERSION and data["target"] == INFO
     assert set(data["summary"]) == {"pass", "fail", "non-strict", "not-run", "info"}
     evt1 = data["requirements"]["EVT-1"]

@@ -54,6 +54,9 @@ FAULTS: dict[str, str] = {
     "LIM-4": "the payload size is not checked",
     "LIM-5": "a mutate payload that is not an object is an INTERNAL error",
     "MET-1": "crm_realtime_replayed_events_total is not exported",
+    # A node that under-reports: on a cluster only the sum over every node shows it (the
+    # single-node check may read another node); tests/faults/test_cluster_metrics_fault.py.
+    "MET-1/under-report": "the node exports a registry nothing counts into: every figure stays 0",
 }
 
 
@@ -283,6 +286,8 @@ def _limit_faults() -> None:
 def _metrics_faults() -> None:
     def exposition(orig: Any) -> Any:
         def patched(self: ServerMetrics) -> bytes:
+            if broken("MET-1/under-report"):
+                return orig(ServerMetrics())
             text: bytes = orig(self)
             if not broken("MET-1"):
                 return text
