@@ -135,6 +135,12 @@ class RunFigures:
     bytes_live: int
 
     @property
+    def streams_with_problems(self) -> pd.DataFrame:
+        """The rows of `per_stream` with a gap, a loss, a duplicate or an out-of-order event."""
+        counts = self.per_stream.drop(columns=["stream", "received"]).fillna(0)
+        return self.per_stream[counts.sum(axis=1) > 0]
+
+    @property
     def changes_per_s(self) -> float:
         return self.changes / self.duration_s
 

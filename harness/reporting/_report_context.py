@@ -15,8 +15,9 @@ import pandas as pd
 
 from harness.spec import DATA_EVENTS
 
-from ..rundir import LatencyKind, RunData, RunSummary, load_summary
+from ..rundir import LatencyKind, RunData, RunSummary, load_summary, write_path
 from ._figures import RunFigures, compute_figures
+from ._write_table import low_sample_figures, low_sample_warning
 from .gates import Slo, Verdict, evaluate, parse_slo
 
 __all__ = [
@@ -81,11 +82,7 @@ def extend_summary(summary: dict[str, Any], figures: RunFigures) -> dict[str, An
         "latency_ms_by_event": _nested_by(figures.by_event, "event"),
         "latency_ms_by_scope": _nested_by(figures.by_scope, "scope"),
         "bytes_by_event": {str(r.pop("event")): r for r in records(figures.bytes_per_event)},
-        "streams_with_anomalies": records(
-            figures.per_stream[
-                figures.per_stream.drop(columns=["stream", "received"]).fillna(0).sum(axis=1) > 0
-            ]
-        ),
+        "streams_with_anomalies": records(figures.streams_with_problems),
     }
     cleaned: dict[str, Any] = _clean(extended)
     return cleaned
@@ -140,6 +137,9 @@ def _warnings(summary: RunSummary, figures: RunFigures) -> list[str]:
     for kind, measured in ((LatencyKind.E2E, latency.e2e), (LatencyKind.FANOUT, latency.fanout)):
         if measured.p50 is None:
             notes.append(f"No {kind} latency was measured.")
+    low = low_sample_warning(low_sample_figures(summary))
+    if low is not None:
+        notes.append(low)
     return notes
 
 
@@ -152,6 +152,9 @@ def build_context(
 ) -> ReportContext:
     figures = compute_figures(run)
     summary_json = extend_summary(load_summary(run.path, recompute=recompute), figures)
+    if "write_path" not in summary_json:  # a run directory from before it was recorded
+        figures_of = RunSummary(write_path=write_path(run.actions)).to_json()["write_path"]
+        summary_json["write_path"] = _clean(figures_of)
     summary = RunSummary.from_json(summary_json)
     effective = slo if slo is not None else DEFAULT_SLO
     return ReportContext(

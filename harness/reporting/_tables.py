@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..rundir import Percentiles
     from ._report_context import ReportContext
 
-__all__ = ["fmt_number", "key_figures", "markdown_table", "text_table"]
+__all__ = ["fmt_number", "key_figures", "markdown_table", "run_parameters", "text_table"]
 
 
 def fmt_number(value: object, digits: int = 1) -> str:
@@ -47,7 +48,8 @@ def key_figures(context: ReportContext) -> list[tuple[str, str]]:
         parts = [f"{label} {fmt_number(value)}"
                  for label, value in (("p50", p.p50), ("p95", p.p95), ("p99", p.p99),
                                       ("max", p.max))]  # fmt: skip
-        return " · ".join(parts) + " ms"
+        low = f" · low-sample ({p.count} samples)" if p.low_sample else ""
+        return " · ".join(parts) + " ms" + low
 
     rows = [
         ("scenario", str(context.run.run.get("scenario", "–"))),
@@ -86,6 +88,28 @@ def key_figures(context: ReportContext) -> list[tuple[str, str]]:
         rows.append(("received live by node",
                      " · ".join(f"{k} {fmt_number(v)}" for k, v in by_node.items())))  # fmt: skip
     return rows
+
+
+# run.json keys the Run table leaves out: the config and the server's info document are long
+# and have their own homes (the workload file, the conformance report).
+_UNSHOWN_RUN_KEYS = ("config", "server_info")
+
+
+def _readable(key: str, value: Any) -> str:
+    if key.endswith("_at") and isinstance(value, int | float) and not isinstance(value, bool):
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(value))
+    if isinstance(value, list | tuple):
+        return ", ".join(_readable("", v) for v in value) if value else "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_readable(str(k), v)}" for k, v in value.items()) or "none"
+    if key.endswith("_s") and isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{fmt_number(value)} s"
+    return fmt_number(value)
+
+
+def run_parameters(run: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """run.json as people read it: dates instead of epoch seconds, lists as lists."""
+    return [(k, _readable(k, v)) for k, v in run.items() if k not in _UNSHOWN_RUN_KEYS]
 
 
 def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:

@@ -14,7 +14,8 @@ import jinja2
 from ..rundir import PERCENTILES
 from ._plots import report_plots
 from ._report_context import ReportContext, records
-from ._tables import fmt_number, key_figures, markdown_table
+from ._tables import fmt_number, key_figures, markdown_table, run_parameters
+from ._write_table import LOW_SAMPLE_MARK, WRITE_HEADERS, write_rows
 from .refetch import update_costs
 
 __all__ = [
@@ -54,7 +55,7 @@ class JsonSummary:
                 {"gate": o.gate, "title": o.title, "status": o.status.value,
                  "severity": o.severity, "observed": o.observed,
                  "threshold": o.threshold, "comparison": o.comparison.symbol, "unit": o.unit,
-                 "message": o.message}
+                 "message": o.message, "samples": o.samples, "low_sample": o.low_sample}
                 for o in context.verdict.outcomes
             ],
         }  # fmt: skip
@@ -88,6 +89,10 @@ class MarkdownSummary:
         ]
         lines += [*markdown_table(("", "gate", "limit", "result"), gate_rows), ""]
         lines += [*markdown_table(("figure", "value"), key_figures(context)), ""]
+        writes = write_rows(context.summary)
+        if writes:
+            lines += ["### Write path (REST and mutate acks)", ""]
+            lines += [*markdown_table(WRITE_HEADERS, [r.cells() for r in writes]), ""]
         if context.baseline is not None:
             costs = update_costs(context, context.baseline)
             lines += ["### Incremental updates vs full refetch", ""]
@@ -171,8 +176,13 @@ class HtmlReport:
             percentiles=[label for label, _ in PERCENTILES],
             by_event=records(figures.by_event),
             by_scope=records(figures.by_scope),
-            per_stream=records(figures.per_stream.head(50)),
+            per_stream=records(figures.streams_with_problems.head(50)),
+            problem_streams=len(figures.streams_with_problems),
             stream_count=len(figures.per_stream),
+            write_rows=write_rows(context.summary),
+            write_headers=WRITE_HEADERS,
+            low_sample_mark=LOW_SAMPLE_MARK,
+            run_parameters=run_parameters(context.run.run),
             bytes_per_event=records(figures.bytes_per_event),
             leaks=records(figures.leaks.head(100)),
             leak_count=len(figures.leaks),

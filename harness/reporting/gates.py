@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._exceptions import UsageError
-from ..rundir import Percentiles, RunSummary
+from ..rundir import LOW_SAMPLE, WRITE_TRANSPORTS, Percentiles, RunSummary, WriteFigures
 
 __all__ = [
     "GATES",
@@ -38,6 +38,7 @@ __all__ = [
 
 Metric = float | bool
 Extractor = Callable[[RunSummary], Metric | None]
+Samples = Callable[[RunSummary], int | None]  # how many values a gate's figure rests on
 
 
 class Comparison(enum.Enum):
@@ -73,6 +74,7 @@ class Gate:
     comparison: Comparison
     value_type: type[float] | type[bool]
     extract: Extractor
+    samples: Samples | None = None
 
     def check_threshold(self, value: object) -> Metric:
         """The threshold as the gate's type, or a UsageError naming what was wrong."""
@@ -125,14 +127,61 @@ def _percentile(
     return _field(lambda s: pct(kind(s)))
 
 
+def _ack(name: str) -> Callable[[RunSummary], Percentiles]:
+    def read(summary: RunSummary) -> Percentiles:
+        return (summary.write_path.get(name) or WriteFigures()).ack_ms
+
+    return read
+
+
+def _ack_samples(name: str) -> Samples:
+    return lambda summary: _ack(name)(summary).count
+
+
+def _error_ratio(name: str) -> Extractor:
+    return _field(lambda s: (s.write_path.get(name) or WriteFigures()).error_ratio)
+
+
+def _requests(name: str) -> Samples:
+    return lambda s: (s.write_path.get(name) or WriteFigures()).requests
+
+
+_WRITE_PERCENTILES: tuple[tuple[str, Callable[[Percentiles], float | None]], ...] = (
+    ("p50", lambda p: p.p50),
+    ("p90", lambda p: p.p90),
+    ("p95", lambda p: p.p95),
+    ("p99", lambda p: p.p99),
+)
+
+
+def _write_path_gates() -> list[Gate]:
+    """REST and `mutate` ack latency (p50…p99) and the share of changes refused or unanswered."""
+    gates = []
+    for name in WRITE_TRANSPORTS.values():
+        label = "REST" if name == "rest" else "mutate"
+        for pct, value in _WRITE_PERCENTILES:
+            gates.append(Gate(f"{pct}_{name}_ack_ms", f"{pct} {label} ack latency", "ms",
+                              Comparison.AT_MOST, float, _percentile(_ack(name), value),
+                              _ack_samples(name)))  # fmt: skip
+        gates.append(Gate(f"{name}_error_ratio", f"{label} changes refused or unanswered",
+                          "ratio", Comparison.AT_MOST, float, _error_ratio(name),
+                          _requests(name)))  # fmt: skip
+    return gates
+
+
+def _latency_samples(kind: Callable[[RunSummary], Percentiles]) -> Samples:
+    return lambda summary: kind(summary).count
+
+
 def _registry() -> dict[str, Gate]:
     gates: list[Gate] = []
     for kind, label, latency in _LATENCIES:
         for pct, value in _PERCENTILES:
             gates.append(
                 Gate(f"{pct}_{kind}_ms", f"{pct} {label} latency", "ms", Comparison.AT_MOST,
-                     float, _percentile(latency, value))
+                     float, _percentile(latency, value), _latency_samples(latency))
             )  # fmt: skip
+    gates += _write_path_gates()
     counts: tuple[tuple[str, str, Callable[[RunSummary], int | None]], ...] = (
         ("loss_live", "events missing during the run", lambda s: s.loss.live),
         ("loss_final", "events still missing after the closing sync", lambda s: s.loss.final),
@@ -209,10 +258,16 @@ class GateOutcome:
     comparison: Comparison
     unit: str
     message: str
+    samples: int | None = None  # the values the figure rests on, where the gate knows
 
     @property
     def passed(self) -> bool:
         return self.status is GateStatus.PASS
+
+    @property
+    def low_sample(self) -> bool:
+        """The figure rests on fewer than LOW_SAMPLE values: its verdict says little."""
+        return self.samples is not None and 0 < self.samples < LOW_SAMPLE
 
     @property
     def severity(self) -> str:
@@ -250,7 +305,11 @@ def _outcome(gate: Gate, threshold: Metric, summary: RunSummary) -> GateOutcome:
         status = GateStatus.FAIL
         message = (f"{gate.description}: {_fmt(observed)}{unit}, "
                    f"needs {gate.comparison.symbol} {_fmt(threshold)}{unit}")  # fmt: skip
-    return GateOutcome(gate.name, status, observed, threshold, gate.comparison, gate.unit, message)
+    samples = gate.samples(summary) if gate.samples is not None else None
+    if samples is not None and 0 < samples < LOW_SAMPLE:
+        message += f" [low-sample: {samples} samples, under {LOW_SAMPLE}]"
+    return GateOutcome(gate.name, status, observed, threshold, gate.comparison, gate.unit,
+                       message, samples)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@
 - `RunSummary` (`summarize_run`): summary.json as types; `summarize(dir)` is its JSON.
 - `Percentiles`, `quantiles`, `change_send_times`: the one percentile definition and the one
   end-to-end join that summary.json, the reports, compare and live progress share.
+- `WriteFigures` (`RunSummary.write_path`): REST and `mutate` ack latency and errors by code.
 
 Names other than `records`' load lazily: pandas costs a third of a second, and the Locust
 processes and `crm-harness --help` need only the light corners.
@@ -37,6 +38,7 @@ from .records import (
 
 if TYPE_CHECKING:
     from ._latency import (
+        LOW_SAMPLE,
         PERCENTILES,
         LatencyKind,
         Percentiles,
@@ -58,9 +60,10 @@ if TYPE_CHECKING:
     )
     from ._summarize import load_summary, summarize, summarize_run
     from ._summary import RunSummary
+    from ._write_path import WRITE_TRANSPORTS, WriteFigures, write_path
 
 _HOMES: dict[str, str] = {
-    **{name: "._latency" for name in ("PERCENTILES", "LatencyKind", "Percentiles",
+    **{name: "._latency" for name in ("LOW_SAMPLE", "PERCENTILES", "LatencyKind", "Percentiles",
                                       "change_send_times", "percentile_row", "quantiles",
                                       "successful_changes")},
     **{name: "._reader" for name in ("RunData", "load_run", "read_run", "ACTIONS_COLUMNS",
@@ -68,6 +71,9 @@ _HOMES: dict[str, str] = {
                                      "GENERATOR_COLUMNS", "STREAMS_COLUMNS", "USERS_COLUMNS")},
     **{name: "._summarize" for name in ("load_summary", "summarize", "summarize_run")},
     "RunSummary": "._summary",
+    "WRITE_TRANSPORTS": "._write_path",
+    "WriteFigures": "._write_path",
+    "write_path": "._write_path",
 }  # fmt: skip
 
 __all__ = [
@@ -76,10 +82,12 @@ __all__ = [
     "CHANGE_OPS",
     "DELIVERIES_COLUMNS",
     "GENERATOR_COLUMNS",
+    "LOW_SAMPLE",
     "PERCENTILES",
     "RECORD_TYPES",
     "STREAMS_COLUMNS",
     "USERS_COLUMNS",
+    "WRITE_TRANSPORTS",
     "ActionRecord",
     "AnomalyKind",
     "AnomalyRecord",
@@ -95,6 +103,7 @@ __all__ = [
     "StreamRecord",
     "Transport",
     "UserRecord",
+    "WriteFigures",
     "change_send_times",
     "columns",
     "load_run",
@@ -105,6 +114,7 @@ __all__ = [
     "successful_changes",
     "summarize",
     "summarize_run",
+    "write_path",
 ]
 
 

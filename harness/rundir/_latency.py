@@ -24,6 +24,7 @@ from harness.spec import Action, Op
 from .records import CHANGE_OPS
 
 __all__ = [
+    "LOW_SAMPLE",
     "PERCENTILES",
     "LatencyKind",
     "Percentiles",
@@ -61,33 +62,52 @@ def quantiles(values: Any, qs: Sequence[float]) -> list[float] | None:
     return [float(q) for q in np.quantile(array, list(qs))]
 
 
+# Under this many samples a percentile says little (a p99 of 60 values is their second
+# largest): reports mark such figures `low-sample` and gates on them say so.
+LOW_SAMPLE = 100
+
+
 @dataclass(frozen=True, slots=True)
 class Percentiles:
-    """p50/p95/p99/max of a latency in ms, as summary.json holds them (rounded to 0.01;
-    None when nothing was measured)."""
+    """p50/p90/p95/p99/max of a latency in ms, as summary.json holds them (rounded to 0.01;
+    None when nothing was measured), and `count`, the samples they rest on (None in
+    summaries written before it was recorded)."""
 
     p50: float | None = None
     p95: float | None = None
     p99: float | None = None
     max: float | None = None
+    p90: float | None = None
+    count: int | None = None
 
     @classmethod
     def of(cls, values: Any) -> Percentiles:
-        found = quantiles(values, (0.5, 0.95, 0.99, 1.0))
+        found = quantiles(values, (0.5, 0.9, 0.95, 0.99, 1.0))
         if found is None:
-            return cls()
-        p50, p95, p99, top = (round(v, 2) for v in found)
-        return cls(p50, p95, p99, top)
+            return cls(count=0)
+        p50, p90, p95, p99, top = (round(v, 2) for v in found)
+        return cls(p50, p95, p99, top, p90=p90, count=int(_clean(values).size))
 
     @classmethod
     def from_json(cls, data: object) -> Percentiles:
         """Lenient: a missing or non-numeric percentile is None (not measured)."""
         if not isinstance(data, dict):
             return cls()
-        return cls(*(_number(data.get(label)) for label in ("p50", "p95", "p99", "max")))
+        found = {label: _number(data.get(label)) for label in _JSON_ORDER}
+        count = found.pop("count")
+        return cls(**found, count=int(count) if count is not None else None)
 
     def to_json(self) -> dict[str, float | None]:
-        return asdict(self)
+        values = asdict(self)
+        return {label: values[label] for label in _JSON_ORDER}
+
+    @property
+    def low_sample(self) -> bool:
+        """Measured, but on fewer than LOW_SAMPLE values."""
+        return self.count is not None and 0 < self.count < LOW_SAMPLE
+
+
+_JSON_ORDER = ("p50", "p90", "p95", "p99", "max", "count")
 
 
 def _number(value: object) -> float | None:

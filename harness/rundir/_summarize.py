@@ -29,6 +29,7 @@ from ._summary import (
     ScopeFigures,
     SteadyState,
 )
+from ._write_path import write_path
 from .records import (
     CHANGE_OPS,
     SATURATION_CPU_PERCENT,
@@ -101,6 +102,7 @@ def summarize_run(run: RunData) -> RunSummary:
             str(scope): ScopeFigures(len(group), Percentiles.of(group["e2e_ms"]))
             for scope, group in with_entity.groupby("scope")
         },
+        write_path=write_path(actions),
         steady_state=steady_state(run),
         bytes_per_update=BytesPerUpdate(
             median=_median(updates["bytes"]), refetch_median=_median(refetch["bytes_received"])

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ._latency import Percentiles
+from ._write_path import WriteFigures
 
 __all__ = [
     "AiTasks",
@@ -154,6 +155,8 @@ class RunSummary:
     schema_violations: int | None = None
     latency_ms: Latency = field(default_factory=Latency)
     per_scope: dict[str, ScopeFigures] = field(default_factory=dict)
+    # REST and `mutate` changes: ack latency and errors by code, per op (issue 15)
+    write_path: dict[str, WriteFigures] = field(default_factory=dict)
     steady_state: SteadyState | None = None
     bytes_per_update: BytesPerUpdate = field(default_factory=BytesPerUpdate)
     connect_errors: int | None = None

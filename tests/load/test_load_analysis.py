@@ -161,7 +161,8 @@ def test_clean_run_passes(tmp_path: Path) -> None:
     _write(run_dir, GeneratorSample, [(1.0, 0, 95.0, 1.0, 1, 100.0, 1, 1)])
     s = summarize(run_dir)
     assert s["passed"] is True
-    assert s["latency_ms"]["e2e"] == {"p50": 5.0, "p95": 5.0, "p99": 5.0, "max": 5.0}
+    e2e = {"p50": 5.0, "p90": 5.0, "p95": 5.0, "p99": 5.0, "max": 5.0, "count": 1}
+    assert s["latency_ms"]["e2e"] == e2e
     assert s["generator"]["saturated"] is False  # one hot second is not sustained
     assert s["loss"] == {"live": 0, "final": 0}
     ai = s["ai_tasks"]
