@@ -41,6 +41,9 @@ class AnomalyKind(StrEnum):
     SCHEMA_VIOLATION = "schema_violation"  # a sampled payload broke its schema (issue 17)
     REDACTION_LEAK = "redaction_leak"  # a sensitive value at a non-owner (RED-1)
     CONNECT_ERROR = "connect_error"
+    # The server refused a connect in AUTH-2 form; `detail` is its code. SERVER_BUSY (LIM-6)
+    # is a node shedding load, not an error: the user comes back after retryAfterMs.
+    CONNECT_REFUSED = "connect_refused"
     DISCONNECT = "disconnect"  # the server or the network closed a socket mid-run
 
 

@@ -186,11 +186,20 @@ class RunningServer:
         self.close()
 
 
-def start_server(settings: ServerSettings | None = None, **changes: Any) -> RunningServer:
+_Node = TypeVar("_Node", bound=RunningServer)
+
+
+def start_server(
+    settings: ServerSettings | None = None,
+    *,
+    node_class: type[_Node] = RunningServer,  # type: ignore[assignment]
+    **changes: Any,
+) -> _Node:
     """Start a server; `changes` override fields of `settings` (e.g. `limits=`, `jwt_secret=`).
 
     Port 0 (the default here) picks a free port once, kept across restarts. Without a data
-    dir of its own, the server gets a temporary one, removed by `close()`.
+    dir of its own, the server gets a temporary one, removed by `close()`. `node_class`
+    starts it (tests pass one that runs a test entry point).
     """
     base = settings or ServerSettings(port=0)
     base = dataclasses.replace(base, **changes)
@@ -200,11 +209,12 @@ def start_server(settings: ServerSettings | None = None, **changes: Any) -> Runn
         base = dataclasses.replace(base, data_dir=str(owned))
     pick_port = base.port == 0
 
-    def start() -> RunningServer:
+    def start() -> _Node:
         picked = dataclasses.replace(base, port=free_port(base.host)) if pick_port else base
-        server = RunningServer(picked, owned)
+        server = node_class(picked, owned)
         try:
-            return server.start()
+            server.start()
+            return server
         except BaseException:
             server.stop()
             raise

@@ -117,6 +117,9 @@ def _print_summary(run_dir: Path, s: RunSummary) -> None:
         f"bytes per update (median) {s.bytes_per_update.median} | connect errors"
         f" {s.connect_errors} | generator cpu max {s.generator.cpu_percent_max}%",
     ]
+    if s.connect_refusals:
+        refusals = ", ".join(f"{code} {n}" for code, n in s.connect_refusals.items())
+        lines.append(f"users refused busy {s.refused_users} | connects refused: {refusals}")
     if s.ai_tasks.requested:
         ai = s.ai_tasks
         lines.append(

@@ -6,13 +6,14 @@ measurement leaves through `MEASUREMENTS` (see `measure.py`).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
 
 import gevent
 
-from harness.spec import ClientEvent
+from harness.spec import ClientEvent, ErrorCode
 
 from .actions import ActionRunner
 from .known_records import KnownRecords
@@ -27,9 +28,24 @@ from .measure import (
 )
 from .process_context import ProcessContext
 from .tracker import SocketTracker
-from .wire import CLOSED_BY_CLIENT, LeanSocket, WireError
+from .wire import CLOSED_BY_CLIENT, ConnectRefused, LeanSocket, WireError
 
-__all__ = ["AgentSocket", "LoadAgent"]
+__all__ = ["AgentSocket", "LoadAgent", "busy_wait_s"]
+
+_BUSY = ErrorCode.SERVER_BUSY.value
+# A SERVER_BUSY refusal's retryAfterMs, clamped: a refusal without one (or with nonsense)
+# waits the default; no server makes a user spin or sleep through a whole run.
+_BUSY_WAIT_MIN_S, _BUSY_WAIT_DEFAULT_S, _BUSY_WAIT_MAX_S = 0.05, 1.0, 60.0
+# How long a user keeps coming back when the run has no deadline yet (a tool driving agents
+# by hand): the run's end bounds it otherwise.
+_BUSY_GIVE_UP_S = 60.0
+
+
+def busy_wait_s(retry_after_ms: float | None) -> float:
+    """Seconds to stay away after a SERVER_BUSY refusal that asked for `retry_after_ms`."""
+    if retry_after_ms is None or math.isnan(retry_after_ms):
+        return _BUSY_WAIT_DEFAULT_S
+    return min(_BUSY_WAIT_MAX_S, max(_BUSY_WAIT_MIN_S, retry_after_ms / 1000.0))
 
 
 class AgentSocket:
@@ -104,6 +120,7 @@ class LoadAgent:
         self._token_exp = 0.0
         self.actions = ActionRunner(self, rng=ctx.rng, workload=ctx.workload, rest=ctx.rest)
         self.final_done = False
+        self.refused = 0  # sockets still refused SERVER_BUSY when the user stopped asking
 
     def token(self) -> str:
         now = time.time()
@@ -114,6 +131,27 @@ class LoadAgent:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    def _busy_retrying(self, attempt: Callable[[], None], until: float) -> bool:
+        """`attempt()` (a connect and what follows it); refused SERVER_BUSY (LIM-6), come back
+        after the refusal's retryAfterMs for as long as that is before `until`. False when
+        the node still refused at the last try; other failures raise."""
+        while True:
+            try:
+                attempt()
+                return True
+            except ConnectRefused as exc:
+                self.anomaly(AnomalyKind.CONNECT_REFUSED, exc.code or "")
+                if exc.code != _BUSY:
+                    raise
+                wait = busy_wait_s(exc.retry_after_ms)
+                if time.time() + wait >= until:
+                    return False
+                gevent.sleep(wait)
+
+    def _run_end(self) -> float:
+        deadline = self.ctx.deadline
+        return deadline if deadline is not None else time.time() + _BUSY_GIVE_UP_S
+
     def start(self) -> None:
         tabs = 2 if self.ctx.second_tab(self.index) else 1
         errors = 0
@@ -121,11 +159,16 @@ class LoadAgent:
             socket_id = f"{self.identity.user_id}#{n + 1}"
             agent_socket = AgentSocket(self, socket_id, self.ctx.node_of(self.index + n))
             try:
-                agent_socket.join()
+                # A user refused past the run's end stays refused: it owes and gets nothing.
+                joined = self._busy_retrying(agent_socket.join, self._run_end())
             except WireError as exc:
                 errors += 1
                 agent_socket.close()
                 self.anomaly(AnomalyKind.CONNECT_ERROR, str(exc))
+                continue
+            if not joined:
+                self.refused += 1
+                agent_socket.close()
                 continue
             self.sockets.append(agent_socket)
         if self.sockets:
@@ -140,6 +183,7 @@ class LoadAgent:
                 time.time(),
                 errors,
                 self.ctx.worker,
+                self.refused,
             )
         )
 
@@ -155,13 +199,21 @@ class LoadAgent:
             return
         self.final_done = True
         for agent_socket in self.sockets:
+            # A socket the server dropped reconnects; a busy node (LIM-6) is asked again after
+            # its retryAfterMs within the closing sync's time, as a client would.
+            until = time.time() + self.ctx.workload.final_sync_timeout_s
+            heads: dict[str, Any] = {}  # nothing replayed: whatever is missing stays missing
             try:
-                if agent_socket.sock is None or not agent_socket.sock.connected:
-                    agent_socket.open()
+                dropped = agent_socket.sock is None or not agent_socket.sock.connected
+                if dropped and not self._busy_retrying(agent_socket.open, until):
+                    raise WireError(f"still refused {_BUSY}")
                 heads = agent_socket.sync(agent_socket.tracker.cursors())
-            except WireError:
-                heads = {}  # nothing replayed: whatever is missing stays missing
-            agent_socket.tracker.close_out(heads)
+            except WireError as exc:
+                self.anomaly(AnomalyKind.CONNECT_ERROR, f"closing sync: {exc}")
+            agent_socket.tracker.close_out(heads, synced=bool(heads))
+            # Done: the socket leaves, so that on a node at its connection budget its slot goes
+            # to a user still waiting to make its own closing sync.
+            agent_socket.close()
         self.ctx.counters.final_synced += 1
 
     def reconnect(self, offline_s: float) -> None:
@@ -198,6 +250,8 @@ class LoadAgent:
         return None
 
     def act(self) -> None:
+        if self.refused and not self.sockets:
+            return  # turned away by a busy node (LIM-6): it does not use the CRM this run
         self.actions.run(self.ctx.pick_op())
 
     def record_action(

@@ -63,6 +63,7 @@ class Progress:
                 "duplicates",
                 "connected_users",
                 "connect_errors",
+                "busy_refusals",
                 "final_synced",
                 "final_missing",
             )
@@ -91,7 +92,8 @@ class Progress:
             f" | changes/s {rate_changes:6.1f} (ok {rate_ok:6.1f}) | deliveries/s {rate_deliv:7.1f}"
             f" | e2e p99 {'-' if tail is None else f'{tail:.1f} ms'}"
             f" | gaps {totals['gaps']} dup {totals['duplicates']} leaks {totals['leaks']}"
-            f" | connect errors {totals['connect_errors']}",
+            f" | connect errors {totals['connect_errors']}"
+            f" | refused busy {totals['busy_refusals']}",
             file=sys.stderr,
             flush=True,
         )

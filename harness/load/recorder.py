@@ -15,6 +15,8 @@ from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from harness.spec import ErrorCode
+
 from .measure import (
     CHANGE_OPS,
     RECORD_TYPES,
@@ -80,6 +82,7 @@ class Counters:
     duplicates: int = 0
     connected_users: int = 0
     connect_errors: int = 0
+    busy_refusals: int = 0  # SERVER_BUSY answers to connects (LIM-6), retries included
     final_synced: int = 0
     final_missing: int = 0
     # (receive time, e2e ms) of recent deliveries of this process's own acknowledged changes
@@ -112,6 +115,8 @@ class Counters:
                 self.duplicates += 1
             elif record.kind in _LEAKS:
                 self.leaks += 1
+            elif record.kind == AnomalyKind.CONNECT_REFUSED and record.detail == _BUSY:
+                self.busy_refusals += 1
         elif isinstance(record, UserRecord):
             self.connect_errors += record.connect_errors
         elif isinstance(record, StreamRecord):
@@ -128,6 +133,7 @@ class Counters:
             "duplicates": self.duplicates,
             "connected_users": self.connected_users,
             "connect_errors": self.connect_errors,
+            "busy_refusals": self.busy_refusals,
             "final_synced": self.final_synced,
             "final_missing": self.final_missing,
             # Only the last window: an old tail must not stand in for "now" when acks stall.
@@ -135,6 +141,7 @@ class Counters:
         }
 
 
+_BUSY = ErrorCode.SERVER_BUSY.value
 _LEAKS = frozenset({AnomalyKind.ISOLATION_LEAK, AnomalyKind.REDACTION_LEAK})
 _SENT_AT_MAX = 50_000
 _E2E_WINDOW_S = 10.0

@@ -184,8 +184,9 @@ class SocketTracker:
                     AnomalyKind.REDACTION_LEAK, stream, seq, event_id, f"{key} at non-owner"
                 )
 
-    def close_out(self, heads: dict[str, Any]) -> list[StreamRecord]:
-        """After the closing sync: one StreamRecord per stream (`heads` = the sync ack's)."""
+    def close_out(self, heads: dict[str, Any], *, synced: bool = True) -> list[StreamRecord]:
+        """After the closing sync: one StreamRecord per stream (`heads` = the sync ack's;
+        `synced` False when the sync could not be made)."""
         out = []
         for name in self.accountant.streams:
             ledger = self.accountant.ledger(name)
@@ -209,6 +210,7 @@ class SocketTracker:
                 reset=reset,
                 worker=self.worker,
                 node=self.node,
+                synced=int(synced),
             )
             MEASUREMENTS.fire(record)
             out.append(record)

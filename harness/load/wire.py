@@ -56,11 +56,13 @@ class WireError(Exception):
 
 
 class ConnectRefused(WireError):
-    """The server answered CONNECT with CONNECT_ERROR (AUTH-2, LIM-3)."""
+    """The server answered CONNECT with CONNECT_ERROR (AUTH-2, LIM-3, LIM-6); a busy node
+    (SERVER_BUSY) also says when to come back (`data.retryAfterMs`)."""
 
-    def __init__(self, message: str, code: str | None) -> None:
+    def __init__(self, message: str, code: str | None, retry_after_ms: float | None = None) -> None:
         super().__init__(f"{message} ({code})")
         self.code = code
+        self.retry_after_ms = retry_after_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +176,10 @@ class LeanSocket:
             self._drop()
             body = json.loads(text[2:] or "{}")
             data = body.get("data") or {}
-            raise ConnectRefused(str(body.get("message")), data.get("code"))
+            retry = data.get("retryAfterMs")
+            if isinstance(retry, bool) or not isinstance(retry, int | float):
+                retry = None  # absent or not a number: the engine's own back-off applies
+            raise ConnectRefused(str(body.get("message")), data.get("code"), retry)
         if kind != _SIO_CONNECT:
             self._drop()
             raise WireError(f"expected CONNECT answer, got {text[:40]!r}")

@@ -29,6 +29,11 @@ def fmt_number(value: object, digits: int = 1) -> str:
     return str(value)
 
 
+def _counts(counts: dict[str, int]) -> str:
+    """`a 3 · b 5`: a count per name on one line."""
+    return " · ".join(f"{name} {fmt_number(n)}" for name, n in counts.items())
+
+
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
     def cell(value: object) -> str:
         text = value if isinstance(value, str) else fmt_number(value)
@@ -78,15 +83,19 @@ def key_figures(context: ReportContext) -> list[tuple[str, str]]:
         ("reconnects", s.reconnects),
         ("replayed deliveries", s.deliveries.replayed),
         ("stream resets (refetch needed)", s.resets),
+        ("users refused: server busy (LIM-6)", s.refused_users),
+        ("sockets without a closing sync", s.loss.unsynced_sockets),
+        ("of final loss: their holes, unreplayed", s.loss.final_unsynced),
     )
     rows += [(label, fmt_number(value)) for label, value in optional if value]
+    if s.connect_refusals:
+        rows.append(("connects refused, by code", _counts(s.connect_refusals)))
     flood = {k: v for k, v in dataclasses.asdict(s.flood).items() if v is not None}
     if any(flood.values()):
         rows.append(("flood", " · ".join(f"{k} {fmt_number(v)}" for k, v in flood.items())))
     by_node = s.deliveries.received_live_by_node
     if len(by_node) > 1:  # a run spread over a cluster's nodes
-        rows.append(("received live by node",
-                     " · ".join(f"{k} {fmt_number(v)}" for k, v in by_node.items())))  # fmt: skip
+        rows.append(("received live by node", _counts(by_node)))
     return rows
 
 

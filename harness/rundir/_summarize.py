@@ -52,7 +52,13 @@ def summarize_run(run: RunData) -> RunSummary:
     with_entity = live[live["entity_id"] != ""]
     unique_live = live.drop_duplicates(["socket", "stream", "seq"])
     ok_changes = successful_changes(actions)
-    loss = Loss(_total(streams["missing_live"]), _total(streams["missing_final"]))
+    unsynced = streams[streams["synced"] == 0]  # older files lack the column: all synced
+    loss = Loss(
+        _total(streams["missing_live"]),
+        _total(streams["missing_final"]),
+        final_unsynced=_total(unsynced["missing_final"]),
+        unsynced_sockets=int(unsynced["socket"].nunique()),
+    )
     expected = _total(streams["head"] - streams["start_seq"])
     kinds = anomalies_by_kind(run.anomalies)
     isolation = max(isolation_leaks(deliveries, users), kinds.get(AnomalyKind.ISOLATION_LEAK, 0))
@@ -109,6 +115,8 @@ def summarize_run(run: RunData) -> RunSummary:
         ),
         connect_errors=_total(users["connect_errors"]),
         connect_error_reasons=connect_error_reasons(run.anomalies),
+        refused_users=int(((users["sockets"] == 0) & (users["refused"] > 0)).sum()),
+        connect_refusals=connect_refusals(run.anomalies),
         reconnects=int((actions["op"] == ExtraOp.RECONNECT).sum()),
         reconnect_ms=Percentiles.of((reconnects["t_ack"] - reconnects["t_send"]) * 1000),
         disconnects=kinds.get(AnomalyKind.DISCONNECT, 0),
@@ -160,6 +168,12 @@ def connect_error_reasons(anomalies: pd.DataFrame) -> dict[str, int]:
     """The five most frequent reasons sockets failed to connect, with their counts."""
     errors = anomalies[anomalies["kind"] == AnomalyKind.CONNECT_ERROR]["detail"]
     return {str(k): int(v) for k, v in errors.value_counts().head(5).items()}
+
+
+def connect_refusals(anomalies: pd.DataFrame) -> dict[str, int]:
+    """Connects the server refused (AUTH-2 form), by code; SERVER_BUSY is LIM-6 shedding."""
+    refused = anomalies[anomalies["kind"] == AnomalyKind.CONNECT_REFUSED]["detail"]
+    return {str(k) or "(no code)": int(v) for k, v in refused.value_counts().items()}
 
 
 def out_of_order(live: pd.DataFrame) -> int:
@@ -255,7 +269,11 @@ def steady_state(run: RunData) -> SteadyState | None:
     users, actions, live = run.users, run.actions, run.live
     if users.empty or actions.empty:
         return None
-    start, end = float(users["connected_at"].max()), float(actions["t_send"].max())
+    # Users turned away for the whole run (LIM-6) never joined: their give-up is no join.
+    joined = users[~((users["sockets"] == 0) & (users["refused"] > 0))]
+    if joined.empty:
+        return None
+    start, end = float(joined["connected_at"].max()), float(actions["t_send"].max())
     if end - start < 1.0:
         return None
     window = live[(live["t_recv"] >= start) & (live["t_recv"] <= end)]

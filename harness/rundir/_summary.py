@@ -55,6 +55,10 @@ class DeliveryCounts:
 class Loss:
     live: int | None = None  # owed seqs never received live
     final: int | None = None  # still missing after the closing sync (STR-5: must be 0)
+    # Of `final`: the holes of sockets whose closing sync could not be made (refused by a busy
+    # node, timed out), judged without a replay; and how many sockets that was.
+    final_unsynced: int | None = None
+    unsynced_sockets: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +163,12 @@ class RunSummary:
     write_path: dict[str, WriteFigures] = field(default_factory=dict)
     steady_state: SteadyState | None = None
     bytes_per_update: BytesPerUpdate = field(default_factory=BytesPerUpdate)
-    connect_errors: int | None = None
+    connect_errors: int | None = None  # sockets that failed to connect, refused busy not included
     connect_error_reasons: dict[str, int] = field(default_factory=dict)
+    # LIM-6: users turned away by a busy node for the whole run (no socket; they owe nothing),
+    # and every CONNECT_ERROR refusal by its code, each retry after retryAfterMs included.
+    refused_users: int | None = None
+    connect_refusals: dict[str, int] = field(default_factory=dict)
     reconnects: int | None = None
     reconnect_ms: Percentiles = field(default_factory=Percentiles)
     disconnects: int | None = None

@@ -121,6 +121,9 @@ class UserRecord:
     connected_at: float
     connect_errors: int
     worker: int
+    # Sockets still refused SERVER_BUSY (LIM-6) when the user stopped asking: at the run's end,
+    # having come back after every retryAfterMs. Not connect errors: the node shed them.
+    refused: int = 0
 
 
 @dataclass(slots=True)
@@ -144,6 +147,9 @@ class StreamRecord:
     reset: int
     worker: int
     node: int = 0  # index of the socket's node in the run's node URLs (multi-node runs)
+    # 0: the closing sync could not be made (refused, timed out): nothing was replayed and
+    # `head` is the highest seq held, so `missing_final` is only the holes below it.
+    synced: int = 1
 
 
 @dataclass(slots=True)
