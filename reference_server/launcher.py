@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, TypeVar
+from typing import IO, Any, TypeVar, overload
 
 import httpx
 
@@ -189,12 +189,22 @@ class RunningServer:
 _Node = TypeVar("_Node", bound=RunningServer)
 
 
+@overload
+def start_server(
+    settings: ServerSettings | None = None, *, node_class: type[_Node], **changes: Any
+) -> _Node: ...
+
+
+@overload
+def start_server(settings: ServerSettings | None = None, **changes: Any) -> RunningServer: ...
+
+
 def start_server(
     settings: ServerSettings | None = None,
     *,
-    node_class: type[_Node] = RunningServer,  # type: ignore[assignment]
+    node_class: type[RunningServer] = RunningServer,
     **changes: Any,
-) -> _Node:
+) -> RunningServer:
     """Start a server; `changes` override fields of `settings` (e.g. `limits=`, `jwt_secret=`).
 
     Port 0 (the default here) picks a free port once, kept across restarts. Without a data
@@ -209,7 +219,7 @@ def start_server(
         base = dataclasses.replace(base, data_dir=str(owned))
     pick_port = base.port == 0
 
-    def start() -> _Node:
+    def start() -> RunningServer:
         picked = dataclasses.replace(base, port=free_port(base.host)) if pick_port else base
         server = node_class(picked, owned)
         try:

@@ -5,7 +5,7 @@
 
 Each fault breaks one requirement the way a plausible server bug would; the registry has one
 module per area (`core_faults`, `core_stream_faults`, `core_wire_faults`, `auth_key_faults`,
-`collab_faults`, `ai_faults`), and `FAULTS` here is all of
+`collab_faults`, `ai_faults`, `overload_faults`), and `FAULTS` here is all of
 them, name → how the server misbehaves. The fault tests turn one on, run the conformance suite
 for its id and expect `fail`. The switch exists only in this script's process: the real entry
 points (`python -m reference_server`, `crm-harness serve`) have no such route.
@@ -31,6 +31,7 @@ import contract_faults  # noqa: E402
 import core_faults  # noqa: E402
 import core_stream_faults  # noqa: E402
 import core_wire_faults  # noqa: E402
+import overload_faults  # noqa: E402
 from fastapi import APIRouter, FastAPI, Request  # noqa: E402
 from fault_switch import ACTIVE, FAULTS_PATH, STARTUP_FAULTS_ENV, requirement_of  # noqa: E402
 
@@ -39,7 +40,7 @@ from reference_server import app as app_module  # noqa: E402
 __all__ = ["FAULTS", "FAULTS_PATH", "SIDE_PATH_FAULTS", "faults_of", "requirement_of"]
 
 _AREAS = (core_faults, core_stream_faults, core_wire_faults, auth_key_faults, collab_faults,
-          ai_faults)  # fmt: skip
+          ai_faults, overload_faults)  # fmt: skip
 FAULTS: dict[str, str] = {name: bug for area in _AREAS for name, bug in area.FAULTS.items()}
 # Side-path faults (issue 17), tested by test_contract_faults.py, not by the per-area tests.
 SIDE_PATH_FAULTS: dict[str, str] = dict(contract_faults.FAULTS)

@@ -13,6 +13,7 @@ from auth_key_faults import FAULTS as KEY_FAULTS
 from fault_server import FAULTS, faults_of, requirement_of
 from fault_switch import FAULTS_PATH
 from fault_verdicts import FaultyServer, verdicts_under
+from overload_faults import FAULTS as OVERLOAD_FAULTS
 
 from harness.conformance import Verdict
 from harness.spec import REQUIREMENTS, Profile
@@ -20,10 +21,12 @@ from reference_server.app import build_app
 from reference_server.config import ServerSettings
 from reference_server.state.memory import MemoryClusterState
 
-# The RS256/ES256 faults need a server with keys: test_auth_key_faults.py checks them.
+# The RS256/ES256 faults need a server with keys (test_auth_key_faults.py), the LIM-6 ones a
+# node with a small connection budget (test_overload_faults.py).
 CORE_FAULTS = [
-    f for f in faults_of("") if not f.startswith(("COL-", "AI-")) and f not in KEY_FAULTS
-]
+    f for f in faults_of("")
+    if not f.startswith(("COL-", "AI-")) and f not in KEY_FAULTS and f not in OVERLOAD_FAULTS
+]  # fmt: skip
 CORE_IDS = sorted({requirement_of(f) for f in CORE_FAULTS})
 # The check that catches a fault, where its id has other, slower checks besides it.
 TARGETED = {
@@ -76,10 +79,10 @@ def test_core_check_fails_when_its_rule_is_broken(
 
 def test_every_core_requirement_has_a_fault() -> None:
     """Every id of profile core (TRN-1 … LIM-5, CLU-2) and MET-1 has at least one fault
-    above, and every fault names a requirement of the spec. LIM-6 is the exception: the suite
-    reports it as info (spec §9), it is measured by load runs (tests/load)."""
+    above, LIM-6 in test_overload_faults.py, and every fault names a requirement of the spec."""
     core = {rid for rid, r in REQUIREMENTS.items() if r.profile is Profile.CORE} - {"LIM-6"}
     assert core | {"MET-1"} == set(CORE_IDS)
+    assert {requirement_of(f) for f in OVERLOAD_FAULTS} == {"LIM-6"}
     assert {requirement_of(f) for f in FAULTS} <= set(REQUIREMENTS)
 
 
