@@ -116,7 +116,7 @@ def test_exact_figures_from_crafted_run(tmp_path: Path) -> None:
     assert s["latency_ms"]["e2e"]["p50"] == 15.0
     assert s["latency_ms"]["e2e"]["max"] == 40.0
     assert s["latency_ms"]["fanout"]["max"] == round((102.5 - 100.005) * 1000, 2)
-    assert s["loss"] == {"live": 2, "final": 1}
+    assert s["loss"] == {"live": 2, "final": 1, "final_unsynced": 0, "unsynced_sockets": 0}
     assert s["deliveries"]["expected"] == 2 + 2 + 2 + 3
     assert s["deliveries"]["received"] == 9 - 1
     assert s["deliveries"]["replayed"] == 1
@@ -164,7 +164,7 @@ def test_clean_run_passes(tmp_path: Path) -> None:
     e2e = {"p50": 5.0, "p90": 5.0, "p95": 5.0, "p99": 5.0, "max": 5.0, "count": 1}
     assert s["latency_ms"]["e2e"] == e2e
     assert s["generator"]["saturated"] is False  # one hot second is not sustained
-    assert s["loss"] == {"live": 0, "final": 0}
+    assert s["loss"] == {"live": 0, "final": 0, "final_unsynced": 0, "unsynced_sockets": 0}
     ai = s["ai_tasks"]
     assert (ai["requested"], ai["completed"], ai["failed"], ai["cancelled"]) == (1, 1, 0, 0)
     assert ai["completion_ms"]["p50"] == 1750.0 and ai["completion_ms"]["max"] == 2000.0
