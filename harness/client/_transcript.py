@@ -14,9 +14,12 @@ import json
 import re
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["ELIDED", "Frame", "Transcript", "elide_tokens"]
 
@@ -94,6 +97,20 @@ class Transcript:
     def http_response(self, method: str, url: str, status: int, body: Any) -> None:
         line = f"{status} ← {method} {url}"
         self.record("received", "http", line + (f"\n{_text(body)}" if body is not None else ""))
+
+    def httpx_hooks(self) -> dict[str, list[Callable[[Any], Awaitable[None]]]]:
+        """`event_hooks` for a raw `httpx.AsyncClient`, so its traffic is recorded too."""
+
+        async def on_request(request: httpx.Request) -> None:
+            self.http_request(request.method, str(request.url), request.headers, request.content)
+
+        async def on_response(response: httpx.Response) -> None:
+            await response.aread()
+            request = response.request
+            self.http_response(request.method, str(request.url), response.status_code,
+                               response.text[:_FRAME_CHARS] or None)  # fmt: skip
+
+        return {"request": [on_request], "response": [on_response]}
 
     def frames(self) -> list[Frame]:
         return list(self._frames)

@@ -262,11 +262,14 @@ class Crm:
         return client
 
     def http(self, timeout: float = 5.0) -> httpx.AsyncClient:
-        """A raw HTTP client for the target (TLS trust and headers of the run); the caller
-        closes it."""
+        """A raw HTTP client for the target (TLS trust and headers of the run), its traffic in
+        the transcript; the caller closes it."""
         options = self.target.options
         return httpx.AsyncClient(
-            timeout=timeout, headers=options.header_map(), verify=options.ssl_context()
+            timeout=timeout,
+            headers=options.header_map(),
+            verify=options.ssl_context(),
+            event_hooks=self.transcript.httpx_hooks(),
         )
 
     async def clients(self, agents: list[Agent], *, node: int = 1) -> list[RealtimeClient]:

@@ -106,3 +106,20 @@ def test_repeated_req_with_a_bad_id_is_one_line_exit_2(
     assert main(["conform", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown requirement id" in err[0], err
+
+
+async def test_raw_http_client_traffic_is_recorded() -> None:
+    """`Crm.http()` clients feed the transcript through httpx event hooks (TRN-1's check)."""
+    import httpx
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text='0{"sid":"s"}')
+
+    transcript = Transcript()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer),
+                                 event_hooks=transcript.httpx_hooks()) as http:  # fmt: skip
+        await http.get("http://x/socket.io/", params={"EIO": "4"},
+                       headers={"Authorization": f"Bearer {JWT}"})  # fmt: skip
+    sent, received = transcript.to_json()
+    assert sent["text"].startswith("GET http://x/socket.io/?EIO=4") and JWT not in sent["text"]
+    assert received["text"] == '200 ← GET http://x/socket.io/?EIO=4\n0{"sid":"s"}'

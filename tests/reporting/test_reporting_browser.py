@@ -4,27 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import matplotlib.image as mpimg
 import numpy as np
-import pytest
 from reporting_synth import standard_spec, write_run
 
 from harness.reporting import write_reports
+from tests.browser import browser_marks, chromium
 
-CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None)
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)"
-    ),
-]
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run",
-         "--virtual-time-budget=5000"]  # fmt: skip
+pytestmark = browser_marks
 
 # Runs in the rendered page after load: what a reader would see of every plot and the verdict.
 PROBE = """<script>
@@ -41,15 +30,6 @@ window.addEventListener('load', () => {
   document.body.appendChild(probe);
 });
 </script>"""
-
-
-def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    profile = tmp_path / "chromium-profile"
-    assert CHROMIUM is not None
-    return subprocess.run(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
-        capture_output=True, text=True, timeout=90, check=False,
-    )  # fmt: skip
 
 
 def test_rendered_report_shows_verdict_and_every_plot(tmp_path: Path) -> None:
