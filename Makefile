@@ -35,12 +35,13 @@ CRM_NOFILE ?= $(shell n=$$(ulimit -Hn); if [ "$$n" = unlimited ] || [ "$$n" -ge 
 export CRM_NOFILE
 endif
 
-.PHONY: help install lock test test-fast test-stack lint docs format demo serve conform load ci docker-build compose-build compose-up compose-load compose-down clean
+.PHONY: help install lock test test-busy test-fast test-stack lint docs format demo serve conform load ci docker-build compose-build compose-up compose-load compose-down clean
 
 help:
 	@echo "make install       create $(VENV) and install the project with its dev tools"
 	@echo "make lock          refresh lock/*.txt from pyproject.toml (UPGRADE=1: newest allowed)"
 	@echo "make test          the whole test suite (PYTEST_ARGS=... to narrow it)"
+	@echo "make test-busy     the suite while another process keeps one core busy (TEST_BUSY_RUNS=3)"
 	@echo "make test-fast     the suite without tests marked slow"
 	@echo "make test-stack    the compose stack for real on a local Docker engine (10-30 min)"
 	@echo "make lint          ruff check, ruff format --check, mypy, import-linter contracts, docs"
@@ -78,6 +79,16 @@ lock: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
+
+# The suite must hold on a busier machine than the one it was written on: one core spinning
+# for the whole run, TEST_BUSY_RUNS times in a row (the first failure stops it).
+TEST_BUSY_RUNS ?= 1
+test-busy: $(STAMP)
+	@$(PYTHON) -c 'while True: pass' & spinner=$$!; trap 'kill $$spinner' EXIT; \
+	for run in $$(seq $(TEST_BUSY_RUNS)); do \
+	  echo "test-busy: run $$run of $(TEST_BUSY_RUNS), one core kept busy by pid $$spinner"; \
+	  $(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS) || exit 1; \
+	done
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
