@@ -1,0 +1,101 @@
+"""One node asked for more users than it can hold (LIM-6): does it shed, or collapse?
+
+Starts the reference server with a connection budget (--max-connections; 0 leaves only the
+loop-lag budget, --max-loop-lag-ms) and runs the default workload with --users users on it
+(or runs against --url). Prints what the issue asks of a shedding node: how many users
+connected, how many connects were refused and with which code, the fan-out p99 of the
+connected sockets, how many connected sockets dropped, and the final loss after the closing
+sync (with the sockets whose closing sync could not be made).
+
+    .venv/bin/python benchmarks/bench_overload.py                       # 20,000 users, lag only
+    .venv/bin/python benchmarks/bench_overload.py --users 3000 --max-connections 2000 --hold 30
+
+Run it under `flock /work/bench.lock` on a shared machine, and say so next to its figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import secrets
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+
+def _connected_users(run_dir: Path) -> int:
+    with open(run_dir / "users.csv", newline="") as handle:
+        return sum(int(row["sockets"]) > 0 for row in csv.DictReader(handle))
+
+
+def _figures(s: dict[str, Any], budget: dict[str, int], run_dir: Path) -> dict[str, Any]:
+    return {
+        "users_asked": s["users"],
+        "budget": budget,
+        "users_connected": _connected_users(run_dir),
+        "users_refused_busy": s["refused_users"],
+        "connects_refused_by_code": s["connect_refusals"],  # every try, retries included
+        "connect_errors": s["connect_errors"],
+        "connect_error_reasons": s["connect_error_reasons"],
+        "fanout_ms_connected": s["latency_ms"]["fanout"],
+        "drops_of_connected_sockets": s["disconnects"],
+        "changes_per_s": s["changes_per_s"],
+        "changes": s["changes"],
+        "deliveries": s["deliveries"],
+        "loss": s["loss"],
+        "duplicates": s["duplicates"],
+        "generator": s["generator"],
+        "run_dir": str(run_dir),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--spawn-rate", type=float, default=200.0)
+    parser.add_argument("--hold", type=float, default=60.0, help="seconds after the ramp")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--max-connections", type=int, default=0, help="node budget (0: none)")
+    parser.add_argument("--max-loop-lag-ms", type=int, default=2000)
+    parser.add_argument("--busy-retry-after-ms", type=int, default=2000)
+    parser.add_argument("--url", help="a node started apart (its budget is its own)")
+    parser.add_argument("--jwt-secret", help="with --url: the server's JWT secret")
+    parser.add_argument("--report", type=Path, help="run directory")
+    args = parser.parse_args()
+
+    from harness.load import LoadConfig, Workload, run_load
+    from reference_server.config import ServerSettings
+    from reference_server.launcher import start_server
+    from reference_server.shedding import Shedding
+
+    budget = {"max_connections": args.max_connections, "max_loop_lag_ms": args.max_loop_lag_ms,
+              "retry_after_ms": args.busy_retry_after_ms}  # fmt: skip
+    secret = args.jwt_secret or secrets.token_hex(16)
+    report = args.report or Path("reports") / time.strftime("bench-overload-%Y%m%d-%H%M%S")
+
+    def load(url: str) -> Path:
+        config = LoadConfig(
+            users=args.users, spawn_rate=args.spawn_rate,
+            duration_s=args.users / args.spawn_rate + args.hold, url=url, jwt_secret=secret,
+            workers=args.workers, report_dir=report,
+            workload=Workload(final_sync_timeout_s=120.0),
+        )  # fmt: skip
+        return run_load(config)
+
+    if args.url:
+        run_dir = load(args.url)
+    else:
+        settings = ServerSettings(port=0, jwt_secret=secret, shedding=Shedding(**budget))
+        with start_server(settings) as node:
+            run_dir = load(node.url)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    print(json.dumps(_figures(summary, budget, run_dir), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
