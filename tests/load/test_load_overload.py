@@ -3,8 +3,9 @@ errors, back-off by retryAfterMs, refused users in summary.json and the report; 
 a small scale of what issue 12 saw at 20,000 users: a node at a tiny connection budget whose
 event loop is stalled mid-run until every socket it holds has dropped, with final loss 0.
 
-The cause of that final loss (a dropped socket refused at its closing sync by a node full
-again, closed out without a sync) is pinned down deterministically in
+The mechanism this reproduction found for a final loss under overload (a dropped socket whose
+closing sync could not be made — refused by a node full again — closed out without a sync,
+its out-of-order holes judged lost) is pinned down deterministically in
 test_load_closing_sync.py; this run is the end-to-end guard.
 """
 
