@@ -104,6 +104,8 @@ def _config(args: argparse.Namespace) -> Any:
 
 
 def _print_summary(run_dir: Path, s: RunSummary) -> None:
+    from harness.reporting import NODE_HEADERS, node_rows, text_table
+
     e2e, fan, d = s.latency_ms.e2e, s.latency_ms.fanout, s.deliveries
     lines = [
         f"run directory: {run_dir}",
@@ -141,9 +143,9 @@ def _print_summary(run_dir: Path, s: RunSummary) -> None:
             f"refetch baseline: {s.bytes_per_update.refetch_median} bytes per refetch,"
             f" change → refetched ms p50 {s.latency_ms.refetch_e2e.p50}"
         )
-    if len(d.received_live_by_node) > 1:
-        by_node = d.received_live_by_node
-        lines.append("received live by node: " + ", ".join(f"{k} {v}" for k, v in by_node.items()))
+    nodes = node_rows(s)
+    if len(nodes) > 1:
+        lines += text_table(NODE_HEADERS, nodes)
     lines += [f"note: {n}" for n in s.notes]
     print("\n".join(lines))
 

@@ -27,11 +27,12 @@ import httpx
 import psutil
 
 from harness import HarnessError, TargetError, UsageError
-from harness.rundir import summarize
+from harness.rundir import NODE_METRICS_KEY, summarize
 from harness.spec import INFO_PATH
 
 from .config import LoadConfig
 from .measure import ExtraOp
+from .node_sampler import NodeSampler
 from .process_context import CLOSING_SYNC_SPREAD_MAX_S, effective_mix
 from .recorder import merge_parts
 
@@ -298,7 +299,12 @@ def run_load(config: LoadConfig) -> Path:
                 file=sys.stderr,
             )
         started_at = time.time()
-        code = _run_locust(_Plan(config, run_dir, config_path, scenario_file, url))
+        sampler = NodeSampler(urls)
+        sampler.start()
+        try:
+            code = _run_locust(_Plan(config, run_dir, config_path, scenario_file, url))
+        finally:
+            node_metrics = sampler.stop()
         ended_at = time.time()
         written = merge_parts(run_dir)
         if code != 0 and written.get("users", 0) == 0:
@@ -321,6 +327,7 @@ def run_load(config: LoadConfig) -> Path:
             "config": {**{k: v for k, v in process_config.items() if k != "jwt_secret"}},
             "notes": notes,
             "locust_exit_code": code,
+            NODE_METRICS_KEY: node_metrics,
         }
         (run_dir / "run.json").write_text(json.dumps(run_info, indent=2))
         summary = summarize(run_dir)

@@ -8,10 +8,18 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..rundir import Percentiles
+    from ..rundir import Percentiles, RunSummary
     from ._report_context import ReportContext
 
-__all__ = ["fmt_number", "key_figures", "markdown_table", "run_parameters", "text_table"]
+__all__ = [
+    "NODE_HEADERS",
+    "fmt_number",
+    "key_figures",
+    "markdown_table",
+    "node_rows",
+    "run_parameters",
+    "text_table",
+]
 
 
 def fmt_number(value: object, digits: int = 1) -> str:
@@ -93,9 +101,6 @@ def key_figures(context: ReportContext) -> list[tuple[str, str]]:
     flood = {k: v for k, v in dataclasses.asdict(s.flood).items() if v is not None}
     if any(flood.values()):
         rows.append(("flood", " · ".join(f"{k} {fmt_number(v)}" for k, v in flood.items())))
-    by_node = s.deliveries.received_live_by_node
-    if len(by_node) > 1:  # a run spread over a cluster's nodes
-        rows.append(("received live by node", _counts(by_node)))
     return rows
 
 
@@ -119,6 +124,25 @@ def _readable(key: str, value: Any) -> str:
 def run_parameters(run: Mapping[str, Any]) -> list[tuple[str, str]]:
     """run.json as people read it: dates instead of epoch seconds, lists as lists."""
     return [(k, _readable(k, v)) for k, v in run.items() if k not in _UNSHOWN_RUN_KEYS]
+
+
+NODE_HEADERS = ("node", "sockets", "connections (peak)", "events emitted", "deliveries",
+                "refusals")  # fmt: skip
+
+
+def node_rows(summary: RunSummary) -> list[tuple[str, ...]]:
+    """The cluster view (summary.json `cluster`): a row per node, then their sum when there
+    are several; empty for a run without it. Sockets and deliveries are the generator's,
+    the rest the node's own /metrics (see harness.rundir.NodeRunFigures)."""
+    view = summary.cluster
+    rows = list(view.nodes.items())
+    if len(rows) > 1:
+        rows.append(("sum", view.sum))
+    return [
+        (name, *(fmt_number(v) for v in (f.sockets, f.connections_max, f.events_emitted,
+                                         f.deliveries, f.refusals)))
+        for name, f in rows
+    ]  # fmt: skip
 
 
 def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:

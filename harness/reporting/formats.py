@@ -14,7 +14,14 @@ import jinja2
 from ..rundir import PERCENTILES
 from ._plots import report_plots
 from ._report_context import ReportContext, records
-from ._tables import fmt_number, key_figures, markdown_table, run_parameters
+from ._tables import (
+    NODE_HEADERS,
+    fmt_number,
+    key_figures,
+    markdown_table,
+    node_rows,
+    run_parameters,
+)
 from ._write_table import LOW_SAMPLE_MARK, WRITE_HEADERS, write_rows
 from .refetch import update_costs
 
@@ -93,6 +100,9 @@ class MarkdownSummary:
         if writes:
             lines += ["### Write path (REST and mutate acks)", ""]
             lines += [*markdown_table(WRITE_HEADERS, [r.cells() for r in writes]), ""]
+        nodes = node_rows(context.summary)
+        if nodes:
+            lines += ["### Nodes", "", *markdown_table(NODE_HEADERS, nodes), ""]
         if context.baseline is not None:
             costs = update_costs(context, context.baseline)
             lines += ["### Incremental updates vs full refetch", ""]
@@ -173,6 +183,8 @@ class HtmlReport:
             ctx=context,
             verdict_line=_verdict_line(context),
             key_figures=key_figures(context),
+            node_headers=NODE_HEADERS,
+            node_rows=node_rows(context.summary),
             percentiles=[label for label, _ in PERCENTILES],
             by_event=records(figures.by_event),
             by_scope=records(figures.by_scope),

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
         quantiles,
         successful_changes,
     )
+    from ._nodes import NODE_METRICS_KEY
     from ._reader import (
         ACTIONS_COLUMNS,
         ANOMALIES_COLUMNS,
@@ -74,6 +75,7 @@ _HOMES: dict[str, str] = {
     "WRITE_TRANSPORTS": "._write_path",
     "WriteFigures": "._write_path",
     "write_path": "._write_path",
+    "NODE_METRICS_KEY": "._nodes",
 }  # fmt: skip
 
 __all__ = [
@@ -83,6 +85,7 @@ __all__ = [
     "DELIVERIES_COLUMNS",
     "GENERATOR_COLUMNS",
     "LOW_SAMPLE",
+    "NODE_METRICS_KEY",
     "PERCENTILES",
     "RECORD_TYPES",
     "STREAMS_COLUMNS",

@@ -15,6 +15,7 @@ import pandas as pd
 from harness.spec import AI_TASK_TERMINAL_EVENTS, ErrorCode
 
 from ._latency import Percentiles, change_send_times, successful_changes
+from ._nodes import cluster_view, received_live_by_node
 from ._reader import SUMMARY_JSON, RunData, read_json, read_run
 from ._summary import (
     AiTasks,
@@ -123,6 +124,7 @@ def summarize_run(run: RunData) -> RunSummary:
         flood=flood(actions),
         ai_tasks=ai_tasks(live, actions),
         generator=generator,
+        cluster=cluster_view(streams, run.run),
         passed=(
             int(isolation) + kinds.get(AnomalyKind.REDACTION_LEAK, 0) == 0
             and (loss.final or 0) == 0
@@ -323,14 +325,3 @@ def ai_tasks(live: pd.DataFrame, actions: pd.DataFrame) -> AiTasks:
         failed=ended["failed"],
         completion_ms=Percentiles.of((joined["t_recv"] - joined["t_send"]) * 1000),
     )
-
-
-def received_live_by_node(streams: pd.DataFrame, urls: list[str] | None) -> dict[str, int]:
-    """Events received live per node the receiving socket was on (streams.csv `node`), by
-    node URL when run.json lists them; older runs without the column count as node 0."""
-    if streams.empty:
-        return {}
-    node = streams["node"].fillna(0).astype(int)
-    by_node = streams["received_live"].groupby(node).sum()
-    names = list(urls or [])
-    return {(names[i] if i < len(names) else str(i)): int(count) for i, count in by_node.items()}

@@ -21,11 +21,13 @@ __all__ = [
     "AiTasks",
     "BytesPerUpdate",
     "ChangeCounts",
+    "ClusterView",
     "DeliveryCounts",
     "Flood",
     "GeneratorHealth",
     "Latency",
     "Loss",
+    "NodeRunFigures",
     "RunSummary",
     "ScopeFigures",
     "SteadyState",
@@ -137,6 +139,30 @@ class GeneratorHealth:
 
 
 @dataclass(frozen=True, slots=True)
+class NodeRunFigures:
+    """One node of the target during the run (or the sum over the nodes). `sockets` and
+    `deliveries` are the generator's (sockets it opened there, events they received live);
+    the others the node's own `/metrics`: `connections_max` the peak of its gauge as sampled
+    during the run, `events_emitted` and `refusals` (rate-limited and busy) their increase.
+    None: not measured (the node does not expose it, or an older run)."""
+
+    sockets: int | None = None
+    connections_max: int | None = None
+    events_emitted: int | None = None
+    deliveries: int | None = None
+    refusals: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterView:
+    """Every node of the target by URL, side by side with their sum (`sum.connections_max`:
+    the peak of the nodes' gauges summed at each sampling, not the sum of their peaks)."""
+
+    nodes: dict[str, NodeRunFigures] = field(default_factory=dict)
+    sum: NodeRunFigures = field(default_factory=NodeRunFigures)
+
+
+@dataclass(frozen=True, slots=True)
 class RunSummary:
     scenario: str | None = None
     users: int | None = None
@@ -175,6 +201,7 @@ class RunSummary:
     flood: Flood = field(default_factory=Flood)
     ai_tasks: AiTasks = field(default_factory=AiTasks)
     generator: GeneratorHealth = field(default_factory=GeneratorHealth)
+    cluster: ClusterView = field(default_factory=ClusterView)
     passed: bool | None = None  # no leak, no final loss, no duplicate, no seq conflict
     notes: list[str] = field(default_factory=list)
 

@@ -178,17 +178,27 @@ def test_recompute_redoes_the_summary_with_the_load_analysis(run_dir: Path) -> N
     assert fresh.latency_ms.e2e.p99 == pytest.approx(100.0, abs=0.01)
 
 
-def test_multi_node_run_shows_deliveries_by_node(tmp_path: Path) -> None:
-    """CLU-1: a run spread over several nodes shows live deliveries per node; one node does
-    not add the row."""
+def test_multi_node_run_shows_each_node_and_the_sum(tmp_path: Path) -> None:
+    """CLU-1, MET-1: a run over several nodes shows a table of each node (the generator's
+    sockets and live deliveries, the node's own peak connections, emits and refusals) and
+    their sum, in the Markdown and the HTML; a node without /metrics shows dashes."""
     spec = standard_spec()
-    spec.summary = {"deliveries": {"received_live_by_node": {"http://n1": 7, "http://n2": 9}}}
+    node = {"sockets": 4, "connections_max": 4, "events_emitted": 11, "deliveries": 7,
+            "refusals": 1}  # fmt: skip
+    bare = {"sockets": 5, "deliveries": 9}
+    total = {"sockets": 9, "connections_max": 4, "events_emitted": 11, "deliveries": 16,
+             "refusals": 1}  # fmt: skip
+    spec.summary = {"cluster": {"nodes": {"http://n1": node, "http://n2": bare}, "sum": total}}
     run_dir = write_run(tmp_path / "two", spec)
     write_reports(run_dir, formats=LIGHT)
-    assert "received live by node | http://n1 7 · http://n2 9" in (
-        run_dir / "summary.md"
-    ).read_text(encoding="utf-8")
-    spec.summary = {"deliveries": {"received_live_by_node": {"http://n1": 16}}}
+    markdown = (run_dir / "summary.md").read_text(encoding="utf-8")
+    assert "| http://n1 | 4 | 4 | 11 | 7 | 1 |" in markdown
+    assert "| http://n2 | 5 | – | – | 9 | – |" in markdown
+    assert "| sum | 9 | 4 | 11 | 16 | 1 |" in markdown
+    write_reports(run_dir)
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert '<table id="nodes">' in page and "http://n2" in page
+    spec.summary = {"cluster": {"nodes": {"http://n1": node}, "sum": node}}
     single = write_run(tmp_path / "one", spec)
     write_reports(single, formats=LIGHT)
-    assert "by node" not in (single / "summary.md").read_text(encoding="utf-8")
+    assert "| sum |" not in (single / "summary.md").read_text(encoding="utf-8")
