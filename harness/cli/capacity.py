@@ -38,11 +38,13 @@ def run(args: argparse.Namespace) -> int:
     from harness.reporting import load_slo, write_capacity
 
     from ._load_options import template_from_args
+    from ._target import announce_target
 
     slo = load_slo(args.slo)
     search = CapacitySearch(args.start, args.factor, args.max_users, args.max_steps,
                             args.resolution)  # fmt: skip
     template = template_from_args(args)
+    announce_target("capacity", template.urls)
     out_dir = args.report or Path("reports") / datetime.now(UTC).strftime("capacity-%Y%m%d-%H%M%S")
     result = find_capacity(judge_with_slo(load_runner(template), slo, out_dir), search)
     outputs = write_capacity(result, slo, out_dir)

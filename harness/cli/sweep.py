@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from harness.reporting import write_sweep
 
     from ._load_options import template_from_args
+    from ._target import announce_target
 
     users = parse_counts(args.users, "--users")
     nodes = parse_counts(args.nodes, "--nodes")
@@ -63,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.redis_url or not args.database_url:
             raise UsageError("--nodes > 1 needs --redis-url and --database-url (postgresql://)")
     template = template_from_args(args)
+    announce_target("sweep", template.urls)
     out_dir = args.report or Path("reports") / datetime.now(UTC).strftime("sweep-%Y%m%d-%H%M%S")
     rows = run_sweep(sweep_steps(users, nodes), load_runner(template), out_dir)
     outputs = write_sweep(rows, out_dir)

@@ -13,15 +13,24 @@ p99 has not shown that p99 is under 100 ms.
 from __future__ import annotations
 
 import difflib
-import enum
-import math
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from .._exceptions import UsageError
-from ..rundir import LOW_SAMPLE, WRITE_TRANSPORTS, Percentiles, RunSummary, WriteFigures
+from ..rundir import LOW_SAMPLE, Percentiles, RunSummary
+from ._gate_model import (
+    Comparison,
+    Gate,
+    GateStatus,
+    Metric,
+    Samples,
+    field_metric,
+    metric,
+    percentile_metric,
+)
+from ._write_gates import write_path_gates
 
 __all__ = [
     "GATES",
@@ -36,74 +45,11 @@ __all__ = [
     "parse_slo",
 ]
 
-Metric = float | bool
-Extractor = Callable[[RunSummary], Metric | None]
-Samples = Callable[[RunSummary], int | None]  # how many values a gate's figure rests on
-
-
-class Comparison(enum.Enum):
-    """How an observed value meets its threshold; `symbol` is how reports print it."""
-
-    AT_MOST = "<="
-    AT_LEAST = ">="
-    IS = "is"
-
-    def holds(self, observed: Metric, threshold: Metric) -> bool:
-        if self is Comparison.AT_MOST:
-            return float(observed) <= float(threshold)
-        if self is Comparison.AT_LEAST:
-            return float(observed) >= float(threshold)
-        return bool(observed) is bool(threshold)
-
-    @property
-    def symbol(self) -> str:
-        return str(self.value)
-
-
-class GateStatus(enum.StrEnum):
-    PASS = "pass"
-    FAIL = "fail"
-    MISSING = "missing"  # the summary does not hold the metric: counts as a failure
-
-
-@dataclass(frozen=True, slots=True)
-class Gate:
-    name: str
-    description: str
-    unit: str
-    comparison: Comparison
-    value_type: type[float] | type[bool]
-    extract: Extractor
-    samples: Samples | None = None
-
-    def check_threshold(self, value: object) -> Metric:
-        """The threshold as the gate's type, or a UsageError naming what was wrong."""
-        if self.value_type is bool:
-            if not isinstance(value, bool):
-                raise UsageError(f"SLO gate {self.name} needs true or false, got {value!r}")
-            return value
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise UsageError(f"SLO gate {self.name} needs a number ({self.unit}), got {value!r}")
-        if not math.isfinite(value) or value < 0:
-            raise UsageError(f"SLO gate {self.name} needs a finite number >= 0, got {value!r}")
-        return float(value)
-
-
-def _metric(value: float | bool | None) -> Metric | None:
-    """A summary value as a gate compares it; None where absent or NaN (not measured)."""
-    if value is None or isinstance(value, bool):
-        return value
-    return float(value) if math.isfinite(value) else None
-
-
-def _field(read: Callable[[RunSummary], float | bool | None]) -> Extractor:
-    return lambda summary: _metric(read(summary))
-
 
 def _connect_error_ratio(summary: RunSummary) -> Metric | None:
     # Ratio over users: each simulated user opens at least one socket, and summary.json
     # carries the user count but not always the socket count.
-    errors, users = _metric(summary.connect_errors), _metric(summary.users)
+    errors, users = metric(summary.connect_errors), metric(summary.users)
     if errors is None or users is None:
         return None
     return float(errors) / max(float(users), 1.0)
@@ -121,54 +67,6 @@ _PERCENTILES: tuple[tuple[str, Callable[[Percentiles], float | None]], ...] = (
 )
 
 
-def _percentile(
-    kind: Callable[[RunSummary], Percentiles], pct: Callable[[Percentiles], float | None]
-) -> Extractor:
-    return _field(lambda s: pct(kind(s)))
-
-
-def _ack(name: str) -> Callable[[RunSummary], Percentiles]:
-    def read(summary: RunSummary) -> Percentiles:
-        return (summary.write_path.get(name) or WriteFigures()).ack_ms
-
-    return read
-
-
-def _ack_samples(name: str) -> Samples:
-    return lambda summary: _ack(name)(summary).count
-
-
-def _error_ratio(name: str) -> Extractor:
-    return _field(lambda s: (s.write_path.get(name) or WriteFigures()).error_ratio)
-
-
-def _requests(name: str) -> Samples:
-    return lambda s: (s.write_path.get(name) or WriteFigures()).requests
-
-
-_WRITE_PERCENTILES: tuple[tuple[str, Callable[[Percentiles], float | None]], ...] = (
-    ("p50", lambda p: p.p50),
-    ("p90", lambda p: p.p90),
-    ("p95", lambda p: p.p95),
-    ("p99", lambda p: p.p99),
-)
-
-
-def _write_path_gates() -> list[Gate]:
-    """REST and `mutate` ack latency (p50…p99) and the share of changes refused or unanswered."""
-    gates = []
-    for name in WRITE_TRANSPORTS.values():
-        label = "REST" if name == "rest" else "mutate"
-        for pct, value in _WRITE_PERCENTILES:
-            gates.append(Gate(f"{pct}_{name}_ack_ms", f"{pct} {label} ack latency", "ms",
-                              Comparison.AT_MOST, float, _percentile(_ack(name), value),
-                              _ack_samples(name)))  # fmt: skip
-        gates.append(Gate(f"{name}_error_ratio", f"{label} changes refused or unanswered",
-                          "ratio", Comparison.AT_MOST, float, _error_ratio(name),
-                          _requests(name)))  # fmt: skip
-    return gates
-
-
 def _latency_samples(kind: Callable[[RunSummary], Percentiles]) -> Samples:
     return lambda summary: kind(summary).count
 
@@ -179,9 +77,9 @@ def _registry() -> dict[str, Gate]:
         for pct, value in _PERCENTILES:
             gates.append(
                 Gate(f"{pct}_{kind}_ms", f"{pct} {label} latency", "ms", Comparison.AT_MOST,
-                     float, _percentile(latency, value), _latency_samples(latency))
+                     float, percentile_metric(latency, value), _latency_samples(latency))
             )  # fmt: skip
-    gates += _write_path_gates()
+    gates += write_path_gates()
     counts: tuple[tuple[str, str, Callable[[RunSummary], int | None]], ...] = (
         ("loss_live", "events missing during the run", lambda s: s.loss.live),
         ("loss_final", "events still missing after the closing sync", lambda s: s.loss.final),
@@ -193,16 +91,17 @@ def _registry() -> dict[str, Gate]:
         ("connect_errors", "sockets that failed to connect", lambda s: s.connect_errors),
     )  # fmt: skip
     for name, description, read in counts:
-        gates.append(Gate(name, description, "count", Comparison.AT_MOST, float, _field(read)))
+        extract = field_metric(read)
+        gates.append(Gate(name, description, "count", Comparison.AT_MOST, float, extract))
     gates += [
         Gate("connect_error_ratio", "connect errors per user", "ratio", Comparison.AT_MOST,
              float, _connect_error_ratio),
         Gate("bytes_per_update_median", "median wire bytes of an update event", "bytes",
-             Comparison.AT_MOST, float, _field(lambda s: s.bytes_per_update.median)),
+             Comparison.AT_MOST, float, field_metric(lambda s: s.bytes_per_update.median)),
         Gate("min_deliveries_per_s", "delivered events per second", "1/s", Comparison.AT_LEAST,
-             float, _field(lambda s: s.deliveries_per_s)),
+             float, field_metric(lambda s: s.deliveries_per_s)),
         Gate("generator_saturated", "load generator saturated (figures unreliable)", "",
-             Comparison.IS, bool, _field(lambda s: s.generator.saturated)),
+             Comparison.IS, bool, field_metric(lambda s: s.generator.saturated)),
     ]  # fmt: skip
     return {gate.name: gate for gate in gates}
 

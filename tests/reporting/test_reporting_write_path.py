@@ -21,6 +21,7 @@ from harness.reporting.gates import evaluate
 from harness.rundir import ACTIONS_COLUMNS, CHANGE_OPS, Percentiles, RunSummary, write_path
 
 RECORDED = Path(__file__).parents[1] / "run_model" / "fixtures" / "team_sync"
+EXAMPLE_SLO = Path(__file__).parents[2] / "slo.example.toml"
 
 
 def test_write_path_of_a_recorded_run() -> None:
@@ -111,6 +112,11 @@ def _stop(*_: object, **__: object) -> None:
         (["load", "--url", "http://127.0.0.1:9", "--jwt-secret", "s"], "http://127.0.0.1:9"),
         (["conform"], "bundled reference server"),
         (["conform", "--url", "http://127.0.0.1:9"], "http://127.0.0.1:9"),
+        (["sweep", "--users", "1"], "bundled reference server"),
+        (
+            ["capacity", "--slo", str(EXAMPLE_SLO), "--url", "http://h:1", "--jwt-secret", "s"],
+            "http://h:1",
+        ),
     ],
 )
 def test_every_run_starts_with_a_banner_naming_the_target(
@@ -119,6 +125,8 @@ def test_every_run_starts_with_a_banner_naming_the_target(
 ) -> None:  # fmt: skip
     monkeypatch.setattr("harness.load.run_load", _stop)
     monkeypatch.setattr("harness.cli.conform._target", _stop)
+    monkeypatch.setattr("harness.experiments.run_sweep", _stop)
+    monkeypatch.setattr("harness.experiments.find_capacity", _stop)
     assert main(argv) == 2
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"crm-harness {argv[0]}: target {target}"
