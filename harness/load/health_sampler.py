@@ -38,6 +38,7 @@ def sample_health(ctx: ProcessContext) -> None:
         gevent.sleep(SAMPLE_INTERVAL_S)
         lag_ms = max(0.0, (time.monotonic() - before - SAMPLE_INTERVAL_S) * 1000)
         cpu = proc.cpu_percent(None)
+        times = proc.cpu_times()
         c = ctx.counters
         MEASUREMENTS.fire(
             GeneratorSample(
@@ -49,6 +50,7 @@ def sample_health(ctx: ProcessContext) -> None:
                 rss_mb=round(proc.memory_info().rss / 2**20, 1),
                 changes_sent=c.changes_sent,
                 deliveries=c.deliveries,
+                cpu_s=round(times.user + times.system, 3),
             )
         )
         hot = cpu > SATURATION_CPU_PERCENT or lag_ms > SATURATION_LAG_MS

@@ -27,7 +27,7 @@ import httpx
 import psutil
 
 from harness import HarnessError, TargetError, UsageError
-from harness.rundir import NODE_METRICS_KEY, summarize
+from harness.rundir import GENERATOR_CPU_KEY, NODE_METRICS_KEY, summarize
 from harness.spec import INFO_PATH
 
 from .config import LoadConfig
@@ -195,7 +195,14 @@ def _start_locust(plan: _Plan, env: dict[str, str], out: int | None) -> list[Pop
     return [master, *workers]
 
 
-def _run_locust(plan: _Plan) -> int:
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run_locust(plan: _Plan) -> tuple[int, float]:
+    """Locust's exit code, and the CPU-seconds its processes spent (the kernel's count for
+    every process waited for meanwhile: the Locust processes, and their own children)."""
     c = plan.config
     env = {**os.environ, "CRM_LOAD_CONFIG": str(plan.config_path), "PYTHONUNBUFFERED": "1"}
     ramp = c.users / c.spawn_rate
@@ -205,6 +212,7 @@ def _run_locust(plan: _Plan) -> int:
     if c.web:
         budget = float("inf")  # the user drives the UI
     out = subprocess.DEVNULL if c.quiet else None
+    cpu_before = _children_cpu_s()
     procs = _start_locust(plan, env, out)
     master = procs[0]
     try:
@@ -219,7 +227,8 @@ def _run_locust(plan: _Plan) -> int:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
-    return master.returncode if master.returncode is not None else -1
+    cpu_s = _children_cpu_s() - cpu_before
+    return (master.returncode if master.returncode is not None else -1), cpu_s
 
 
 def _default_run_dir() -> Path:
@@ -302,7 +311,7 @@ def run_load(config: LoadConfig) -> Path:
         sampler = NodeSampler(urls)
         sampler.start()
         try:
-            code = _run_locust(_Plan(config, run_dir, config_path, scenario_file, url))
+            code, cpu_s = _run_locust(_Plan(config, run_dir, config_path, scenario_file, url))
         finally:
             node_metrics = sampler.stop()
         ended_at = time.time()
@@ -328,6 +337,8 @@ def run_load(config: LoadConfig) -> Path:
             "notes": notes,
             "locust_exit_code": code,
             NODE_METRICS_KEY: node_metrics,
+            # Remote workers' CPU is counted on their machines: then their samples tell.
+            GENERATOR_CPU_KEY: None if config.remote_workers else round(cpu_s, 2),
         }
         (run_dir / "run.json").write_text(json.dumps(run_info, indent=2))
         summary = summarize(run_dir)

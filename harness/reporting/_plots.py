@@ -21,7 +21,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..rundir import LatencyKind
+from ..rundir import LagWindow, LatencyKind
 from ._figures import RunFigures
 
 __all__ = [
@@ -145,7 +145,27 @@ def _generator_draw(generator: pd.DataFrame, start: float) -> Callable[[Axes], N
     return draw
 
 
-def report_plots(figures: RunFigures, generator: pd.DataFrame, start: float) -> list[Plot]:
+def _shaded(draw: Callable[[Axes], None], spans: Sequence[LagWindow]) -> Callable[[Axes], None]:
+    """`draw`, with the generator's lag windows shaded: latency there is partly its own."""
+
+    def shaded(ax: Axes) -> None:
+        draw(ax)
+        for i, w in enumerate(spans):
+            if w.start_s is not None and w.end_s is not None:
+                ax.axvspan(w.start_s, w.end_s, color="orange", alpha=0.25,
+                           label="generator lag" if i == 0 else None)  # fmt: skip
+        if spans:
+            ax.legend(loc="upper left")
+
+    return shaded
+
+
+def report_plots(
+    figures: RunFigures,
+    generator: pd.DataFrame,
+    start: float,
+    lag_windows: Sequence[LagWindow] = (),
+) -> list[Plot]:
     """Every plot of the single-run report, in page order."""
     live = figures.live
     scope = figures.by_scope
@@ -155,10 +175,10 @@ def report_plots(figures: RunFigures, generator: pd.DataFrame, start: float) -> 
         ("latency_cdf", "Latency CDF (live deliveries)", cdf_plot(
             [(kind, live[f"{kind}_ms"].dropna().to_numpy(dtype=float))
              for kind in LatencyKind.ALL], "latency (ms, log scale)")),
-        ("latency_over_time", "Latency over time", _lines(
+        ("latency_over_time", "Latency over time", _shaded(_lines(
             figures.timeline, "second",
             [("e2e_p50_ms", "e2e p50"), ("e2e_p99_ms", "e2e p99"),
-             ("fanout_p99_ms", "fan-out p99")], "ms", "deliveries")),
+             ("fanout_p99_ms", "fan-out p99")], "ms", "deliveries"), lag_windows)),
         ("throughput_over_time", "Throughput over time", _lines(
             figures.timeline, "second",
             [("deliveries", "deliveries/s"), ("changes", "changes/s")], "per second",

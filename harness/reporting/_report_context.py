@@ -15,8 +15,9 @@ import pandas as pd
 
 from harness.spec import DATA_EVENTS
 
-from ..rundir import LatencyKind, RunData, RunSummary, load_summary, write_path
+from ..rundir import LatencyKind, RunData, RunSummary, cost_sentence, load_summary, write_path
 from ._figures import RunFigures, compute_figures
+from ._tables import fmt_number
 from ._write_table import low_sample_figures, low_sample_warning
 from .gates import Slo, Verdict, evaluate, parse_slo
 
@@ -99,6 +100,8 @@ class ReportContext:
     slo_given: bool  # False: the verdict is DEFAULT_SLO's
     baseline: ReportContext | None = None  # a refetch_baseline run to compare against
     warnings: list[str] = field(default_factory=list)
+    # What the generator cost and how many of its cores a target needs (None: not measured).
+    generator_cost: str | None = None
 
     @property
     def title(self) -> str:
@@ -114,6 +117,15 @@ def _warnings(summary: RunSummary, figures: RunFigures) -> list[str]:
             + (f" (CPU up to {cpu:.0f}%)" if cpu is not None else "")
             + ": latency figures include the generator's own delay and are not trustworthy. "
             "Use more workers or fewer users."
+        )
+    lagged = summary.generator
+    if lagged.lag_windows:
+        notes.append(
+            f"Generator event-loop lag over {fmt_number(lagged.lag_threshold_ms)} ms in "
+            f"{fmt_number(lagged.lag_window_s)} s of the run (windows listed under 'Load "
+            f"generator health', shaded in the latency plot): the "
+            f"{fmt_number(lagged.lagged_deliveries)} deliveries received then include the "
+            "generator's own delay."
         )
     if figures.deliveries_live == 0:
         notes.append("No live deliveries were recorded: nothing below measures fan-out.")
@@ -167,4 +179,5 @@ def build_context(
         slo_given=slo is not None,
         baseline=baseline,
         warnings=_warnings(summary, figures),
+        generator_cost=cost_sentence(summary.generator, figures.deliveries_per_s),
     )

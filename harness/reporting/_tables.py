@@ -85,6 +85,9 @@ def key_figures(context: ReportContext) -> list[tuple[str, str]]:
         ("bytes per update (median)", fmt_number(s.bytes_per_update.median)),
         ("connect errors", fmt_number(s.connect_errors)),
         ("generator saturated", fmt_number(s.generator.saturated)),
+        ("generator CPU per delivery / per user",
+         f"{fmt_number(s.generator.cpu_us_per_delivery)} µs / "
+         f"{fmt_number(s.generator.cpu_ms_per_user, 2)} ms"),
     ]  # fmt: skip
     # Scenario-specific figures the engine adds (reconnect_storm, flood): shown when present.
     optional: tuple[tuple[str, int | None], ...] = (

@@ -100,6 +100,8 @@ class MarkdownSummary:
         if writes:
             lines += ["### Write path (REST and mutate acks)", ""]
             lines += [*markdown_table(WRITE_HEADERS, [r.cells() for r in writes]), ""]
+        if context.generator_cost:
+            lines += [context.generator_cost, ""]
         nodes = node_rows(context.summary)
         if nodes:
             lines += ["### Nodes", "", *markdown_table(NODE_HEADERS, nodes), ""]
@@ -199,7 +201,13 @@ class HtmlReport:
             leaks=records(figures.leaks.head(100)),
             leak_count=len(figures.leaks),
             generator=records(figures.generator),
-            plots=report_plots(figures, context.run.generator, context.run.started_at),
+            lag_windows=context.summary.generator.lag_windows,
+            plots=report_plots(
+                figures,
+                context.run.generator,
+                context.run.started_at,
+                context.summary.generator.lag_windows,
+            ),
             costs=costs,
         )
         path = out_dir / self.filename

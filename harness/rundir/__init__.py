@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .records import (
     CHANGE_OPS,
+    GENERATOR_CPU_KEY,
     RECORD_TYPES,
     ActionRecord,
     AnomalyKind,
@@ -37,6 +38,7 @@ from .records import (
 )
 
 if TYPE_CHECKING:
+    from ._generator import cores_needed, cost_sentence
     from ._latency import (
         LOW_SAMPLE,
         PERCENTILES,
@@ -60,7 +62,7 @@ if TYPE_CHECKING:
         read_run,
     )
     from ._summarize import load_summary, summarize, summarize_run
-    from ._summary import RunSummary
+    from ._summary import LagWindow, RunSummary
     from ._write_path import WRITE_TRANSPORTS, WriteFigures, write_path
 
 _HOMES: dict[str, str] = {
@@ -70,12 +72,14 @@ _HOMES: dict[str, str] = {
     **{name: "._reader" for name in ("RunData", "load_run", "read_run", "ACTIONS_COLUMNS",
                                      "ANOMALIES_COLUMNS", "DELIVERIES_COLUMNS",
                                      "GENERATOR_COLUMNS", "STREAMS_COLUMNS", "USERS_COLUMNS")},
+    **{name: "._generator" for name in ("cores_needed", "cost_sentence")},
     **{name: "._summarize" for name in ("load_summary", "summarize", "summarize_run")},
     "RunSummary": "._summary",
     "WRITE_TRANSPORTS": "._write_path",
     "WriteFigures": "._write_path",
     "write_path": "._write_path",
     "NODE_METRICS_KEY": "._nodes",
+    "LagWindow": "._summary",
 }  # fmt: skip
 
 __all__ = [
@@ -84,6 +88,7 @@ __all__ = [
     "CHANGE_OPS",
     "DELIVERIES_COLUMNS",
     "GENERATOR_COLUMNS",
+    "GENERATOR_CPU_KEY",
     "LOW_SAMPLE",
     "NODE_METRICS_KEY",
     "PERCENTILES",
@@ -97,6 +102,7 @@ __all__ = [
     "DeliveryRecord",
     "ExtraOp",
     "GeneratorSample",
+    "LagWindow",
     "LatencyKind",
     "LocalError",
     "Percentiles",
@@ -109,6 +115,8 @@ __all__ = [
     "WriteFigures",
     "change_send_times",
     "columns",
+    "cores_needed",
+    "cost_sentence",
     "load_run",
     "load_summary",
     "percentile_row",

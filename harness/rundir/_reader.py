@@ -55,7 +55,7 @@ SUMMARY_JSON = "summary.json"
 DELIVERIES_COLUMNS: tuple[str, ...] = tuple(columns(DeliveryRecord))
 ACTIONS_COLUMNS: tuple[str, ...] = tuple(c for c in columns(ActionRecord) if c != "bytes_received")
 USERS_COLUMNS: tuple[str, ...] = ("user_id", "team_id", "broker_id", "sockets")
-GENERATOR_COLUMNS: tuple[str, ...] = tuple(columns(GeneratorSample))
+GENERATOR_COLUMNS: tuple[str, ...] = tuple(c for c in columns(GeneratorSample) if c != "cpu_s")
 ANOMALIES_COLUMNS: tuple[str, ...] = ("kind", "receiver", "stream", "seq", "event_id", "detail")
 # streams.csv (the engine's closing-sync findings per socket and stream) came later.
 STREAMS_COLUMNS: tuple[str, ...] = ("receiver", "socket", "stream", "missing_live", "missing_final")

@@ -14,6 +14,7 @@ import pandas as pd
 
 from harness.spec import AI_TASK_TERMINAL_EVENTS, ErrorCode
 
+from ._generator import generator_health
 from ._latency import Percentiles, change_send_times, successful_changes
 from ._nodes import cluster_view, received_live_by_node
 from ._reader import SUMMARY_JSON, RunData, read_json, read_run
@@ -23,7 +24,6 @@ from ._summary import (
     ChangeCounts,
     DeliveryCounts,
     Flood,
-    GeneratorHealth,
     Latency,
     Loss,
     RunSummary,
@@ -33,16 +33,12 @@ from ._summary import (
 from ._write_path import write_path
 from .records import (
     CHANGE_OPS,
-    SATURATION_CPU_PERCENT,
-    SATURATION_LAG_MS,
-    SATURATION_SECONDS,
-    STALL_LAG_MS,
     AnomalyKind,
     ExtraOp,
     LocalError,
 )
 
-__all__ = ["load_summary", "summarize", "summarize_run"]
+__all__ = ["load_summary", "steady_window", "summarize", "summarize_run"]
 
 
 def summarize_run(run: RunData) -> RunSummary:
@@ -69,10 +65,16 @@ def summarize_run(run: RunData) -> RunSummary:
     reconnects = actions[(actions["op"] == ExtraOp.RECONNECT) & (actions["ok"] == 1)]
     duplicates = len(live) - len(unique_live)
     seq_conflict_count = seq_conflicts(deliveries)
-    generator = generator_health(run.generator, n_users)
+    generator = generator_health(run, n_users, steady_window(run))
     notes = [str(n) for n in run.run.get("notes", [])]
     if generator.saturated:
         notes.append("generator saturated: latency figures include generator delay")
+    if generator.lag_windows:
+        notes.append(
+            f"generator event-loop lag over {generator.lag_threshold_ms:.0f} ms in "
+            f"{generator.lag_window_s} s of the run: {generator.lagged_deliveries} deliveries "
+            "received then include the generator's own delay"
+        )
     return RunSummary(
         scenario=run.run.get("scenario"),
         users=n_users,
@@ -234,41 +236,9 @@ def seq_conflicts(deliveries: pd.DataFrame) -> int:
     return int((ids > 1).sum())
 
 
-def _connected_max(samples: pd.DataFrame) -> int:
-    """Workers sample on their own clocks: add up each worker's last sample of each second."""
-    per_second = samples.assign(second=samples["t"].round())
-    last = per_second.groupby(["second", "worker"])["connected_users"].last()
-    return int(last.groupby(level="second").sum().max())
-
-
-def generator_health(samples: pd.DataFrame, users: int) -> GeneratorHealth:
-    if samples.empty:
-        return GeneratorHealth(saturated=False)
-    saturated = False
-    for _, per_worker in samples.sort_values("t").groupby("worker"):
-        hot = (per_worker["cpu_percent"] > SATURATION_CPU_PERCENT) | (
-            per_worker["loop_lag_ms"] > SATURATION_LAG_MS
-        )
-        streak = hot.astype(int).groupby((~hot).cumsum()).cumsum()
-        saturated = saturated or bool((streak >= SATURATION_SECONDS).any())
-    stalls = int((samples["loop_lag_ms"] > STALL_LAG_MS).sum())
-    rss_peak = float(samples.groupby("worker")["rss_mb"].max().sum())
-    return GeneratorHealth(
-        cpu_percent_max=round(float(samples["cpu_percent"].max()), 1),
-        cpu_percent_mean=round(float(samples["cpu_percent"].mean()), 1),
-        loop_lag_ms_max=round(float(samples["loop_lag_ms"].max()), 1),
-        stalls=stalls,
-        rss_mb_max=round(rss_peak, 1),
-        memory_per_user_kb=round(rss_peak * 1024 / users, 1) if users else None,
-        connected_users_max=_connected_max(samples),
-        saturated=saturated or stalls > 0,
-    )
-
-
-def steady_state(run: RunData) -> SteadyState | None:
-    """Figures at full load: from the last user's join to the last action sent (no ramp);
-    end-to-end latency of the changes sent in that window."""
-    users, actions, live = run.users, run.actions, run.live
+def steady_window(run: RunData) -> tuple[float, float] | None:
+    """Full load (epoch s): from the last user's join to the last action sent (no ramp)."""
+    users, actions = run.users, run.actions
     if users.empty or actions.empty:
         return None
     # Users turned away for the whole run (LIM-6) never joined: their give-up is no join.
@@ -276,8 +246,17 @@ def steady_state(run: RunData) -> SteadyState | None:
     if joined.empty:
         return None
     start, end = float(joined["connected_at"].max()), float(actions["t_send"].max())
-    if end - start < 1.0:
+    return (start, end) if end - start >= 1.0 else None
+
+
+def steady_state(run: RunData) -> SteadyState | None:
+    """Figures at full load (`steady_window`); end-to-end latency of the changes sent in
+    that window."""
+    actions, live = run.actions, run.live
+    window = steady_window(run)
+    if window is None:
         return None
+    start, end = window
     window = live[(live["t_recv"] >= start) & (live["t_recv"] <= end)]
     acts = actions[(actions["t_send"] >= start) & (actions["t_send"] <= end)]
     sent_in_window = (window["t_send"] >= start) & (window["t_send"] <= end)

@@ -25,6 +25,7 @@ __all__ = [
     "DeliveryCounts",
     "Flood",
     "GeneratorHealth",
+    "LagWindow",
     "Latency",
     "Loss",
     "NodeRunFigures",
@@ -116,8 +117,25 @@ class AiTasks:
 
 
 @dataclass(frozen=True, slots=True)
+class LagWindow:
+    """Seconds since the start in which one worker's event loop lagged over the threshold;
+    the live deliveries it received then carry the generator's own delay."""
+
+    worker: str | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+    max_lag_ms: float | None = None
+    deliveries: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class GeneratorHealth:
-    """The load generator's own health; a run without samples has only `saturated`."""
+    """The load generator's own health and cost; a run without samples has only `saturated`.
+
+    `cpu_us_per_delivery`: CPU per delivery at steady state (heartbeats, actions included);
+    `cpu_ms_per_user`: the fixed part per simulated user (start, connect, closing sync);
+    `cpu_s`: the whole generator's CPU-seconds (see `harness.rundir._generator`).
+    """
 
     cpu_percent_max: float | None = None
     cpu_percent_mean: float | None = None
@@ -127,6 +145,14 @@ class GeneratorHealth:
     memory_per_user_kb: float | None = None
     connected_users_max: int | None = None
     saturated: bool | None = None
+    cpu_s: float | None = None
+    cpu_us_per_delivery: float | None = None
+    cpu_ms_per_user: float | None = None
+    deliveries_per_core_s: float | None = None
+    lag_threshold_ms: float | None = None
+    lag_window_s: float | None = None
+    lagged_deliveries: int | None = None
+    lag_windows: list[LagWindow] = field(default_factory=list)
 
     @property
     def sampled(self) -> bool:

@@ -20,6 +20,7 @@ from harness.stream_accountant import AnomalyKind  # anomalies.csv `kind`: one v
 
 __all__ = [
     "CHANGE_OPS",
+    "GENERATOR_CPU_KEY",
     "RECORD_TYPES",
     "SATURATION_CPU_PERCENT",
     "SATURATION_LAG_MS",
@@ -173,6 +174,8 @@ SATURATION_CPU_PERCENT = 90.0
 SATURATION_LAG_MS = 50.0
 SATURATION_SECONDS = 3
 STALL_LAG_MS = 1000.0
+# run.json: CPU-seconds the kernel counted for every generator process of the run (user + system).
+GENERATOR_CPU_KEY = "generator_cpu_s"
 
 
 @dataclass(slots=True)
@@ -188,6 +191,8 @@ class GeneratorSample:
     rss_mb: float
     changes_sent: int
     deliveries: int
+    # The process's CPU-seconds so far (user + system): its cost per delivery at steady state.
+    cpu_s: float = float("nan")
 
 
 Record = DeliveryRecord | ActionRecord | UserRecord | StreamRecord | AnomalyRecord | GeneratorSample

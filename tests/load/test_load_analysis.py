@@ -17,6 +17,7 @@ from harness.load.measure import (
     UserRecord,
     columns,
 )
+from harness.reporting import write_reports
 
 
 def _write(run_dir: Path, record_type: type, rows: list[tuple[object, ...]]) -> None:
@@ -209,3 +210,75 @@ def test_deletes_count_in_e2e(tmp_path: Path) -> None:
     ])  # fmt: skip
     e2e = summarize(tmp_path)["latency_ms"]["e2e"]
     assert (e2e["p50"], e2e["max"]) == (30.0, 50.0)
+
+
+def _cost_run(run_dir: Path) -> list[tuple[object, ...]]:
+    """Two users joined by t=100, actions until t=110; two workers; worker 0's loop lagged
+    200 ms in the second before t=105. Returns the delivery rows written."""
+    run_json = {"scenario": "team_sync", "users": 2, "duration_s": 10.0, "started_at": 95.0,
+                "generator_cpu_s": 10.0}  # fmt: skip
+    (run_dir / "run.json").write_text(json.dumps(run_json))
+    _write(run_dir, UserRecord, [("u1", "t1", "b1", 1, 99.0, 0, 0),
+                                 ("u2", "t1", "b1", 1, 100.0, 0, 1)])  # fmt: skip
+    _write(run_dir, ActionRecord, [
+        ("u1", "update", "socket", "lead", "e1", 2, "team", 110.0, 110.01, 1, "", 90, 0, 0),
+    ])  # fmt: skip
+    rows = []
+    for i in range(2000):  # one every 5 ms from 100 to 110 (none on a window's edge), alternately
+        row = list(_delivery("u1", "u1#1", "team:t1", i + 1, "e9", 1, 100.001 + i * 0.005))
+        row[-1] = i % 2
+        rows.append(tuple(row))
+    _write(run_dir, DeliveryRecord, rows)
+    _write(run_dir, StreamRecord, [("u1", "u1#1", "team:t1", 0, 2000, 2000, 0, 0, 0, 0)])
+    _write(run_dir, AnomalyRecord, [])
+    _write(run_dir, GeneratorSample, [
+        # t, worker, cpu %, lag ms, connected, rss, changes, deliveries, cpu_s
+        (99.5, 0, 50.0, 1.0, 1, 100.0, 0, 0, 1.0),
+        (101.0, 0, 50.0, 1.0, 1, 100.0, 1, 100, 2.0),  # steady window: first of worker 0
+        (105.0, 0, 50.0, 200.0, 1, 100.0, 1, 600, 3.0),  # woke 200 ms late
+        (109.0, 0, 50.0, 1.0, 1, 100.0, 1, 1100, 4.0),  # last of worker 0: 2 s / 1000
+        (101.2, 1, 50.0, 1.0, 1, 100.0, 1, 50, 3.0),
+        (108.8, 1, 50.0, 1.0, 1, 100.0, 1, 550, 4.0),  # worker 1: 1 s / 500
+        (111.0, 1, 50.0, 1.0, 0, 100.0, 1, 560, 4.5),  # after the window: not in the slope
+    ])  # fmt: skip
+    return rows
+
+
+def test_generator_cost_from_the_recorded_samples(tmp_path: Path) -> None:
+    """Issue 13: CPU per delivery is the steady window's CPU over its deliveries, summed over
+    the workers (3 s / 1,500 = 2,000 µs); the fixed part per user is what the whole run
+    (run.json's count) cost beyond that: (10 s - 2,000 x 2 ms) / 2 users = 3,000 ms."""
+    _cost_run(tmp_path)
+    g = summarize(tmp_path)["generator"]
+    assert g["cpu_s"] == 10.0
+    assert g["cpu_us_per_delivery"] == 2000.0
+    assert g["cpu_ms_per_user"] == 3000.0
+    assert g["deliveries_per_core_s"] == 500
+    # Without the kernel's count, the workers' own last samples add up: 4 + 4.5 s.
+    run_json = json.loads((tmp_path / "run.json").read_text())
+    del run_json["generator_cpu_s"]
+    (tmp_path / "run.json").write_text(json.dumps(run_json))
+    g = summarize(tmp_path)["generator"]
+    assert g["cpu_s"] == 8.5 and g["cpu_ms_per_user"] == 2250.0
+
+
+def test_generator_lag_marks_its_window(tmp_path: Path) -> None:
+    """A sample that woke 200 ms late marks [t - 1.2 s, t] of that worker: its deliveries
+    received then are counted and flagged, in summary.json and the report; the other
+    worker's deliveries in the same seconds are not."""
+    rows = _cost_run(tmp_path)
+    s = summarize(tmp_path)
+    g = s["generator"]
+    flagged = sum(1 for r in rows if r[-1] == 0 and 103.8 < float(r[10]) < 105.0)  # type: ignore[arg-type]
+    assert flagged == 120  # worker 0 takes one delivery every 10 ms
+    assert g["lag_windows"] == [
+        {"worker": "0", "start_s": 8.8, "end_s": 10.0, "max_lag_ms": 200.0, "deliveries": flagged}
+    ]
+    assert g["lagged_deliveries"] == flagged and g["lag_window_s"] == 1.2
+    assert any("event-loop lag over 50 ms" in note for note in s["notes"])
+    (tmp_path / "summary.json").write_text(json.dumps(s))
+    write_reports(tmp_path)
+    markdown = (tmp_path / "summary.md").read_text()
+    assert "Generator event-loop lag over 50 ms in 1.2 s" in markdown
+    assert "2,000 µs of CPU per delivery" in markdown
+    assert 'id="lag-windows"' in (tmp_path / "report.html").read_text()

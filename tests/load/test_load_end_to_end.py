@@ -72,6 +72,9 @@ def test_team_sync_against_reference_server(tmp_path: Path) -> None:
     ai = s["ai_tasks"]
     assert ai["requested"] > 0 and ai["completed"] > 0 and ai["failed"] == 0
     assert ai["completion_ms"]["p50"] > 0
+    g = s["generator"]  # issue 13: the generator's own cost, from this run's records
+    assert g["cpu_s"] == run["generator_cpu_s"] > 0
+    assert g["cpu_us_per_delivery"] > 0 and g["cpu_ms_per_user"] is not None
 
 
 def test_reconnect_storm_replays_what_was_missed(tmp_path: Path) -> None:
