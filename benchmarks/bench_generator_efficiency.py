@@ -12,12 +12,24 @@ Idle users per core = N / (CPU seconds spent / window seconds): how many such us
 could hold idle before it is saturated by their heartbeats and bookkeeping.
 
     .venv/bin/python benchmarks/bench_generator_efficiency.py --users 1000 --window 30
+
+`--lengths 60 120` measures the whole load engine instead (issue 13): two `crm-harness load`
+runs of the default workload that differ only in duration, each timed by the kernel's count of
+CPU-seconds of the whole process tree (the command, its Locust processes; the server is not
+counted). The difference of the two runs gives the CPU per further delivery (heartbeats and
+actions included); what the longer run spent beyond that, per user, is the fixed part
+(start, connect, tokens, closing sync, report). CPU-seconds, not wall time: on a shared
+machine the other processes change the wall time far more than the CPU count.
+
+    flock /work/bench.lock .venv/bin/python benchmarks/bench_generator_efficiency.py \
+        --lengths 60 120 --users 2000 --spawn-rate 200
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import time
@@ -97,12 +109,75 @@ def _child(kind: str, url: str, users: int, window: float) -> dict[str, Any]:
     }
 
 
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed_load(
+    url: str, users: int, spawn_rate: float, seconds: float, workers: int
+) -> dict[str, Any]:
+    """One `crm-harness load` run; its process tree's CPU-seconds and the run's figures."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="bench-gen-") as tmp:
+        run_dir = Path(tmp) / "run"
+        cmd = [sys.executable, "-m", "harness", "load", "--url", url, "--jwt-secret", SECRET,
+               "--users", str(users), "--spawn-rate", str(spawn_rate),
+               "--duration", f"{seconds:g}s", "--report", str(run_dir)]  # fmt: skip
+        if workers:
+            cmd += ["--workers", str(workers)]
+        before = _children_cpu_s()
+        subprocess.run(cmd, capture_output=True, check=False)
+        cpu_s = _children_cpu_s() - before
+        summary = json.loads((run_dir / "summary.json").read_text())
+    generator = summary.get("generator") or {}
+    return {
+        "duration_s": seconds,
+        "cpu_s": round(cpu_s, 2),
+        "deliveries": summary["deliveries"]["rows"],
+        "loss_final": summary["loss"]["final"],
+        "e2e_p99_ms": summary["latency_ms"]["e2e"]["p99"],
+        # What the run reported of itself, to hold against the two-length figure.
+        "reported_us_per_delivery": generator.get("cpu_us_per_delivery"),
+        "reported_ms_per_user": generator.get("cpu_ms_per_user"),
+    }
+
+
+def _lengths(args: argparse.Namespace, url: str) -> None:
+    short, long = sorted(args.lengths)
+    runs = [_timed_load(url, args.users, args.spawn_rate, s, args.workers) for s in (short, long)]
+    for run in runs:
+        print(json.dumps(run), flush=True)
+    a, b = runs
+    extra = b["deliveries"] - a["deliveries"]
+    if extra <= 0:
+        print("the longer run delivered no more than the shorter one: no figure", file=sys.stderr)
+        return
+    per_delivery_s = (b["cpu_s"] - a["cpu_s"]) / extra
+    fixed_s = b["cpu_s"] - per_delivery_s * b["deliveries"]
+    print(f"generator CPU per delivery {per_delivery_s * 1e6:.0f} µs, fixed part "
+          f"{fixed_s:.1f} s = {fixed_s / args.users * 1000:.2f} ms per user "
+          f"({args.users} users, runs of {short:g} s and {long:g} s, CPU-seconds of the whole "
+          f"`crm-harness load` process tree)")  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--window", type=float, default=30.0, help="idle seconds measured")
     parser.add_argument("--url", help="server URL (default: start the reference server)")
     parser.add_argument("--child", choices=KINDS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--lengths",
+        type=float,
+        nargs=2,
+        metavar="SECONDS",
+        help="two load runs of these durations: CPU per delivery and per user",
+    )
+    parser.add_argument("--spawn-rate", type=float, default=200.0, help="with --lengths")
+    parser.add_argument("--workers", type=int, default=0, help="with --lengths: --workers")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(_child(args.child, args.url, args.users, args.window)))
@@ -119,6 +194,9 @@ def main() -> int:
         url = server.url
     results = []
     try:
+        if args.lengths:
+            _lengths(args, url)
+            return 0
         for kind in KINDS:
             cmd = [sys.executable, __file__, "--child", kind, "--url", url]
             cmd += ["--users", str(args.users), "--window", str(args.window)]
