@@ -9,9 +9,11 @@ merging.
 from __future__ import annotations
 
 import csv
+import operator
 import time
 from collections import deque
-from dataclasses import astuple, dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -43,21 +45,25 @@ class CsvRecorder:
         self.parts.mkdir(parents=True, exist_ok=True)
         self.worker = worker
         self._files: dict[str, tuple[IO[str], Any]] = {}
+        # Per record type: its file's row writer and a getter of its fields in column order
+        # (dataclasses.astuple deep-copies every value: a third of a delivery's recording).
+        self._rows: dict[type, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {}
         self._last_flush = time.monotonic()
 
-    def _writer(self, record: Record) -> Any:
-        name = record.file
-        entry = self._files.get(name)
-        if entry is None:
-            handle = open(self.parts / f"{name}.w{self.worker}.csv", "w", newline="")  # noqa: SIM115
-            writer = csv.writer(handle)
-            writer.writerow(columns(type(record)))
-            entry = (handle, writer)
-            self._files[name] = entry
-        return entry[1]
+    def _open(self, record_type: type) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+        name: str = record_type.file  # type: ignore[attr-defined]
+        handle = open(self.parts / f"{name}.w{self.worker}.csv", "w", newline="")  # noqa: SIM115
+        writer = csv.writer(handle)
+        names = columns(record_type)
+        writer.writerow(names)
+        self._files[name] = (handle, writer)
+        entry = (writer.writerow, operator.attrgetter(*names))
+        self._rows[record_type] = entry
+        return entry
 
     def __call__(self, record: Record) -> None:
-        self._writer(record).writerow(astuple(record))
+        entry = self._rows.get(type(record)) or self._open(type(record))
+        entry[0](entry[1](record))
         now = time.monotonic()
         if now - self._last_flush > 2.0:
             self._last_flush = now
@@ -68,6 +74,7 @@ class CsvRecorder:
         for handle, _ in self._files.values():
             handle.close()
         self._files.clear()
+        self._rows.clear()
 
 
 @dataclass(slots=True)
@@ -148,21 +155,34 @@ _E2E_WINDOW_S = 10.0
 
 
 def merge_parts(run_dir: Path) -> dict[str, int]:
-    """Concatenate every worker's part files into `<file>.csv`; rows written per file."""
+    """Concatenate every worker's part files into `<file>.csv`; rows written per file.
+
+    The parts are csv.writer's output already: copied as bytes after their header, not parsed
+    and written again row by row (per delivery, that was the second biggest cost of the
+    controlling process). A part cut short by a killed process gets its last line ended.
+    """
     parts = run_dir / PARTS_DIR
     written: dict[str, int] = {}
     for record_type in RECORD_TYPES:
         name: str = record_type.file  # type: ignore[attr-defined]
         rows = 0
         with open(run_dir / f"{name}.csv", "w", newline="") as out:
-            writer = csv.writer(out)
-            writer.writerow(columns(record_type))
+            csv.writer(out).writerow(columns(record_type))
+        with open(run_dir / f"{name}.csv", "ab") as sink:
             for part in sorted(parts.glob(f"{name}.w*.csv")) if parts.exists() else []:
-                with open(part, newline="") as handle:
-                    reader = csv.reader(handle)
-                    next(reader, None)
-                    for row in reader:
-                        writer.writerow(row)
+                with open(part, "rb") as handle:
+                    handle.readline()
+                    tail = b""
+                    while chunk := handle.read(_COPY_CHUNK):
+                        sink.write(chunk)
+                        rows += chunk.count(b"\n")  # a quoted newline in a detail counts too
+                        tail = chunk
+                    if tail and not tail.endswith(b"\n"):
+                        sink.write(_ROW_END)
                         rows += 1
         written[name] = rows
     return written
+
+
+_COPY_CHUNK = 1 << 20
+_ROW_END = b"\r\n"  # csv.writer's line terminator

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import gevent
+from gevent import socket as gsocket
 from geventhttpclient import HTTPClient
 
-from .wire import split_url
+from .wire import resolved, split_url
 
 __all__ = ["NodeRestPools", "RestCaller", "RestPool", "RestResult"]
 
@@ -60,6 +61,13 @@ class RestPool:
             connection_timeout=timeout,
             network_timeout=timeout,
         )
+        # geventhttpclient resolves the host for every new pooled connection (in gevent's
+        # thread pool); the address is looked up once per process instead (see `resolved`).
+        pool = getattr(self._client, "_connection_pool", None)
+        if pool is not None and hasattr(pool, "_resolve"):
+            family, address = resolved(host, port)
+            infos = [(family, gsocket.SOCK_STREAM, gsocket.IPPROTO_TCP, "", address)]
+            pool._resolve = lambda: infos
 
     def call(
         self,
