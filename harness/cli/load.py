@@ -58,6 +58,12 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--users-per-team", type=int, help="team size (default 10)")
     p.add_argument("--slo", type=Path,
                    help="SLO gates (TOML): exit 1 when a gate fails")  # fmt: skip
+    p.add_argument("--metrics-port", type=int, metavar="PORT",
+                   help="serve the run's live figures (users, changes/s, deliveries/s, "
+                   "latency percentiles, losses, generator CPU) for Prometheus on this port; "
+                   "with workers the master serves them for all")  # fmt: skip
+    p.add_argument("--metrics-host", default="127.0.0.1",
+                   help="where --metrics-port listens (0.0.0.0: other machines)")  # fmt: skip
     p.add_argument("--web", action="store_true", help="open Locust's web UI instead of headless")
     p.add_argument("--web-port", type=int, default=8089)
     p.set_defaults(run=run)
@@ -100,6 +106,8 @@ def _config(args: argparse.Namespace) -> Any:
         workload=workload,
         web=args.web,
         web_port=args.web_port,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
     )
 
 

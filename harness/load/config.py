@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,7 +11,7 @@ from harness import UsageError
 
 from .workload import SCENARIOS, Workload
 
-__all__ = ["DEFAULT_JWT_SECRET", "LOCUST_MASTER_PORT", "LoadConfig"]
+__all__ = ["DEFAULT_JWT_SECRET", "LOCUST_MASTER_PORT", "LoadConfig", "check_metrics_port"]
 
 # What the bundled reference server is started with when no --url is given.
 DEFAULT_JWT_SECRET = "crm-harness-load-secret-0123456789abcdef"
@@ -48,6 +50,9 @@ class LoadConfig:
     web: bool = False
     web_port: int = 8089
     quiet: bool = False  # no live progress (tests)
+    # The run's own live figures on a Prometheus endpoint (harness/load/live_metrics.py)
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         if self.users < 1:
@@ -71,6 +76,8 @@ class LoadConfig:
         for url in self.urls:
             if not url.startswith("http://"):
                 raise UsageError(f"--url must be an http:// URL, got {url!r}")
+        if self.metrics_port is not None and not 0 < self.metrics_port < 65536:
+            raise UsageError(f"--metrics-port must be between 1 and 65535, got {self.metrics_port}")
         if self.master_bind_port is None and self.remote_workers:
             object.__setattr__(self, "master_bind_port", LOCUST_MASTER_PORT)
         self._check_local_cluster()
@@ -94,3 +101,16 @@ class LoadConfig:
     @property
     def distributed(self) -> bool:
         return self.workers + self.remote_workers > 0
+
+
+def check_metrics_port(host: str, port: int) -> None:
+    """UsageError in one line when the live endpoint cannot listen there, checked before
+    anything starts (the Locust process that serves it binds it again, moments later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            why = "in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+            raise UsageError(
+                f"--metrics-port {port}: cannot listen on {host}:{port} ({why})"
+            ) from None

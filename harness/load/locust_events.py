@@ -26,6 +26,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from harness.client import TokenFactory
 
 from .health_sampler import sample_health
+from .live_metrics import serve_live_metrics
 from .measure import MEASUREMENTS
 from .process_context import ProcessContext
 from .progress import Progress
@@ -123,6 +124,8 @@ def _on_init(environment: Environment, **_: Any) -> None:
     else:
         counters = STATE.ctx.counters if STATE.ctx is not None else None
         STATE.progress = Progress(config, environment, counters)
+        if config.get("metrics_port"):
+            serve_live_metrics(STATE.progress, config)
 
 
 @events.test_start.add_listener

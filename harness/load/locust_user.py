@@ -149,7 +149,7 @@ def to_locust_stats(record: Record) -> None:
             context={},
         )
     elif isinstance(record, DeliveryRecord) and not record.replayed:
-        fanout = (record.t_recv - record.server_ts) * 1000
+        fanout = record.fanout_ms
         env.events.request.fire(
             request_type="receive",
             name=f"{record.scope} event",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import deque
 from typing import Any
 
 import gevent
@@ -17,7 +18,7 @@ from locust.env import Environment
 from harness.rundir import quantiles
 
 from .process_context import CLOSING_SYNC_SPREAD_MAX_S
-from .recorder import Counters
+from .recorder import RECENT_WINDOW_S, Counters
 
 __all__ = ["PRINT_INTERVAL_S", "Progress"]
 
@@ -37,21 +38,25 @@ class Progress:
         self.reports: dict[str, dict[str, Any]] = {}
         self.deadline = 0.0
         self._last: dict[str, float] = {}
+        # (time, changes ok, deliveries) every loop turn: the rates over the recent window
+        self._history: deque[tuple[float, int, int]] = deque()
 
     def update(self, client_id: str, snapshot: dict[str, Any]) -> None:
         self.reports[client_id] = snapshot
 
-    def _snapshots(self) -> list[dict[str, Any]]:
+    def snapshots(self) -> dict[str, dict[str, Any]]:
+        """The latest counters of every generator process, by process (Locust client id)."""
         if self.counters is not None:
-            return [self.counters.snapshot()]
-        return list(self.reports.values())
+            return {"standalone": self.counters.snapshot()}
+        return dict(self.reports)
 
     def start(self, deadline: float) -> None:
         self.deadline = deadline
         gevent.spawn(self._loop)
 
-    def _totals(self) -> dict[str, Any]:
-        snaps = self._snapshots()
+    def totals(self) -> dict[str, Any]:
+        """Every process's counters summed; `e2e` and `fanout`: their recent values pooled."""
+        snaps = list(self.snapshots().values())
         totals: dict[str, Any] = {
             key: sum(int(s.get(key, 0)) for s in snaps)
             for key in (
@@ -69,7 +74,23 @@ class Progress:
             )
         }
         totals["e2e"] = [v for s in snaps for v in s.get("recent_e2e_ms", [])]
+        totals["fanout"] = [v for s in snaps for v in s.get("recent_fanout_ms", [])]
         return totals
+
+    def rates(self, totals: dict[str, Any], now: float) -> tuple[float | None, float | None]:
+        """Changes acknowledged and deliveries per second over the recent window (None
+        before the run has a second of history)."""
+        older = [h for h in self._history if h[0] >= now - RECENT_WINDOW_S]
+        if not older or now - older[0][0] < 1.0:
+            return None, None
+        t, changes, deliveries = older[0]
+        span = now - t
+        return (totals["changes_ok"] - changes) / span, (totals["deliveries"] - deliveries) / span
+
+    def _remember(self, totals: dict[str, Any], now: float) -> None:
+        self._history.append((now, int(totals["changes_ok"]), int(totals["deliveries"])))
+        while self._history and self._history[0][0] < now - 2 * RECENT_WINDOW_S:
+            self._history.popleft()
 
     def _print(self, totals: dict[str, Any], now: float) -> None:
         elapsed = now - self._last.get("t", now - PRINT_INTERVAL_S)
@@ -107,7 +128,8 @@ class Progress:
         while True:
             gevent.sleep(0.5)
             now = time.time()
-            totals = self._totals()
+            totals = self.totals()
+            self._remember(totals, now)
             if now >= next_print:
                 next_print = now + PRINT_INTERVAL_S
                 self._print(totals, now)

@@ -26,13 +26,14 @@ from .measure import (
     AnomalyKind,
     AnomalyRecord,
     DeliveryRecord,
+    GeneratorSample,
     Record,
     StreamRecord,
     UserRecord,
     columns,
 )
 
-__all__ = ["Counters", "CsvRecorder", "merge_parts"]
+__all__ = ["RECENT_WINDOW_S", "Counters", "CsvRecorder", "merge_parts"]
 
 PARTS_DIR = "parts"
 
@@ -96,11 +97,16 @@ class Counters:
     recent_e2e: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=2000))
     # (entity_id, version) -> t_send of this process's own changes, for live e2e estimates
     sent_at: dict[tuple[str, int], float] = field(default_factory=dict)
+    # (receive time, fan-out ms: server timestamp → receive) of recent live deliveries
+    recent_fanout: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=2000))
+    cpu_percent: float | None = None  # this process, at the last health sample
 
     def __call__(self, record: Record) -> None:
         if isinstance(record, DeliveryRecord):
             self.deliveries += 1
             if not record.replayed:
+                if record.fanout_ms == record.fanout_ms:  # NaN: no server timestamp
+                    self.recent_fanout.append((record.t_recv, record.fanout_ms))
                 t_send = self.sent_at.get((record.entity_id, record.version))
                 if t_send is not None:
                     self.recent_e2e.append((record.t_recv, (record.t_recv - t_send) * 1000))
@@ -128,6 +134,8 @@ class Counters:
             self.connect_errors += record.connect_errors
         elif isinstance(record, StreamRecord):
             self.final_missing += record.missing_final
+        elif isinstance(record, GeneratorSample):
+            self.cpu_percent = record.cpu_percent
 
     def snapshot(self) -> dict[str, Any]:
         now = time.time()
@@ -144,14 +152,23 @@ class Counters:
             "final_synced": self.final_synced,
             "final_missing": self.final_missing,
             # Only the last window: an old tail must not stand in for "now" when acks stall.
-            "recent_e2e_ms": [ms for t, ms in self.recent_e2e if t > now - _E2E_WINDOW_S][-300:],
+            "recent_e2e_ms": _window(self.recent_e2e, now),
+            "recent_fanout_ms": _window(self.recent_fanout, now),
+            "cpu_percent": self.cpu_percent,
         }
 
 
 _BUSY = ErrorCode.SERVER_BUSY.value
+
+
+def _window(values: deque[tuple[float, float]], now: float) -> list[float]:
+    return [ms for t, ms in values if t > now - RECENT_WINDOW_S][-_WINDOW_VALUES:]
+
+
 _LEAKS = frozenset({AnomalyKind.ISOLATION_LEAK, AnomalyKind.REDACTION_LEAK})
 _SENT_AT_MAX = 50_000
-_E2E_WINDOW_S = 10.0
+RECENT_WINDOW_S = 10.0  # what live progress and the live endpoint call "recent"
+_WINDOW_VALUES = 300  # per process and report: the master's percentiles stay cheap
 
 
 def merge_parts(run_dir: Path) -> dict[str, int]:

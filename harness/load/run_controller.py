@@ -30,7 +30,7 @@ from harness import HarnessError, TargetError, UsageError
 from harness.rundir import GENERATOR_CPU_KEY, NODE_METRICS_KEY, summarize
 from harness.spec import INFO_PATH
 
-from .config import LoadConfig
+from .config import LoadConfig, check_metrics_port
 from .measure import ExtraOp
 from .node_sampler import NodeSampler
 from .process_context import CLOSING_SYNC_SPREAD_MAX_S, effective_mix
@@ -263,6 +263,8 @@ def _start_target(config: LoadConfig, stack: ExitStack) -> list[str]:
 
 def run_load(config: LoadConfig) -> Path:
     """Run one load test; returns the run directory (run.json, CSVs, summary.json)."""
+    if config.metrics_port is not None:
+        check_metrics_port(config.metrics_host, config.metrics_port)
     with ExitStack() as stack:
         urls = list(config.urls) or _start_target(config, stack)
         url = urls[0]
@@ -293,6 +295,8 @@ def run_load(config: LoadConfig) -> Path:
             "workload": config.workload.to_json(),
             "profiles": profiles,
             "mix": mix,
+            "metrics_host": config.metrics_host,
+            "metrics_port": config.metrics_port,
         }
         # Remote workers need the config (JWT secret included) where they can read it: the
         # run directory, which they must share anyway for their part files.

@@ -88,6 +88,11 @@ class DeliveryRecord:
     replayed: int
     worker: int
 
+    @property
+    def fanout_ms(self) -> float:
+        """Server timestamp → receive (two clocks); NaN when the event had no timestamp."""
+        return (self.t_recv - self.server_ts) * 1000
+
 
 @dataclass(slots=True)
 class ActionRecord:

@@ -36,6 +36,9 @@ _CLUSTER_ON_SQLITE = ["--nodes", "2", "--redis-url", "redis://127.0.0.1:1",
         (_CLUSTER_ON_SQLITE, "postgresql"),
         (["--nodes", "2", "--url", "http://127.0.0.1:1", "--jwt-secret", "s"], "not both"),
         (["--url", "http://127.0.0.1:1", "--url", "ws://b", "--jwt-secret", "s"], "http://"),
+        (["--metrics-port", "70000"], "--metrics-port"),
+        (["--metrics-port", "0"], "--metrics-port"),
+        (["--metrics-port", "http"], "invalid int"),
     ],
 )
 def test_usage_errors_exit_2(
@@ -63,4 +66,20 @@ def test_unreachable_url_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: P
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert url in err and len(err.splitlines()) == 1
+    assert not report.exists()
+
+
+def test_metrics_port_in_use_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """CLI: --metrics-port on a port another process listens on → one line naming it, exit 2,
+    before any server or generator starts."""
+    report = tmp_path / "run"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["load", "--metrics-port", str(port), "--report", str(report)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert f"--metrics-port {port}" in err and "in use" in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert not report.exists()
