@@ -75,7 +75,9 @@ def _verdict_line(context: ReportContext) -> str:
     word = "PASS" if context.verdict.passed else "FAIL"
     failed = len(context.verdict.failures)
     total = len(context.verdict.outcomes)
-    return f"{word}: {total - failed}/{total} gates met ({context.slo.source})"
+    low = sum(1 for o in context.verdict.outcomes if o.low_sample)
+    on_few = f", {low} on low-sample figures" if low else ""
+    return f"{word}: {total - failed}/{total} gates met{on_few} ({context.slo.source})"
 
 
 class MarkdownSummary:

@@ -84,6 +84,7 @@ def test_report_marks_low_sample_and_shows_only_streams_with_problems(tmp_path: 
     write_reports(run, parse_slo({"p99_mutate_ack_ms": 100}))
     page = (run / "report.html").read_text(encoding="utf-8")
     assert "LOW SAMPLE: REST ack latency (22 samples), mutate ack latency (22 samples)" in page
+    assert "1/1 gates met, 1 on low-sample figures" in page
     gates = page[page.index('<table id="gates">') : page.index("</table>")]
     assert '<span class="low-sample"' in gates
     table = page[page.index('<table id="write-path">') :]
