@@ -23,7 +23,23 @@ if TYPE_CHECKING:
 __all__ = ["add_parser", "parse_duration"]
 
 
+def _workers(text: str) -> int:
+    """--workers: a count ≥ 0, or `auto`."""
+    from harness.load.config import AUTO_WORKERS
+
+    if text == "auto":
+        return AUTO_WORKERS
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a count or 'auto', got {text!r}") from None
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"must be ≥ 0 or 'auto', got {count}")
+    return count
+
+
 def add_parser(subparsers: Any) -> None:
+    from harness.load.config import AUTO_WORKERS, USERS_PER_PROCESS
     from harness.load.workload import SCENARIOS
 
     p: argparse.ArgumentParser = subparsers.add_parser(
@@ -43,8 +59,12 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--duration", default="60s", help="run time, e.g. 60s, 2m (default 60s)")
     p.add_argument("--scenario", default="team_sync", choices=SCENARIOS, metavar="NAME",
                    help=f"one of: {', '.join(SCENARIOS)} (default team_sync)")  # fmt: skip
-    p.add_argument("--workers", type=int, default=0,
-                   help="local Locust worker processes (default 0: one process)")  # fmt: skip
+    p.add_argument("--workers", type=_workers, default=AUTO_WORKERS, metavar="N|auto",
+                   help="local Locust worker processes; 0: one process; default auto: one "
+                        "process up to --users-per-process users, else one worker per "
+                        "that many users, at most one per core")  # fmt: skip
+    p.add_argument("--users-per-process", type=int, default=USERS_PER_PROCESS,
+                   help=f"with --workers auto (default {USERS_PER_PROCESS})")  # fmt: skip
     p.add_argument("--remote-workers", type=int, default=0,
                    help="also wait for this many workers started on other machines")  # fmt: skip
     p.add_argument("--master-bind-host", default="127.0.0.1",
@@ -99,6 +119,7 @@ def _config(args: argparse.Namespace) -> Any:
         jwt_secret=args.jwt_secret or DEFAULT_JWT_SECRET,
         scenario=args.scenario,
         workers=args.workers,
+        users_per_process=args.users_per_process,
         remote_workers=args.remote_workers,
         master_bind_host=args.master_bind_host,
         master_bind_port=args.master_bind_port,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,12 +12,34 @@ from harness import UsageError
 
 from .workload import SCENARIOS, Workload
 
-__all__ = ["DEFAULT_JWT_SECRET", "LOCUST_MASTER_PORT", "LoadConfig", "check_metrics_port"]
+__all__ = [
+    "AUTO_WORKERS",
+    "DEFAULT_JWT_SECRET",
+    "LOCUST_MASTER_PORT",
+    "USERS_PER_PROCESS",
+    "LoadConfig",
+    "auto_workers",
+    "check_metrics_port",
+]
 
 # What the bundled reference server is started with when no --url is given.
 DEFAULT_JWT_SECRET = "crm-harness-load-secret-0123456789abcdef"
 # Locust's own default: what remote workers started without --master-port connect to.
 LOCUST_MASTER_PORT = 5557
+# `workers`: choose the local worker processes from the users and the machine's cores.
+AUTO_WORKERS = -1
+# Users one generator process holds without its own delay entering the figures: at the
+# default workload, 2,000 users cost one process about a tenth of a core, 10,000 users
+# saturated one (issue 13); past this many, users spread over several processes.
+USERS_PER_PROCESS = 4000
+
+
+def auto_workers(users: int, users_per_process: int, cores: int) -> int:
+    """Local Locust workers for `users`: none (one standalone process) while one process
+    holds them, else one per `users_per_process`, at most one per core (a second process on
+    the same core only adds switching)."""
+    processes = min(max(cores, 1), -(-users // max(users_per_process, 1)))
+    return processes if processes > 1 else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +62,9 @@ class LoadConfig:
     redis_prefix: str | None = None  # the local cluster's key prefix (default: the server's)
     jwt_secret: str = DEFAULT_JWT_SECRET
     scenario: str = "team_sync"
-    workers: int = 0  # local Locust worker processes; 0 = one standalone process
+    # Local Locust worker processes; 0 = one standalone process; AUTO_WORKERS: see
+    # `auto_workers` (`workers` then holds the count chosen and `workers_auto` is True).
+    workers: int = 0
     remote_workers: int = 0  # workers started elsewhere with --worker --master-host
     master_bind_host: str = "127.0.0.1"
     # None: remote workers need a port known in advance (Locust's); local workers alone get
@@ -53,6 +78,8 @@ class LoadConfig:
     # The run's own live figures on a Prometheus endpoint (harness/load/live_metrics.py)
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
+    users_per_process: int = USERS_PER_PROCESS  # with AUTO_WORKERS
+    workers_auto: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         if self.users < 1:
@@ -63,6 +90,18 @@ class LoadConfig:
             raise UsageError(f"--duration must be > 0, got {self.duration_s}")
         if self.scenario not in SCENARIOS:
             raise UsageError(f"unknown scenario {self.scenario!r} (one of: {', '.join(SCENARIOS)})")
+        if self.users_per_process < 1:
+            raise UsageError(f"--users-per-process must be ≥ 1, got {self.users_per_process}")
+        if self.workers == AUTO_WORKERS:
+            # Remote workers are the user's own plan: no local ones are added to it.
+            cores = os.cpu_count() or 1
+            chosen = (
+                0
+                if self.remote_workers
+                else auto_workers(self.users, self.users_per_process, cores)
+            )
+            object.__setattr__(self, "workers", chosen)
+            object.__setattr__(self, "workers_auto", True)
         if self.workers < 0 or self.remote_workers < 0:
             raise UsageError("--workers must be ≥ 0")
         if not self.jwt_secret:

@@ -275,6 +275,13 @@ def run_load(config: LoadConfig) -> Path:
         per_process = -(-config.users // config.generator_processes)
         raise_nofile(per_process, config.workload.second_tab_share)
         mix, notes = scenario_mix(config, profiles)
+        if config.workers_auto and config.workers:
+            print(
+                f"crm-harness load: {config.users:,} users over {config.workers} generator "
+                f"processes (Locust master + {config.workers} local workers, one per "
+                f"{config.users_per_process:,} users, at most one per core; --workers sets it)",
+                file=sys.stderr,
+            )
         for note in notes:
             print(f"crm-harness load: NOTE {note}", file=sys.stderr)
         run_dir = (config.report_dir or _default_run_dir()).resolve()

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.load import LoadConfig
+from harness.load.config import AUTO_WORKERS, auto_workers
 
 
 def _closed_port() -> int:
@@ -39,6 +41,9 @@ _CLUSTER_ON_SQLITE = ["--nodes", "2", "--redis-url", "redis://127.0.0.1:1",
         (["--metrics-port", "70000"], "--metrics-port"),
         (["--metrics-port", "0"], "--metrics-port"),
         (["--metrics-port", "http"], "invalid int"),
+        (["--workers", "some"], "'auto'"),
+        (["--workers", "-1"], "'auto'"),
+        (["--users-per-process", "0"], "--users-per-process"),
     ],
 )
 def test_usage_errors_exit_2(
@@ -83,3 +88,30 @@ def test_metrics_port_in_use_exits_2(capsys: pytest.CaptureFixture[str], tmp_pat
     assert f"--metrics-port {port}" in err and "in use" in err
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert not report.exists()
+
+
+@pytest.mark.parametrize(
+    ("users", "per_process", "cores", "workers"),
+    [
+        (4000, 4000, 8, 0),  # one process holds them
+        (4001, 4000, 8, 2),
+        (10_000, 4000, 8, 3),
+        (10_000, 4000, 2, 2),  # at most one per core
+        (10_000, 4000, 1, 0),  # a second process on one core only adds switching
+    ],
+)
+def test_auto_workers(users: int, per_process: int, cores: int, workers: int) -> None:
+    """Issue 13 item 2: more generator processes only when one is not enough."""
+    assert auto_workers(users, per_process, cores) == workers
+
+
+def test_workers_auto_is_the_default_and_leaves_remote_plans_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("harness.load.config.os.cpu_count", lambda: 4)
+    auto = LoadConfig(users=10_000, spawn_rate=100, duration_s=60, workers=AUTO_WORKERS)
+    assert (auto.workers, auto.workers_auto, auto.generator_processes) == (3, True, 3)
+    assert LoadConfig(users=10_000, spawn_rate=100, duration_s=60).workers == 0  # API: as given
+    remote = LoadConfig(users=10_000, spawn_rate=100, duration_s=60, workers=AUTO_WORKERS,
+                        remote_workers=2)  # fmt: skip
+    assert (remote.workers, remote.generator_processes) == (0, 2)

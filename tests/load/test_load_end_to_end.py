@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.load import DEFAULT_JWT_SECRET, LoadConfig, Workload, run_controller, run_load
+from harness.load.config import AUTO_WORKERS
 from harness.spec import SPEC_VERSION
 from reference_server.launcher import start_server
 
@@ -117,13 +118,21 @@ def test_refetch_baseline_measures_bytes_per_refetch(tmp_path: Path) -> None:
     assert s["loss"]["final"] == 0
 
 
-def test_master_and_workers_make_one_run(tmp_path: Path) -> None:
-    """EVT-1, STR-5 across generator processes: --workers 2 gives unique users split over
-    both workers, one merged run directory, and end-to-end latency joined across processes."""
-    config = LoadConfig(users=8, spawn_rate=40, duration_s=5, workers=2,
-                        report_dir=tmp_path / "run", workload=_workload(users_per_team=4,
-                        think_time_s=1.0), quiet=True)  # fmt: skip
+def test_master_and_workers_make_one_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """EVT-1, STR-5 across generator processes: more users than one process takes (--workers
+    auto, here 4 per process on 2 cores) gives 2 workers, says so in one line, unique users
+    split over both, one merged run directory whose figures sum both (the generator's CPU
+    too), and end-to-end latency joined across processes."""
+    monkeypatch.setattr("harness.load.config.os.cpu_count", lambda: 2)
+    config = LoadConfig(users=8, spawn_rate=40, duration_s=5, workers=AUTO_WORKERS,
+                        users_per_process=4, report_dir=tmp_path / "run",
+                        workload=_workload(users_per_team=4, think_time_s=1.0),
+                        quiet=True)  # fmt: skip
     run_dir = run_load(config)
+    said = [line for line in capsys.readouterr().err.splitlines() if "generator processes" in line]
+    assert len(said) == 1 and "8 users over 2 generator processes" in said[0]
     with open(run_dir / "users.csv", newline="") as handle:
         users = list(csv.DictReader(handle))
     assert len({u["user_id"] for u in users}) == len(users) == 8
@@ -135,6 +144,11 @@ def test_master_and_workers_make_one_run(tmp_path: Path) -> None:
         receivers_by_worker = {row["worker"] for row in csv.DictReader(handle)}
     assert receivers_by_worker == {"0", "1"}
     assert s["latency_ms"]["e2e"]["p50"] is not None
+    with open(run_dir / "generator.csv", newline="") as handle:
+        assert {row["worker"] for row in csv.DictReader(handle)} == {"0", "1"}
+    # The kernel's count covers the master and both workers; each worker sampled its own.
+    cpu_s = json.loads((run_dir / "run.json").read_text())["generator_cpu_s"]
+    assert s["generator"]["cpu_s"] == cpu_s > 0
 
 
 def test_local_workers_join_only_their_own_master(
