@@ -91,16 +91,32 @@ def test_locust_services_do_not_inherit_the_servers_health_check(services: dict[
         assert "CRM_LOAD_CONFIG" in probe and "8000" not in probe, name
 
 
+def _scrape_jobs(services: dict[str, Any]) -> dict[str, Any]:
+    config = load_yaml(_mounted_file(services["prometheus"], "/etc/prometheus/prometheus.yml"))
+    return {job["job_name"]: job for job in config["scrape_configs"]}
+
+
 def test_prometheus_scrapes_every_node_on_its_metrics_path(services: dict[str, Any]) -> None:
     """MET-1: one scrape job with the three nodes by compose name and port, on /metrics."""
-    config = load_yaml(_mounted_file(services["prometheus"], "/etc/prometheus/prometheus.yml"))
-    (job,) = config["scrape_configs"]
+    jobs = _scrape_jobs(services)
+    assert set(jobs) == {"crm-nodes", "crm-load"}
+    job = jobs["crm-nodes"]
     assert job.get("metrics_path", "/metrics") == spec.METRICS_PATH
     (static,) = job["static_configs"]
     ports = {node: _node_args(services, node).port for node in NODES}
     assert sorted(static["targets"]) == sorted(f"{node}:{port}" for node, port in ports.items())
     command = " ".join(services["prometheus"]["command"])
     assert "--config.file=/etc/prometheus/prometheus.yml" in command
+
+
+def test_prometheus_scrapes_the_load_generator(services: dict[str, Any]) -> None:
+    """The load's live figures: the master serves them on every interface (Prometheus is
+    another container) on the port the crm-load job scrapes."""
+    master = services["locust-master"]
+    load = parse_harness_command([interpolate(arg, {}) for arg in master["command"]])
+    assert load.metrics_host == "0.0.0.0" and load.metrics_port
+    (static,) = _scrape_jobs(services)["crm-load"]["static_configs"]
+    assert static["targets"] == [f"locust-master:{load.metrics_port}"]
 
 
 def test_nodes_wait_for_healthy_redis_and_postgres(services: dict[str, Any]) -> None:
