@@ -26,14 +26,16 @@ from ._target import add_target_options, announce_target, connection_from_args, 
 __all__ = ["BUNDLED_LIMITS", "add_parser", "run"]
 
 # The bundled server runs with short timings so every timing check fits in the run (INF-2:
-# the suite reads them back from the info document).
+# the suite reads them back from the info document). pingTimeout stays 5 s: with 1 s, a client
+# starved of CPU (a busy CI machine, the fuzzers' case generation) missed a pong and was
+# dropped mid-check; TRN-3's silent-client check then takes 7 s instead of 3.
 BUNDLED_LIMITS: dict[str, Any] = {
     "replayWindowEvents": 100,
     "replayWindowSeconds": 4,
     "editLockTtlSeconds": 2,
     "presenceGraceSeconds": 1,
 }
-BUNDLED_HEARTBEAT = (2000, 1000)
+BUNDLED_HEARTBEAT = (2000, 5000)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -133,12 +135,18 @@ def _bundled_server(tokens: Any) -> Iterator[tuple[str, Callable[[], None]]]:
             server.close()
 
 
+_FAILURE_PREFIX = "harness.conformance.failures.CheckFailure: "
+
+
 def _progress(line: Any) -> None:
     ids = " ".join(line.requirements)
     text = f"[{line.index:>2}/{line.total}] {line.outcome:<8} {ids:<18} {line.name}"
     text += f" ({line.duration_s:.1f} s)"
     if line.outcome != "passed" and line.message:
-        text += f"\n           {line.message[:160]}"
+        # The title, then what was expected and observed (a CheckFailure's next lines): a CI log
+        # often is all a user has of a failure that did not repeat.
+        for shown in line.message.removeprefix(_FAILURE_PREFIX).splitlines()[:3]:
+            text += f"\n           {shown.strip()[:200]}"
     print(text, file=sys.stderr, flush=True)
 
 

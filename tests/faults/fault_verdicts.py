@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 from fault_switch import FAULTS_PATH, STARTUP_FAULTS_ENV
 
+from harness.cli.conform import BUNDLED_HEARTBEAT
 from harness.client import TargetConnection, TokenFactory, TokenSource
 from harness.conformance import Verdict, run
 from harness.spec import Heartbeat, Limits
@@ -74,8 +75,10 @@ def faulty_server(tokens: TokenSource | None = None, **changes: Any) -> Iterator
     what the suite mints with then (default: HS256 with the server's secret)."""
     secret = secrets.token_hex(16)
     data_dir = Path(tempfile.mkdtemp(prefix="crm-faulty-"))
-    settings = ServerSettings(port=free_port(), jwt_secret=secret, data_dir=str(data_dir),
-                              limits=SHORT_LIMITS, heartbeat=Heartbeat(2000, 1000))  # fmt: skip
+    settings = ServerSettings(
+        port=free_port(), jwt_secret=secret, data_dir=str(data_dir), limits=SHORT_LIMITS,
+        heartbeat=Heartbeat(*BUNDLED_HEARTBEAT),
+    )  # fmt: skip
     server = FaultyServer(dataclasses.replace(settings, **changes), data_dir)  # close() rm's it
     server.secret = secret
     server.tokens = tokens

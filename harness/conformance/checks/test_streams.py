@@ -154,7 +154,7 @@ async def test_replay_window_in_events(crm: Crm) -> None:
         crm.not_run("the target rate-limits REST, so the window cannot be filled quickly")
     expect(all(s == 200 for s in statuses), "updates failed", observed=sorted(set(statuses)))
     # Connected after the fill: a client taking 100 events while its own updates are in
-    # flight missed its heartbeat on a loaded machine (pingTimeout 1 s in the suite's runs).
+    # flight missed its heartbeat on a loaded machine (when the suite's runs had pingTimeout 1 s).
     client = await crm.client(agent, from_heads=False)
     head = window + 1
     # A replay of the whole window comes before its ack: on a loaded machine, seconds.
