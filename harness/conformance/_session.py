@@ -7,7 +7,7 @@ import json
 import secrets
 import sys
 import time
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Mapping
 from typing import Any
 
 import pytest
@@ -187,7 +187,11 @@ class ConformanceSession:
         if call.excinfo is not None and isinstance(call.excinfo.value, CheckFailure):
             setattr(report, _FAILURE_ATTR, call.excinfo.value.record())
         transcript = item.stash.get(TRANSCRIPT_KEY, None)
-        if report.failed and transcript is not None:
+        # A schema violation is attached as the fixture closes the clients (teardown).
+        violated = report.when == "teardown" and any(
+            key == VIOLATION_PROPERTY for key, _ in report.user_properties
+        )
+        if (report.failed or violated) and transcript is not None:
             # Taken now, before teardown closes the clients: the frames up to the failure.
             setattr(report, _FRAMES_ATTR, tuple(transcript.to_json()))
         return report
@@ -212,6 +216,7 @@ class ConformanceSession:
             state["violations"] = [
                 json.loads(str(v)) for k, v in report.user_properties if k == VIOLATION_PROPERTY
             ]
+            state["violation_frames"] = getattr(report, _FRAMES_ATTR, ())
             self._finish(report.nodeid, ids, state, self._notes(report))
 
     @pytest.hookimpl(trylast=True)
@@ -247,7 +252,8 @@ class ConformanceSession:
             if outcome is Outcome.PASSED and rid in notes:
                 outcome, message = notes[rid]
             self.records.append(TestRecord(name, rid, outcome, message, duration, failure))
-        self.records.extend(_violation_records(name, state.get("violations", ())))
+        frames = state.get("violation_frames", ())
+        self.records.extend(_violation_records(name, state.get("violations", ()), frames))
 
     @staticmethod
     def _notes(report: pytest.TestReport) -> dict[str, tuple[Outcome, str]]:
@@ -289,7 +295,9 @@ class ConformanceSession:
         )
 
 
-def _violation_records(name: str, violations: Iterable[dict[str, Any]]) -> list[TestRecord]:
+def _violation_records(
+    name: str, violations: Iterable[dict[str, Any]], frames: tuple[Mapping[str, Any], ...] = ()
+) -> list[TestRecord]:
     """A payload that broke its schema fails the requirement defining it (issue 17), whatever
     the check that happened to receive it was about."""
     records = []
@@ -299,6 +307,7 @@ def _violation_records(name: str, violations: Iterable[dict[str, Any]]) -> list[
         failure = FailureRecord(
             "payload breaks its schema", message, requirement=v["requirement"],
             expected={"schema": v["schema"], "path": v["path"]}, observed=v["message"],
+            frames=frames,
         )  # fmt: skip
         records.append(TestRecord(f"{name} [payload]", v["requirement"], Outcome.FAILED,
                                   f"{failure.title}: {message}", 0.0, failure))  # fmt: skip

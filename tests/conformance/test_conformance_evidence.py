@@ -123,3 +123,17 @@ async def test_raw_http_client_traffic_is_recorded() -> None:
     sent, received = transcript.to_json()
     assert sent["text"].startswith("GET http://x/socket.io/?EIO=4") and JWT not in sent["text"]
     assert received["text"] == '200 ← GET http://x/socket.io/?EIO=4\n0{"sid":"s"}'
+
+
+def test_markdown_summary_leads_with_failures_and_their_rerun() -> None:
+    """summary.md (for a CI job summary): the MUST failures, expected/observed, rerun command."""
+    from harness.conformance.report import MarkdownReport
+
+    text = MarkdownReport().render(_result())
+    lines = text.splitlines()
+    assert lines[0] == "## ❌ Conformance: 1 MUST failed (demo/1)"
+    assert "| MUT-1 | MUST | fail | ack |" in lines
+    assert '- observed: `{"data": null}`' in lines
+    assert "- 1 frames sent and received: report.html" in lines
+    rerun = "```sh\ncrm-harness conform --url http://x --req MUT-1\n```"
+    assert text.index("### MUT-1") < text.index(rerun)

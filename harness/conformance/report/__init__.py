@@ -1,7 +1,7 @@
 """Conformance reports: one writer per format behind one small interface.
 
-`DIR/report.json` (machine-readable), `DIR/report.html` (one self-contained page), and a
-JUnit XML file with one testcase per requirement id.
+`DIR/report.json` (machine-readable), `DIR/report.html` (one self-contained page),
+`DIR/summary.md` (a CI job summary), and a JUnit XML file with one testcase per requirement id.
 """
 
 from __future__ import annotations
@@ -13,8 +13,16 @@ from .._model import ConformanceResult
 from .html_report import HtmlReport
 from .json_report import JsonReport
 from .junit_report import JunitReport
+from .markdown_report import MarkdownReport
 
-__all__ = ["HtmlReport", "JsonReport", "JunitReport", "ReportWriter", "write_reports"]
+__all__ = [
+    "HtmlReport",
+    "JsonReport",
+    "JunitReport",
+    "MarkdownReport",
+    "ReportWriter",
+    "write_reports",
+]
 
 
 class ReportWriter(Protocol):
@@ -34,6 +42,7 @@ def write_reports(
         directory.mkdir(parents=True, exist_ok=True)
         jobs.append((JsonReport(), directory / "report.json"))
         jobs.append((HtmlReport(), directory / "report.html"))
+        jobs.append((MarkdownReport(), directory / "summary.md"))
     if junit_path is not None:
         Path(junit_path).parent.mkdir(parents=True, exist_ok=True)
         jobs.append((JunitReport(), Path(junit_path)))

@@ -8,47 +8,22 @@ every section in spec order.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from .._model import ConformanceResult, RequirementResult, TestRecord, Verdict
+from .._model import ConformanceResult, Verdict
+from ._details import failure_details
 from ._markdown import markdown_html
 
-__all__ = ["FailureDetail", "HtmlReport"]
+__all__ = ["HtmlReport"]
 
 _TEMPLATE = "report.html.j2"
 
 
 def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=repr)
-
-
-@dataclass(frozen=True, slots=True)
-class FailureDetail:
-    """A failing (or non-strict) id with the checks that said so and how to rerun it."""
-
-    rid: str
-    requirement: RequirementResult
-    tests: tuple[TestRecord, ...]
-    rerun: str
-
-    @property
-    def anchor(self) -> str:
-        return f"detail-{self.rid}"
-
-
-def failure_details(result: ConformanceResult) -> list[FailureDetail]:
-    details = []
-    for rid in result.failing():
-        req = result.requirements[rid]
-        tests = tuple(
-            t for t in req.tests if t.failure is not None or t.outcome.value == "non-strict"
-        )
-        details.append(FailureDetail(rid, req, tests, result.rerun_command(rid)))
-    return details
 
 
 class HtmlReport:
