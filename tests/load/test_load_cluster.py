@@ -62,8 +62,11 @@ def test_load_spreads_over_two_nodes_and_times_deletes(
     deleted = live[live["event"].str.endswith(f":{Action.DELETED.value}")]
     assert len(deleted) > 0
     assert deleted["e2e_ms"].notna().all()  # every deleted event joins its delete
-    # The version the actor recorded is the one the event carries (§15), not just the entity.
+    # A delete's answer carries no version: the actor records the last one it knew + 1 (§15).
+    # A teammate's update still in flight makes that stale, never ahead (how often depends on
+    # delivery latency, so on how busy the machine is: not a figure to assert on).
     recorded = deletes.set_index("entity_id")["version"]
     carried = deleted.drop_duplicates("entity_id").set_index("entity_id")["version"]
     common = carried.index.intersection(recorded.index)
-    assert len(common) > 0 and (recorded[common] == carried[common]).mean() > 0.9
+    assert len(common) > 0 and (recorded[common] <= carried[common]).all()
+    assert (recorded[common] == carried[common]).any()

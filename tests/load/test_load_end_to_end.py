@@ -126,7 +126,8 @@ def test_master_and_workers_make_one_run(
     split over both, one merged run directory whose figures sum both (the generator's CPU
     too), and end-to-end latency joined across processes."""
     monkeypatch.setattr("harness.load.config.os.cpu_count", lambda: 2)
-    config = LoadConfig(users=8, spawn_rate=40, duration_s=5, workers=AUTO_WORKERS,
+    # 10 s: on a busy machine the workers start late and a 5 s run ended before any change.
+    config = LoadConfig(users=8, spawn_rate=40, duration_s=10, workers=AUTO_WORKERS,
                         users_per_process=4, report_dir=tmp_path / "run",
                         workload=_workload(users_per_team=4, think_time_s=1.0),
                         quiet=True)  # fmt: skip
