@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["HarnessOnlyInstall", "install_harness_only"]
+__all__ = ["HarnessOnlyInstall", "copy_sources", "install_harness_only"]
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the wheel is built from: the packages and the files pyproject.toml names.
@@ -82,18 +82,23 @@ def _pip(*args: str, timeout: float) -> None:
     assert done.returncode == 0, f"pip {' '.join(args[:3])} failed:\n{output}"
 
 
+def copy_sources(names: Sequence[str], destination: Path) -> Path:
+    """These files and folders of the checkout, copied into `destination` (made)."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, destination / name)
+    return destination
+
+
 def install_harness_only(base: Path) -> HarnessOnlyInstall:
     """Build the wheel from a copy of the checkout and install it into `base`/venv."""
     seconds: dict[str, float] = {}
     # A copy, so that setuptools' build/ and egg-info never land in the checkout under test.
-    source = base / "source"
-    source.mkdir()
-    for name in _WHEEL_SOURCES:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, source / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, source / name)
+    source = copy_sources(_WHEEL_SOURCES, base / "source")
     started = time.monotonic()
     _pip("wheel", "--quiet", "--no-deps", "-w", str(base / "dist"), str(source),
          timeout=_BUILD_TIMEOUT_S)  # fmt: skip

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from action_runner import load_action
 from deploy_commands import (
     ROOT,
     harness_invocations,
@@ -18,6 +19,9 @@ from deploy_commands import (
     parse_harness_command,
     shell_lines,
 )
+
+from harness.cli import build_parser
+from harness.cli._action_inputs import ActionInputs, env_name
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 CI = WORKFLOWS / "ci.yml"
@@ -79,48 +83,83 @@ def test_every_run_script_is_valid_bash(workflow: dict[str, Any]) -> None:
 
 
 def test_actions_are_pinned_to_a_major_version(workflow: dict[str, Any]) -> None:
-    """A moving `@main` would change CI under our feet."""
+    """A moving `@main` would change CI under our feet; `./…` is this repository's action,
+    checked out with the workflow."""
     for step in _steps(workflow):
-        if "uses" in step:
+        if "uses" in step and not step["uses"].startswith("./"):
             assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+(\.\d+)*", step["uses"]), step["uses"]
 
 
-def test_conformance_and_load_gate_commands_are_accepted_by_the_cli(
+def _action_step(workflow: dict[str, Any], job: str) -> dict[str, Any]:
+    """The job's step that uses this repository's action (action.yml)."""
+    [step] = [s for s in _steps(workflow, job) if str(s.get("uses", "")).startswith("./")]
+    return step
+
+
+def _sample(value: object, workflow: dict[str, Any]) -> str:
+    """A `with:` value with its expressions replaced: inputs by their sample or default,
+    secrets and env by a sample secret."""
+    dispatch = (_triggers(workflow).get("workflow_dispatch") or {}).get("inputs", {})
+    defaults = {name: str(spec.get("default", "")) for name, spec in dispatch.items()}
+
+    def one(match: re.Match[str]) -> str:
+        name = match[1]
+        if name == "inputs.url":
+            return SAMPLES["CRM_URL"]
+        if name.startswith("inputs."):
+            return defaults[name.removeprefix("inputs.")]
+        assert name.startswith(("secrets.", "env.")), name
+        return SAMPLES["JWT_SECRET"]
+
+    return re.sub(r"\$\{\{\s*([\w.-]+)\s*\}\}", one, str(value))
+
+
+def _action_commands(workflow: dict[str, Any], job: str) -> tuple[Any, Any]:
+    """The conform and load commands the action makes of the step's inputs (action.yml's
+    defaults for the rest), parsed by the real CLI."""
+    step = _action_step(workflow, job)
+    declared = load_action(ROOT / "action.yml")["inputs"]
+    assert set(step["with"]) <= set(declared), set(step["with"]) - set(declared)
+    values = {name: str(spec.get("default", "")) for name, spec in declared.items()}
+    values.update({name: _sample(value, workflow) for name, value in step["with"].items()})
+    env = {env_name(name): value for name, value in values.items()}
+    inputs = ActionInputs.from_env({**env, "GITHUB_WORKSPACE": str(ROOT),
+                                    "GITHUB_ACTION_PATH": str(ROOT)})  # fmt: skip
+    conform = parse_harness_command(inputs.conform_args())
+    load = parse_harness_command(inputs.load_args(build_parser()))
+    return conform, load
+
+
+def test_the_gate_job_runs_the_action_with_commands_the_cli_accepts(
     gate_job: tuple[dict[str, Any], str],
 ) -> None:
-    """The conform and load steps name options `crm-harness` really has, and the load run
-    gates on an SLO file that exists."""
+    """Conformance and the load gate run through action.yml (tests/ship/test_github_action.py
+    runs its steps); what the job gives it makes commands `crm-harness` accepts, and the load
+    run gates on an SLO file that exists."""
     workflow, job = gate_job
-    conform = _commands(workflow, "conform", job)
-    load = _commands(workflow, "load", job)
-    assert len(conform) == len(load) == 1
-    assert str(conform[0].report).startswith("reports/")
-    assert str(load[0].report).startswith("reports/")
-    assert load[0].scenario == "team_sync"
-    assert load[0].slo is not None
-    assert (ROOT / load[0].slo).is_file(), f"SLO file {load[0].slo} is not in the repo"
+    conform, load = _action_commands(workflow, job)
+    url = _sample(_action_step(workflow, job)["with"]["url"], workflow)
+    assert conform.url == load.url == [url]
+    assert load.scenario == "team_sync"
+    assert load.slo is not None and Path(load.slo).is_file(), load.slo
+    assert _commands(workflow, "conform", job) == _commands(workflow, "load", job) == []
 
 
 def test_every_job_uploads_its_reports_even_on_failure(workflow: dict[str, Any]) -> None:
-    """A red run still leaves its reports."""
+    """A red run still leaves its reports: its own upload, or the action's (which uploads
+    before the step that fails the job)."""
     for job in workflow["jobs"]:
         uploads = [
             s
             for s in _steps(workflow, job)
             if str(s.get("uses", "")).startswith("actions/upload-artifact")
         ]
+        if not uploads:
+            assert _action_step(workflow, job), job
+            continue
         assert len(uploads) == 1, job
         assert uploads[0]["if"] == "always()"
         assert uploads[0]["with"]["path"].rstrip("/") == "reports"
-
-
-def test_the_gate_job_summarises_even_on_failure(gate_job: tuple[dict[str, Any], str]) -> None:
-    """The load gate's summary.md and the conformance counts land on the run page."""
-    workflow, job = gate_job
-    summaries = [s for s in _steps(workflow, job) if "GITHUB_STEP_SUMMARY" in s.get("run", "")]
-    assert len(summaries) == 1 and summaries[0]["if"] == "always()"
-    assert "summary.md" in summaries[0]["run"]
-    assert "report.json" in summaries[0]["run"]
 
 
 def test_ci_lints_tests_and_gates_the_bundled_server() -> None:
@@ -135,8 +174,9 @@ def test_ci_lints_tests_and_gates_the_bundled_server() -> None:
     assert len(serve) == 1
     target = f"http://{serve[0].host}:{serve[0].port}"
     assert any(f"{target}/healthz" in line for line in lines)
-    assert _commands(workflow, "conform", "test")[0].url == [target]
-    assert _commands(workflow, "load", "test")[0].url == [target]
+    assert _action_step(workflow, "test")["with"]["url"] == target
+    conform, load = _action_commands(workflow, "test")
+    assert conform.url == load.url == [target]
 
 
 def test_ci_services_are_the_ones_the_test_fixtures_use() -> None:
@@ -168,9 +208,16 @@ def test_template_takes_the_url_as_input_and_the_secret_from_repository_secrets(
     # Inputs and secrets reach scripts through env, never spliced into script text.
     for script in _scripts(workflow):
         assert "${{" not in script, script
-    target = _commands(workflow, "conform")[0].url
-    assert target == [SAMPLES["CRM_URL"]]
-    assert _commands(workflow, "load")[0].url == [SAMPLES["CRM_URL"]]
+    # The caller's repository is checked out at the workspace root (its SLO file), the
+    # harness beside it, and the action is used from there with the repository secret.
+    checkouts = [s for s in _steps(workflow) if s.get("uses", "").startswith("actions/checkout")]
+    assert "with" not in checkouts[0]
+    harness_path = checkouts[1]["with"]["path"]
+    step = _action_step(workflow, "conform")
+    assert step["uses"] == f"./{harness_path}"
+    assert step["with"]["jwt-secret"] == "${{ secrets.CRM_JWT_SECRET }}"
+    assert step["with"]["url"] == "${{ inputs.url }}"
+    assert step["with"]["slo"] == "${{ inputs.slo }}"
 
 
 def test_make_targets_named_in_workflows_exist() -> None:
