@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 from ._exceptions import TargetError, UsageError
 from .spec import Heartbeat, Limits
@@ -27,6 +28,7 @@ from .spec import Heartbeat, Limits
 __all__ = [
     "CLUSTER_EXTRA",
     "ENTRY_POINT_GROUP",
+    "NO_IDENTITY_PROVIDER",
     "SERVER_EXTRA",
     "BundledServer",
     "ClusterHandle",
@@ -36,6 +38,7 @@ __all__ = [
     "bundled_server",
     "install_hint",
     "unavailable_reason",
+    "verifying",
 ]
 
 ENTRY_POINT_GROUP = "crm_harness.bundled_server"
@@ -43,6 +46,7 @@ BUNDLED_NAME = "reference"
 SERVER_EXTRA = "server"  # FastAPI, uvicorn, aiosqlite: one node on SQLite
 CLUSTER_EXTRA = "cluster"  # server + asyncpg + redis: --nodes N, Redis, PostgreSQL
 _DISTRIBUTION = "crm-realtime-harness"
+NO_IDENTITY_PROVIDER = "--token-cmd needs --url: the bundled server has no identity provider"
 
 
 class ServerHandle(Protocol):
@@ -130,6 +134,19 @@ class ServerProvider(Protocol):
 
 class MissingExtra(UsageError):
     """The bundled server (or its cluster backends) is not installed: one line, exit 2."""
+
+
+def verifying(tokens: object, directory: Path) -> dict[str, Any]:
+    """The `start_server` / `start_cluster` keywords of a server that accepts what `tokens`
+    (a `harness.client` token source, above this module) mints: its HS256 `secret`, or the
+    public half of its key (RS256/ES256: `public_pem()`), written to `directory`."""
+    verify: dict[str, Any] = {"jwt_secret": getattr(tokens, "secret", "")}
+    public_pem = getattr(tokens, "public_pem", None)
+    if callable(public_pem):
+        public = directory / "jwt-public.pem"
+        public.write_bytes(public_pem())
+        verify["jwt_public_key"] = str(public)
+    return verify
 
 
 def install_hint(cluster: bool = False) -> str:

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._target import add_target_options, load_target
+
 if TYPE_CHECKING:
     from harness.experiments import LoadTemplate
 
@@ -17,7 +19,6 @@ def add_load_options(parser: argparse.ArgumentParser, *, duration: str) -> None:
     parser.add_argument("--url", action="append", metavar="URL",
                         help="server under test; repeat for every node of a cluster "
                         "(default: start the reference server)")  # fmt: skip
-    parser.add_argument("--jwt-secret", help="the server's JWT_SECRET (required with --url)")
     parser.add_argument("--scenario", default="team_sync", help="load scenario (team_sync)")
     parser.add_argument("--workers", type=int, default=0, help="local Locust worker processes")
     parser.add_argument(
@@ -27,6 +28,7 @@ def add_load_options(parser: argparse.ArgumentParser, *, duration: str) -> None:
     parser.add_argument("--think-time", type=float, help="mean seconds between a user's actions")
     parser.add_argument("--report", type=Path, required=False,
                         help="directory for the step runs and the tables")  # fmt: skip
+    add_target_options(parser)
 
 
 def template_from_args(args: argparse.Namespace) -> LoadTemplate:
@@ -34,11 +36,13 @@ def template_from_args(args: argparse.Namespace) -> LoadTemplate:
     from harness.durations import parse_duration
     from harness.experiments import LoadTemplate
 
+    target = load_target(args)
     return LoadTemplate(
         duration_s=parse_duration(args.duration),
         scenario=args.scenario,
-        urls=tuple(url.rstrip("/") for url in args.url or ()),
-        jwt_secret=args.jwt_secret,
+        urls=target.urls,
+        jwt_secret=target.jwt_secret,
+        target=target.values,
         workers=args.workers,
         spawn_rate=args.spawn_rate,
         workload_file=args.workload,

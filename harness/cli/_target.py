@@ -5,13 +5,22 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .._target_options import TARGET_OPTIONS
 
-__all__ = ["add_target_options", "announce_target", "connection_from_args", "target_values"]
+__all__ = [
+    "LoadTarget",
+    "add_target_options",
+    "announce_target",
+    "connection_from_args",
+    "load_target",
+    "target_values",
+]
 
 
 def add_target_options(parser: argparse.ArgumentParser) -> None:
@@ -49,3 +58,24 @@ def connection_from_args(
     if connection.options.insecure:
         print(INSECURE_WARNING, file=sys.stderr)
     return connection
+
+
+@dataclass(frozen=True, slots=True)
+class LoadTarget:
+    """The target of a command that runs load (`load`, `sweep`, `capacity`)."""
+
+    urls: tuple[str, ...]
+    jwt_secret: str | None  # --jwt-secret or env JWT_SECRET
+    values: dict[str, Any]  # every target option, by dest
+
+
+def load_target(args: argparse.Namespace) -> LoadTarget:
+    """With --url, the token source (an option or env JWT_SECRET) and the TLS options are
+    checked, and --insecure warned about, before anything starts."""
+    from harness.client import SECRET_ENV
+
+    urls = tuple(url.rstrip("/") for url in args.url or ())
+    if urls:
+        connection_from_args(args, urls)
+    secret = getattr(args, "jwt_secret", None) or os.environ.get(SECRET_ENV)
+    return LoadTarget(urls, secret, target_values(args))

@@ -109,20 +109,14 @@ def _validate(args: argparse.Namespace) -> tuple[list[str] | None, list[str] | N
 def _bundled_server(tokens: Any) -> Iterator[tuple[str, Callable[[], None]]]:
     """The reference server, verifying what `tokens` mints: its secret, or its key's public
     half (RS256/ES256)."""
-    from harness.bundled_server import bundled_server
-    from harness.client import KeyTokens
+    from harness.bundled_server import bundled_server, verifying
     from harness.spec import Heartbeat, Limits
 
     bundled = bundled_server(alternative="or check a running server with --url")
     heartbeat = Heartbeat(*BUNDLED_HEARTBEAT)
     with tempfile.TemporaryDirectory(prefix="crm-conform-") as scratch:
-        verify: dict[str, Any] = {"jwt_secret": getattr(tokens, "secret", "")}
-        if isinstance(tokens, KeyTokens):
-            public = Path(scratch) / "public.pem"
-            public.write_bytes(tokens.public_pem())
-            verify["jwt_public_key"] = str(public)
         server = bundled.start_server(
-            heartbeat=heartbeat, limits=Limits(**BUNDLED_LIMITS), **verify
+            heartbeat=heartbeat, limits=Limits(**BUNDLED_LIMITS), **verifying(tokens, Path(scratch))
         )
 
         def crash_and_restart() -> None:
@@ -247,11 +241,12 @@ def _target(args: argparse.Namespace) -> Iterator[tuple[Any, Callable[[], None] 
     if args.url:
         yield connection_from_args(args, args.url), None
         return
+    from harness.bundled_server import NO_IDENTITY_PROVIDER
     from harness.client import SECRET_ENV, TokenFactory, token_source
 
     values = target_values(args)
     if values.get("token_cmd"):
-        raise UsageError("--token-cmd needs --url: the bundled server has no identity provider")
+        raise UsageError(NO_IDENTITY_PROVIDER)
     named = ("jwt_secret", "jwt_private_key", "jwt_alg", "jwt_kid")
     if any(values.get(name) for name in named) or os.environ.get(SECRET_ENV):
         tokens = token_source(values)

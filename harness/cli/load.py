@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from harness.durations import parse_duration  # re-exported: its home before harness.durations
 
+from ._target import add_target_options, load_target
+
 if TYPE_CHECKING:
     from harness.rundir import RunSummary
 
@@ -53,7 +55,6 @@ def add_parser(subparsers: Any) -> None:
                    "and --database-url)")  # fmt: skip
     p.add_argument("--redis-url", help="--nodes: the local cluster's Redis")
     p.add_argument("--database-url", help="--nodes: the local cluster's PostgreSQL")
-    p.add_argument("--jwt-secret", help="the server's JWT_SECRET (HS256) to mint users' tokens")
     p.add_argument("--users", type=int, default=20, help="simulated users (default 20)")
     p.add_argument("--spawn-rate", type=float, default=10.0, help="users started per second")
     p.add_argument("--duration", default="60s", help="run time, e.g. 60s, 2m (default 60s)")
@@ -86,6 +87,7 @@ def add_parser(subparsers: Any) -> None:
                    help="where --metrics-port listens (0.0.0.0: other machines)")  # fmt: skip
     p.add_argument("--web", action="store_true", help="open Locust's web UI instead of headless")
     p.add_argument("--web-port", type=int, default=8089)
+    add_target_options(p)
     p.set_defaults(run=run)
 
 
@@ -100,10 +102,7 @@ def _config(args: argparse.Namespace) -> Any:
         overrides["users_per_team"] = args.users_per_team
     if overrides:
         workload = workload.with_overrides(**overrides)
-    if args.url and not args.jwt_secret:
-        from harness import UsageError
-
-        raise UsageError("--jwt-secret is required with --url (users need signed tokens)")
+    target = load_target(args)
     if args.nodes > 1 and args.url:
         from harness import UsageError
 
@@ -112,11 +111,12 @@ def _config(args: argparse.Namespace) -> Any:
         users=args.users,
         spawn_rate=args.spawn_rate,
         duration_s=parse_duration(args.duration),
-        urls=tuple(url.rstrip("/") for url in args.url or ()),
+        urls=target.urls,
         nodes=args.nodes,
         redis_url=args.redis_url,
         database_url=args.database_url,
-        jwt_secret=args.jwt_secret or DEFAULT_JWT_SECRET,
+        jwt_secret=target.jwt_secret or DEFAULT_JWT_SECRET,  # the bundled server's, if none
+        target=target.values,
         scenario=args.scenario,
         workers=args.workers,
         users_per_process=args.users_per_process,

@@ -11,7 +11,6 @@ private CA instead; `insecure` verifies nothing (the CLI warns on every run).
 
 from __future__ import annotations
 
-import functools
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,21 +57,38 @@ def normalize_socketio_path(path: str) -> str:
     return f"/{stripped}/"
 
 
-@functools.lru_cache(maxsize=16)
-def _context(ca_cert: str | None, insecure: bool) -> ssl.SSLContext:
+_CONTEXTS: dict[tuple[str | None, bool, type[ssl.SSLContext]], ssl.SSLContext] = {}
+
+
+def _context(
+    ca_cert: str | None, insecure: bool, context_class: type[ssl.SSLContext]
+) -> ssl.SSLContext:
+    key = (ca_cert, insecure, context_class)
+    if key not in _CONTEXTS:
+        _CONTEXTS[key] = _new_context(ca_cert, insecure, context_class)
+    return _CONTEXTS[key]
+
+
+def _new_context(
+    ca_cert: str | None, insecure: bool, context_class: type[ssl.SSLContext]
+) -> ssl.SSLContext:
+    # What ssl.create_default_context() makes, built on `context_class`: gevent's subclass for
+    # the load engine's cooperative sockets (the stdlib function always makes the stdlib's).
+    context = context_class(ssl.PROTOCOL_TLS_CLIENT)
     if insecure:
-        context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context
     if ca_cert is None:
-        return ssl.create_default_context()
+        context.load_default_certs()
+        return context
     try:
-        return ssl.create_default_context(cafile=ca_cert)
+        context.load_verify_locations(cafile=ca_cert)
     except FileNotFoundError:
         raise UsageError(f"--ca-cert {ca_cert}: no such file") from None
     except (ssl.SSLError, ValueError, OSError) as exc:
         raise UsageError(f"--ca-cert {ca_cert}: not a PEM CA certificate ({exc})") from None
+    return context
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +103,12 @@ class ConnectionOptions:
         if self.ca_cert is not None and self.insecure:
             raise UsageError("--ca-cert and --insecure: trust a CA or verify nothing, not both")
         if self.ca_cert is not None:
-            _context(self.ca_cert, False)  # a bad CA file is a usage error now, not per call
+            self.ssl_context()  # a bad CA file is a usage error now, not per call
 
-    def ssl_context(self) -> ssl.SSLContext:
-        """Shared by every connection of the process (one per CA file), as clients expect."""
-        return _context(self.ca_cert, self.insecure)
+    def ssl_context(self, context_class: type[ssl.SSLContext] | None = None) -> ssl.SSLContext:
+        """Shared by every connection of the process (one per CA file and class), as clients
+        expect. `context_class`: a subclass such as `gevent.ssl.SSLContext`."""
+        return _context(self.ca_cert, self.insecure, context_class or ssl.SSLContext)
 
     def header_map(self) -> dict[str, str]:
         return dict(self.headers)
@@ -105,25 +122,6 @@ class ConnectionOptions:
             if parts.scheme == "http" and (self.ca_cert or self.insecure):
                 what = "--ca-cert" if self.ca_cert else "--insecure"
                 raise UsageError(f"{what} is for https:// targets; {url} is plain http")
-
-    def to_json(self) -> dict[str, Any]:
-        """What a Locust worker needs, header values left out (they may be API keys: they
-        travel in the environment, see `harness.load`)."""
-        return {
-            "ca_cert": self.ca_cert,
-            "insecure": self.insecure,
-            "header_names": [name for name, _ in self.headers],
-            "socketio_path": self.socketio_path,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any], headers: Mapping[str, str]) -> ConnectionOptions:
-        return cls(
-            ca_cert=data.get("ca_cert"),
-            insecure=bool(data.get("insecure")),
-            headers=tuple(headers.items()),
-            socketio_path=str(data.get("socketio_path") or SOCKETIO_PATH),
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ import hmac
 import json
 import os
 import subprocess
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -262,15 +263,21 @@ class CommandTokens(_ClaimsSigner):
     timeout_s: float = DEFAULT_COMMAND_TIMEOUT_S
     algorithm: str | None = None
     calls: int = 0
+    # A load run's users all want their token at once: a few commands at a time (one per
+    # core), so that `timeout_s` times the command, not the queue of its siblings.
+    _running: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(os.cpu_count() or 1), repr=False
+    )
 
     def sign(self, claims: dict[str, Any]) -> str:
         self.calls += 1
         what = f"--token-cmd {self.command!r}"
         try:
-            done = subprocess.run(
-                self.command, shell=True, input=json.dumps(claims), capture_output=True,
-                text=True, timeout=self.timeout_s, check=False,
-            )  # fmt: skip
+            with self._running:
+                done = subprocess.run(
+                    self.command, shell=True, input=json.dumps(claims), capture_output=True,
+                    text=True, timeout=self.timeout_s, check=False,
+                )  # fmt: skip
         except subprocess.TimeoutExpired:
             raise TokenSourceError(f"{what} gave no token within {self.timeout_s:g} s") from None
         except OSError as exc:

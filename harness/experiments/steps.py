@@ -8,8 +8,8 @@ are tested without starting servers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,7 @@ class LoadTemplate:
     scenario: str = "team_sync"
     urls: tuple[str, ...] = ()  # every node of the server under test; () starts one
     jwt_secret: str | None = None
+    target: Mapping[str, Any] = field(default_factory=dict)  # harness._target_options values
     workers: int = 0
     spawn_rate: float | None = None  # None: ramp every step up in about 10 s
     workload_file: Path | None = None
@@ -52,8 +53,13 @@ class LoadTemplate:
     redis_prefix: str | None = None  # the clusters' Redis key prefix (default: the server's)
 
     def __post_init__(self) -> None:
-        if self.urls and not self.jwt_secret:
-            raise UsageError("--jwt-secret is required with --url (users need signed tokens)")
+        target = self.target
+        named = self.jwt_secret or target.get("jwt_private_key") or target.get("token_cmd")
+        if self.urls and not named:
+            raise UsageError(
+                "--url needs users' tokens: --jwt-secret (or JWT_SECRET), --jwt-private-key "
+                "or --token-cmd"
+            )
         if self.workers < 0:
             raise UsageError(f"--workers must be >= 0, got {self.workers}")
         if self.spawn_rate is not None and not self.spawn_rate > 0:
@@ -87,6 +93,7 @@ def _config(template: LoadTemplate, step: LoadStep, run_dir: Path, **extra: Any)
         duration_s=template.duration_s,
         urls=template.urls,
         jwt_secret=template.jwt_secret or DEFAULT_JWT_SECRET,
+        target=template.target,
         scenario=template.scenario,
         workers=template.workers,
         report_dir=run_dir,

@@ -19,14 +19,13 @@ if TYPE_CHECKING:
     from harness.rundir import summarize
 
     from .config import DEFAULT_JWT_SECRET, LoadConfig
-    from .run_controller import fetch_info, run_load
+    from .run_controller import run_load
     from .workload import ACTION_OPS, SCENARIOS, Workload, load_workload_file
 
 _HOMES: dict[str, str] = {
     "summarize": "harness.rundir",
     "DEFAULT_JWT_SECRET": ".config",
     "LoadConfig": ".config",
-    "fetch_info": ".run_controller",
     "run_load": ".run_controller",
     **{name: ".workload" for name in ("ACTION_OPS", "SCENARIOS", "Workload", "load_workload_file")},
 }
@@ -37,7 +36,6 @@ __all__ = [
     "SCENARIOS",
     "LoadConfig",
     "Workload",
-    "fetch_info",
     "load_workload_file",
     "run_load",
     "summarize",

@@ -24,7 +24,7 @@ from .known_records import KnownRecords
 from .measure import ExtraOp, LocalError, Transport
 from .payloads import create_body, update_body
 from .rest import RestCaller
-from .wire import LeanSocket, WireError
+from .wire import LeanSocket, TokenUnavailable, WireError
 from .workload import Workload
 
 __all__ = ["ActingUser", "ActionRunner", "ack_error"]
@@ -214,6 +214,8 @@ class ActionRunner:
             error = result.error_code
             if isinstance(result.body, dict):
                 data = result.body.get("data")
+        except TokenUnavailable:
+            error = LocalError.NO_TOKEN
         except (OSError, gevent.Timeout):
             error = LocalError.TIMEOUT
         self._finish(a, Transport.REST, data, t_send, error, sent)
@@ -284,6 +286,8 @@ class ActionRunner:
             sent, error = result.bytes_sent, result.error_code
             if isinstance(result.body, dict) and isinstance(result.body.get("data"), dict):
                 task_id = str(result.body["data"].get("taskId", ""))
+        except TokenUnavailable:
+            error = LocalError.NO_TOKEN
         except (OSError, gevent.Timeout):
             error = LocalError.TIMEOUT
         self.user.record_action(
@@ -308,6 +312,8 @@ class ActionRunner:
         try:
             result = self.rest.call("GET", path, self.user.token())
             sent, received, error = result.bytes_sent, result.bytes_received, result.error_code
+        except TokenUnavailable:
+            error = LocalError.NO_TOKEN
         except (OSError, gevent.Timeout):
             error = LocalError.TIMEOUT
         self.user.record_action(

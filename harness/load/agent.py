@@ -13,6 +13,7 @@ from typing import Any
 
 import gevent
 
+from harness.client import TokenSourceError, token_expiry
 from harness.spec import ClientEvent, ErrorCode
 
 from .actions import ActionRunner
@@ -28,7 +29,7 @@ from .measure import (
 )
 from .process_context import ProcessContext
 from .tracker import SocketTracker
-from .wire import CLOSED_BY_CLIENT, ConnectRefused, LeanSocket, WireError
+from .wire import CLOSED_BY_CLIENT, ConnectRefused, LeanSocket, TokenUnavailable, WireError
 
 __all__ = ["AgentSocket", "LoadAgent", "busy_wait_s"]
 
@@ -46,6 +47,10 @@ def busy_wait_s(retry_after_ms: float | None) -> float:
     if retry_after_ms is None or math.isnan(retry_after_ms):
         return _BUSY_WAIT_DEFAULT_S
     return min(_BUSY_WAIT_MAX_S, max(_BUSY_WAIT_MIN_S, retry_after_ms / 1000.0))
+
+
+_TOKEN_TTL_S = 4 * 3600  # what our own sources mint: longer than any run
+_RENEW_MARGIN_S = 60.0  # re-mint this long before `exp` (a quarter of a short lifetime)
 
 
 class AgentSocket:
@@ -73,9 +78,10 @@ class AgentSocket:
             self.agent.anomaly(AnomalyKind.DISCONNECT, reason)
 
     def open(self) -> None:
-        self.sock = LeanSocket(self.agent.ctx.node_urls[self.node], self._on_event)
+        ctx = self.agent.ctx
+        self.sock = LeanSocket(ctx.node_urls[self.node], self._on_event, ctx.options)
         self.sock.on_close = self._on_close
-        self.sock.connect(self.agent.token(), timeout=self.agent.ctx.workload.ack_timeout_s)
+        self.sock.connect(self.agent.token(), timeout=ctx.workload.ack_timeout_s)
 
     def sync(self, cursors: dict[str, int]) -> dict[str, Any]:
         """STR-2 sync; events arriving before the ack are replays. Returns the `streams` map."""
@@ -118,16 +124,30 @@ class LoadAgent:
         self.on_data_event: Callable[[dict[str, Any]], None] | None = None
         self._token: str | None = None
         self._token_exp = 0.0
+        self._renew_at = 0.0
         self.actions = ActionRunner(self, rng=ctx.rng, workload=ctx.workload, rest=ctx.rest)
         self.final_done = False
         self.refused = 0  # sockets still refused SERVER_BUSY when the user stopped asking
 
     def token(self) -> str:
+        """The user's token: minted once (an RS256 signature or a token command per user, not
+        per call) and again shortly before the `exp` it carries (a token command's own).
+        A failing source is `TokenUnavailable` (reported once per process): the connect or
+        call fails, the user carries on."""
         now = time.time()
-        if self._token is None or now > self._token_exp - 60:
-            self._token = self.ctx.tokens.mint(self.identity, ttl_seconds=4 * 3600)
-            self._token_exp = now + 4 * 3600
-        return self._token
+        if self._token is not None and now < self._renew_at:
+            return self._token
+        try:
+            token = self.ctx.tokens.mint(self.identity, ttl_seconds=_TOKEN_TTL_S)
+        except TokenSourceError as exc:
+            self.ctx.report_token_failure(str(exc))
+            if self._token is not None and now < self._token_exp:
+                return self._token  # renewal failed; the one held is still good
+            raise TokenUnavailable(str(exc)) from None
+        exp = token_expiry(token) or now + _TOKEN_TTL_S
+        self._token, self._token_exp = token, exp
+        self._renew_at = exp - min(_RENEW_MARGIN_S, (exp - now) / 4)
+        return token
 
     # -- lifecycle ---------------------------------------------------------------------------
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 import errno
 import os
 import socket
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from harness import UsageError
 
 from .workload import SCENARIOS, Workload
+
+if TYPE_CHECKING:
+    from harness.client import TargetConnection, TokenSource
 
 __all__ = [
     "AUTO_WORKERS",
@@ -42,6 +47,9 @@ def auto_workers(users: int, users_per_process: int, cores: int) -> int:
     return processes if processes > 1 else 0
 
 
+_BUNDLED_PLACEHOLDER = "http://127.0.0.1:1"
+
+
 @dataclass(frozen=True, slots=True)
 class LoadConfig:
     """`url=None` (and no `urls`) starts the bundled reference server for the run and stops it
@@ -49,6 +57,10 @@ class LoadConfig:
 
     `urls` names every node of a running cluster; users' sockets and REST calls spread over
     them. `url` is the first node (set from `urls` when only those are given).
+
+    `target` holds the target options (`harness._target_options`, by dest: token source, TLS
+    trust, extra headers, Socket.IO path); users' tokens are HS256 with `jwt_secret` when it
+    names no other source. A bad value is a UsageError when the config is made.
     """
 
     users: int
@@ -61,6 +73,7 @@ class LoadConfig:
     database_url: str | None = None
     redis_prefix: str | None = None  # the local cluster's key prefix (default: the server's)
     jwt_secret: str = DEFAULT_JWT_SECRET
+    target: Mapping[str, Any] = field(default_factory=dict)
     scenario: str = "team_sync"
     # Local Locust worker processes; 0 = one standalone process; AUTO_WORKERS: see
     # `auto_workers` (`workers` then holds the count chosen and `workers_auto` is True).
@@ -112,11 +125,13 @@ class LoadConfig:
             object.__setattr__(self, "url", self.urls[0])
         elif self.url is not None and self.url != self.urls[0]:
             raise UsageError("url must be the first of urls when both are given")
-        for url in self.urls:
-            if not url.startswith("http://"):
-                raise UsageError(f"--url must be an http:// URL, got {url!r}")
         if self.metrics_port is not None and not 0 < self.metrics_port < 65536:
             raise UsageError(f"--metrics-port must be between 1 and 65535, got {self.metrics_port}")
+        if self.target.get("token_cmd") and not self.urls:
+            from harness.bundled_server import NO_IDENTITY_PROVIDER
+
+            raise UsageError(NO_IDENTITY_PROVIDER)
+        self.connection()  # every target option checked now, before anything starts
         if self.master_bind_port is None and self.remote_workers:
             object.__setattr__(self, "master_bind_port", LOCUST_MASTER_PORT)
         self._check_local_cluster()
@@ -132,6 +147,23 @@ class LoadConfig:
 
         bundled = bundled_server(cluster=True, alternative="or give --url for a running cluster")
         bundled.check_cluster_settings(self.nodes, self.redis_url, self.database_url)
+
+    def tokens(self) -> TokenSource:
+        """Users' tokens: the source `target` names, else HS256 with `jwt_secret`."""
+        from harness.client import token_source
+
+        values = dict(self.target)
+        if not (values.get("jwt_private_key") or values.get("token_cmd")):
+            values["jwt_secret"] = values.get("jwt_secret") or self.jwt_secret
+        return token_source(values, env={})
+
+    def connection(self, urls: Sequence[str] = ()) -> TargetConnection:
+        """The run's `TargetConnection` to `urls` (default: `urls` of the config; a bundled
+        server's, not known before it starts, stand in as plain http)."""
+        from harness.client import target_connection
+
+        nodes = tuple(urls) or self.urls or (_BUNDLED_PLACEHOLDER,)
+        return target_connection(nodes, self.target, tokens=self.tokens())
 
     @property
     def generator_processes(self) -> int:

@@ -23,8 +23,6 @@ from locust import runners as locust_runners
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from harness.client import TokenFactory
-
 from .health_sampler import sample_health
 from .live_metrics import serve_live_metrics
 from .measure import MEASUREMENTS
@@ -32,6 +30,7 @@ from .process_context import ProcessContext
 from .progress import Progress
 from .recorder import CsvRecorder
 from .rest import NodeRestPools
+from .target import worker_connection
 from .workload import Workload
 
 __all__ = ["CONFIG_ENV", "STATE", "ProcessState", "current_context"]
@@ -94,10 +93,12 @@ def _on_init(environment: Environment, **_: Any) -> None:
         workers = max(int(config["workers"]), 1)
         workload = Workload.from_json(config["workload"])
         node_urls = tuple(config.get("urls") or [config["url"]])
+        connection = worker_connection(config["target"], node_urls)
         ctx = ProcessContext(
             url=node_urls[0],
             node_urls=node_urls,
-            tokens=TokenFactory(config["jwt_secret"]),
+            tokens=connection.tokens,
+            options=connection.options,
             workload=workload,
             run_id=config["run_id"],
             scenario=config["scenario"],
@@ -109,6 +110,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
                 node_urls,
                 concurrency=workload.pool_size(-(-int(config["users"]) // workers)),
                 timeout=workload.ack_timeout_s,
+                options=connection.options,
             ),
             mix=dict(config.get("mix") or {}),
         )

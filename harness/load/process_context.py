@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import random
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.client import Agent, TokenFactory
+from harness.client import Agent, ConnectionOptions, TokenSource
 
 from .measure import CHANGE_OPS, ExtraOp
 from .recorder import Counters
@@ -39,7 +40,7 @@ def effective_mix(mix: dict[str, float], profiles: list[str]) -> tuple[dict[str,
 @dataclass(slots=True)
 class ProcessContext:
     url: str
-    tokens: TokenFactory
+    tokens: TokenSource
     workload: Workload
     run_id: str
     scenario: str
@@ -57,6 +58,8 @@ class ProcessContext:
     # Every node of the target; `url` alone when empty. A user's sockets go round robin over
     # them from `node_of(index)`, so a second tab lands on another node than the first.
     node_urls: tuple[str, ...] = ()
+    options: ConnectionOptions = field(default_factory=ConnectionOptions)  # TLS, headers, path
+    token_failed: bool = False
 
     def __post_init__(self) -> None:
         if not self.node_urls:
@@ -65,6 +68,12 @@ class ProcessContext:
             self.rng.seed(self.workload.seed * 1000 + self.worker)
         if not self.mix:
             self.mix, _ = effective_mix(self.workload.action_mix, self.profiles)
+
+    def report_token_failure(self, message: str) -> None:
+        """One line per process, however many users' tokens fail (they all fail alike)."""
+        if not self.token_failed:
+            self.token_failed = True
+            print(f"crm-harness load: users' tokens: {message}", file=sys.stderr, flush=True)
 
     def claim_index(self) -> int:
         """A run-wide unique user index: workers interleave, so teams span workers."""

@@ -3,6 +3,9 @@
 Per-user HTTP sessions would cost a connection and a buffer per user; the users of one
 process share `concurrency` keep-alive connections instead, which is what a CRM's browser
 fleet looks like to the server anyway (many short requests, few at a time per user).
+
+An https:// node is called over TLS with the run's trust (`ConnectionOptions`); the run's
+extra headers go on every request.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ import gevent
 from gevent import socket as gsocket
 from geventhttpclient import HTTPClient
 
-from .wire import resolved, split_url
+from harness.client import ConnectionOptions
+
+from .wire_target import WireTarget, resolved, tls_context
 
 __all__ = ["NodeRestPools", "RestCaller", "RestPool", "RestResult"]
 
@@ -50,22 +55,38 @@ class RestCaller(Protocol):
 
 
 class RestPool:
-    def __init__(self, url: str, concurrency: int = 64, timeout: float = 10.0) -> None:
-        host, port, base = split_url(url)
-        self._base = base
+    def __init__(
+        self,
+        url: str,
+        concurrency: int = 64,
+        timeout: float = 10.0,
+        options: ConnectionOptions | None = None,
+    ) -> None:
+        target = WireTarget.parse(url)
+        options = options or ConnectionOptions()
+        self._base = target.base_path
         self._timeout = timeout
+        self._headers = options.header_map()
+        tls: dict[str, Any] = {}
+        if target.tls:
+            context = tls_context(options)
+            # geventhttpclient would build its own context (certifi's CAs); the factory hands
+            # it the run's, and `insecure` keeps it from turning hostname checks back on.
+            tls = {"ssl": True, "ssl_context_factory": lambda **_: context,
+                   "insecure": options.insecure}  # fmt: skip
         self._client = HTTPClient(
-            host,
-            port,
+            target.host,
+            target.port,
             concurrency=concurrency,
             connection_timeout=timeout,
             network_timeout=timeout,
+            **tls,
         )
         # geventhttpclient resolves the host for every new pooled connection (in gevent's
         # thread pool); the address is looked up once per process instead (see `resolved`).
         pool = getattr(self._client, "_connection_pool", None)
         if pool is not None and hasattr(pool, "_resolve"):
-            family, address = resolved(host, port)
+            family, address = resolved(target.host, target.port)
             infos = [(family, gsocket.SOCK_STREAM, gsocket.IPPROTO_TCP, "", address)]
             pool._resolve = lambda: infos
 
@@ -82,7 +103,7 @@ class RestPool:
         The timeout bounds the whole call, waiting for a pooled connection included.
         """
         data = b"" if body is None else json.dumps(body).encode()
-        sent_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
+        sent_headers = {**self._headers, "Authorization": f"Bearer {token}", **(headers or {})}
         if body is not None:
             sent_headers["Content-Type"] = "application/json"
         with gevent.Timeout(self._timeout):
@@ -112,11 +133,17 @@ class NodeRestPools:
     reaches sockets on the others (CLU-1). One node is one pool, so single-node runs pay
     nothing."""
 
-    def __init__(self, urls: Sequence[str], concurrency: int = 64, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        urls: Sequence[str],
+        concurrency: int = 64,
+        timeout: float = 10.0,
+        options: ConnectionOptions | None = None,
+    ) -> None:
         if not urls:
             raise ValueError("NodeRestPools needs at least one node URL")
         per_node = max(1, -(-concurrency // len(urls)))
-        self._pools = [RestPool(url, per_node, timeout) for url in urls]
+        self._pools = [RestPool(url, per_node, timeout, options) for url in urls]
         self._next = itertools.cycle(self._pools)
 
     def call(

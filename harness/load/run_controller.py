@@ -8,6 +8,7 @@ the info document, then runs Locust as subprocesses (one standalone process, or 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import resource
@@ -21,22 +22,28 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import Popen
-from typing import Any
 
-import httpx
 import psutil
 
-from harness import HarnessError, TargetError, UsageError
+from harness import HarnessError, UsageError
+from harness.client import (
+    Agent,
+    ConnectionOptions,
+    NodeFigures,
+    TokenSource,
+    fetch_info,
+    scrape_node,
+)
 from harness.rundir import GENERATOR_CPU_KEY, NODE_METRICS_KEY, summarize
-from harness.spec import INFO_PATH
 
 from .config import LoadConfig, check_metrics_port
 from .measure import ExtraOp
 from .node_sampler import NodeSampler
 from .process_context import CLOSING_SYNC_SPREAD_MAX_S, effective_mix
 from .recorder import merge_parts
+from .target import worker_target
 
-__all__ = ["SCENARIO_DIR", "fetch_info", "raise_nofile", "run_load", "scenario_mix"]
+__all__ = ["SCENARIO_DIR", "raise_nofile", "run_load", "scenario_mix"]
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios"
 _FDS_PER_SOCKET = 1
@@ -44,23 +51,6 @@ _FD_HEADROOM = 200  # REST pool, Locust's own sockets, files
 _LOCUST_GRACE_S = 60.0
 _MASTER_LISTEN_TIMEOUT_S = 60.0  # importing Locust on a busy machine
 _MASTER_PORT_ATTEMPTS = 5
-
-
-def fetch_info(url: str) -> dict[str, Any]:
-    """The info document (INF-1); TargetError in one line when the server is not there."""
-    try:
-        response = httpx.get(url.rstrip("/") + INFO_PATH, timeout=5.0)
-    except httpx.HTTPError as exc:
-        raise TargetError(f"cannot reach {url}: {exc or type(exc).__name__}") from None
-    if response.status_code != 200:
-        raise TargetError(f"{url}{INFO_PATH} answered {response.status_code}, expected 200")
-    try:
-        info = response.json()
-    except ValueError:
-        raise TargetError(f"{url}{INFO_PATH} is not JSON: not a CRM realtime server?") from None
-    if not isinstance(info, dict) or "specVersion" not in info:
-        raise TargetError(f"{url}{INFO_PATH} has no specVersion: not a CRM realtime server?")
-    return info
 
 
 def raise_nofile(users_per_process: int, second_tab_share: float) -> tuple[int, int]:
@@ -235,30 +225,51 @@ def _default_run_dir() -> Path:
     return Path("reports") / time.strftime("load-%Y%m%d-%H%M%S")
 
 
-def _start_target(config: LoadConfig, stack: ExitStack) -> list[str]:
-    """Start the bundled reference server for the run (`stack` stops it); its node URLs.
+def _start_target(
+    config: LoadConfig, tokens: TokenSource, stack: ExitStack, scratch: Path
+) -> list[str]:
+    """Start the bundled reference server for the run (`stack` stops it), accepting what
+    `tokens` mints; its node URLs.
 
     Given Redis and a database, it is a local cluster of `config.nodes` on them (one node
     too, so that runs of several node counts compare like with like).
     """
-    from harness.bundled_server import bundled_server
+    from harness.bundled_server import bundled_server, verifying
 
     cluster = bool(config.redis_url and config.database_url)
     bundled = bundled_server(cluster=cluster, alternative="or give --url")
+    verify = verifying(tokens, scratch)
     if cluster:
         assert config.redis_url is not None and config.database_url is not None
         nodes = bundled.start_cluster(
             config.nodes,
             config.redis_url,
             config.database_url,
-            jwt_secret=config.jwt_secret,
             redis_prefix=config.redis_prefix,
+            **verify,
         )
         stack.callback(nodes.stop)
         return nodes.urls
-    server = bundled.start_server(jwt_secret=config.jwt_secret)
+    server = bundled.start_server(**verify)
     stack.callback(server.close)
     return [server.url]
+
+
+def _scrape(url: str, options: ConnectionOptions) -> NodeFigures | None:
+    return scrape_node(url, options, timeout=3.0)
+
+
+def _check_tokens(tokens: TokenSource) -> None:
+    """One token before any user starts: a token command that fails fails the run here, in
+    one line (exit 2), not once per user."""
+    tokens.mint(Agent("u-preflight", "t-preflight", "b-preflight", "Preflight"), ttl_seconds=60)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Readable by its owner only: the load config holds the run's token secret or key."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
 
 
 def run_load(config: LoadConfig) -> Path:
@@ -266,11 +277,15 @@ def run_load(config: LoadConfig) -> Path:
     if config.metrics_port is not None:
         check_metrics_port(config.metrics_host, config.metrics_port)
     with ExitStack() as stack:
-        urls = list(config.urls) or _start_target(config, stack)
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="crm-load-")))
+        tokens = config.tokens()
+        urls = list(config.urls) or _start_target(config, tokens, stack, tmp)
         url = urls[0]
+        connection = config.connection(urls)
         # Every node must answer before users spread over them; the first one's info rules.
-        infos = [fetch_info(node_url) for node_url in urls]
+        infos = [fetch_info(node_url, connection.options) for node_url in urls]
         info = infos[0]
+        _check_tokens(tokens)
         profiles = [str(p) for p in info.get("profiles", ["core"])]
         per_process = -(-config.users // config.generator_processes)
         raise_nofile(per_process, config.workload.second_tab_share)
@@ -288,11 +303,10 @@ def run_load(config: LoadConfig) -> Path:
         run_dir.mkdir(parents=True, exist_ok=True)
         for stale in (run_dir / "parts").glob("*.csv"):
             stale.unlink()
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="crm-load-")))
         process_config = {
             "url": url,
             "urls": urls,
-            "jwt_secret": config.jwt_secret,
+            "target": worker_target(config.target, tokens),
             "run_id": uuid.uuid4().hex[:8],
             "scenario": config.scenario,
             "workers": config.generator_processes,
@@ -305,21 +319,22 @@ def run_load(config: LoadConfig) -> Path:
             "metrics_host": config.metrics_host,
             "metrics_port": config.metrics_port,
         }
-        # Remote workers need the config (JWT secret included) where they can read it: the
-        # run directory, which they must share anyway for their part files.
+        # Remote workers need the config (the target's secrets included) where they can read
+        # it: the run directory, which they must share anyway for their part files.
         config_path = (run_dir if config.remote_workers else tmp) / "load-config.json"
-        config_path.write_text(json.dumps(process_config))
+        _write_private(config_path, json.dumps(process_config))
         scenario_file = SCENARIO_DIR / f"{config.scenario}.py"
         if config.remote_workers:
             print(
                 f"crm-harness load: waiting for {config.remote_workers} remote worker(s); on "
                 f"each run: CRM_LOAD_CONFIG={config_path} locust -f {scenario_file} --worker "
                 f"--master-host <this host> --master-port {config.master_bind_port} "
-                f"(note: {config_path} holds the JWT secret)",
+                f"(note: {config_path} holds the run's token secret or key and header values)",
                 file=sys.stderr,
             )
         started_at = time.time()
-        sampler = NodeSampler(urls)
+        # The nodes' /metrics as the users reach them: TLS trust and gateway headers too.
+        sampler = NodeSampler(urls, scrape=functools.partial(_scrape, options=connection.options))
         sampler.start()
         try:
             code, cpu_s = _run_locust(_Plan(config, run_dir, config_path, scenario_file, url))
@@ -344,7 +359,8 @@ def run_load(config: LoadConfig) -> Path:
             "started_at": started_at,
             "ended_at": ended_at,
             "server_info": info,
-            "config": {**{k: v for k, v in process_config.items() if k != "jwt_secret"}},
+            "config": {k: v for k, v in process_config.items() if k != "target"},
+            "tokens": tokens.algorithm or "token command",
             "notes": notes,
             "locust_exit_code": code,
             NODE_METRICS_KEY: node_metrics,

@@ -6,6 +6,10 @@ generator core spent idle. Here a socket is a TCP connection, a receive buffer a
 greenlet that answers pings, resolves acks and hands each event to a callback together with
 its receive time and wire size. Only what the spec needs: default namespace, text frames,
 acks, no polling transport and no binary attachments.
+
+https:// targets are reached over TLS (wss) with gevent's SSL socket, trusting what the run's
+`ConnectionOptions` trust (system store, `--ca-cert`, or nothing with `--insecure`); its extra
+headers go on the WebSocket handshake and its Socket.IO path is the one requested.
 """
 
 from __future__ import annotations
@@ -18,26 +22,24 @@ import os
 import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cache
 from typing import Any
-from urllib.parse import urlsplit
 
 import gevent
 from gevent import socket as gsocket
 from gevent.event import AsyncResult
 from gevent.lock import Semaphore
 
-from harness.spec import SOCKETIO_PATH
+from harness.client import ConnectionOptions
+
+from .wire_target import WireTarget, resolved, tls_context
 
 __all__ = [
     "CLOSED_BY_CLIENT",
     "ConnectRefused",
     "EventCallback",
     "LeanSocket",
+    "TokenUnavailable",
     "WireError",
-    "resolved",
-    "split_url",
 ]
 
 # Engine.IO v4 packet types (first character of a text frame).
@@ -57,6 +59,11 @@ class WireError(Exception):
     """The connection failed or broke (network, protocol or timeout)."""
 
 
+class TokenUnavailable(WireError):
+    """The user's token source failed (e.g. `--token-cmd`): the connect or call it was for
+    was not made."""
+
+
 class ConnectRefused(WireError):
     """The server answered CONNECT with CONNECT_ERROR (AUTH-2, LIM-3, LIM-6); a busy node
     (SERVER_BUSY) also says when to come back (`data.retryAfterMs`)."""
@@ -65,33 +72,6 @@ class ConnectRefused(WireError):
         super().__init__(f"{message} ({code})")
         self.code = code
         self.retry_after_ms = retry_after_ms
-
-
-@dataclass(frozen=True, slots=True)
-class _Target:
-    host: str
-    port: int
-    base_path: str
-
-
-def split_url(url: str) -> tuple[str, int, str]:
-    """(host, port, base path) of an http:// URL; ValueError for anything else."""
-    parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
-        raise ValueError(f"expected an http://host:port URL, got {url!r}")
-    return parts.hostname, parts.port or 80, parts.path.rstrip("/")
-
-
-@cache
-def resolved(host: str, port: int) -> tuple[int, tuple[Any, ...]]:
-    """(address family, socket address) of host:port, looked up once per process.
-
-    gevent resolves every connect again, in a thread pool: a hand-off to a native thread and
-    back for each of thousands of sockets (12 % of a generator's CPU in a 2,000-user run,
-    issue 13). A target's address does not change during a run.
-    """
-    family, _, _, _, address = gsocket.getaddrinfo(host, port, 0, gsocket.SOCK_STREAM)[0]
-    return family, address
 
 
 def _mask(payload: bytes, key: bytes) -> bytes:
@@ -132,6 +112,7 @@ class LeanSocket:
         "_buf",
         "_drained",
         "_ids",
+        "_options",
         "_reader",
         "_sock",
         "_target",
@@ -143,9 +124,11 @@ class LeanSocket:
         "sid",
     )
 
-    def __init__(self, url: str, on_event: EventCallback) -> None:
-        host, port, base = split_url(url)
-        self._target = _Target(host, port, base)
+    def __init__(
+        self, url: str, on_event: EventCallback, options: ConnectionOptions | None = None
+    ) -> None:
+        self._target = WireTarget.parse(url)
+        self._options = options or ConnectionOptions()
         self.on_event = on_event
         self.on_close: Callable[[str], None] | None = None
         self._sock: gsocket.socket | None = None
@@ -170,6 +153,11 @@ class LeanSocket:
                 self._sock = sock  # closed by `_drop` if the connect fails
                 sock.connect(address)
                 sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
+                if t.tls:
+                    # Assigned before the handshake, so that a failed one is closed by _drop.
+                    self._sock = tls_context(self._options).wrap_socket(
+                        sock, server_hostname=t.host
+                    )
                 self._handshake()
                 opened = self._read_text()
                 if not opened.startswith(_EIO_OPEN):
@@ -205,12 +193,13 @@ class LeanSocket:
 
     def _handshake(self) -> None:
         assert self._sock is not None
-        t = self._target
+        t, options = self._target, self._options
         key = base64.b64encode(os.urandom(16)).decode()
+        extra = "".join(f"{name}: {value}\r\n" for name, value in options.headers)
         request = (
-            f"GET {t.base_path}{SOCKETIO_PATH}?EIO=4&transport=websocket HTTP/1.1\r\n"
-            f"Host: {t.host}:{t.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            f"GET {t.base_path}{options.socketio_path}?EIO=4&transport=websocket HTTP/1.1\r\n"
+            f"Host: {t.host_header}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
         )
         self._sock.sendall(request.encode())
         while b"\r\n\r\n" not in self._buf:
@@ -231,7 +220,9 @@ class LeanSocket:
         chunk = sock.recv(_RECV_SIZE)
         if not chunk:
             raise WireError("connection closed by server")
-        self._drained = len(chunk) < _RECV_SIZE
+        # TLS hands out one record (at most 16 KiB) per recv, and may hold decrypted bytes
+        # the kernel no longer shows as readable: its recv waits by itself instead.
+        self._drained = len(chunk) < _RECV_SIZE and not self._target.tls
         self._buf += chunk
 
     def _read_frame(self) -> tuple[int, bytes, int]:

@@ -65,6 +65,7 @@ class LocalError(enum.StrEnum):
 
     TIMEOUT = "TIMEOUT"
     DISCONNECTED = "DISCONNECTED"
+    NO_TOKEN = "NO_TOKEN"  # the token source (e.g. --token-cmd) failed: nothing was sent
 
 
 @dataclass(slots=True)
