@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._target import add_target_options, load_target
+from ._target import add_target_options, load_target_from_args
 
 if TYPE_CHECKING:
     from harness.experiments import LoadTemplate
@@ -36,7 +36,7 @@ def template_from_args(args: argparse.Namespace) -> LoadTemplate:
     from harness.durations import parse_duration
     from harness.experiments import LoadTemplate
 
-    target = load_target(args)
+    target = load_target_from_args(args)
     return LoadTemplate(
         duration_s=parse_duration(args.duration),
         scenario=args.scenario,

@@ -18,7 +18,7 @@ __all__ = [
     "add_target_options",
     "announce_target",
     "connection_from_args",
-    "load_target",
+    "load_target_from_args",
     "target_values",
 ]
 
@@ -69,7 +69,7 @@ class LoadTarget:
     values: dict[str, Any]  # every target option, by dest
 
 
-def load_target(args: argparse.Namespace) -> LoadTarget:
+def load_target_from_args(args: argparse.Namespace) -> LoadTarget:
     """With --url, the token source (an option or env JWT_SECRET) and the TLS options are
     checked, and --insecure warned about, before anything starts."""
     from harness.client import SECRET_ENV

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.durations import parse_duration  # re-exported: its home before harness.durations
 
-from ._target import add_target_options, load_target
+from ._target import add_target_options, load_target_from_args
 
 if TYPE_CHECKING:
     from harness.rundir import RunSummary
@@ -102,7 +102,7 @@ def _config(args: argparse.Namespace) -> Any:
         overrides["users_per_team"] = args.users_per_team
     if overrides:
         workload = workload.with_overrides(**overrides)
-    target = load_target(args)
+    target = load_target_from_args(args)
     if args.nodes > 1 and args.url:
         from harness import UsageError
 
