@@ -266,10 +266,14 @@ def _check_tokens(tokens: TokenSource) -> None:
 
 
 def _write_private(path: Path, text: str) -> None:
-    """Readable by its owner only: the load config holds the run's token secret or key."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Readable by its owner only (the load config holds the run's token secret or key), and
+    whole when it appears: remote workers start as soon as it exists."""
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(text)
+    os.replace(partial, path)
 
 
 def run_load(config: LoadConfig) -> Path:

@@ -1,5 +1,8 @@
 """`pip install crm-realtime-harness` (no extras) gives the harness without the server.
 
+Issue 11's done-when test lives here too (conform and a 200-user load over TLS with RS256
+tokens from this install): the install is slow to build and shared by the module.
+
 INF-1/INF-3 from a harness-only install: its `crm-harness conform --url` checks a reference
 server started from the project's own env; the server's dependencies are not there, and the
 commands that need them say which extra to install, in one line, exit 2.
@@ -7,6 +10,7 @@ commands that need them say which extra to install, in one line, exit 2.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +20,7 @@ from harness.cli.conform import BUNDLED_HEARTBEAT, BUNDLED_LIMITS
 from harness.spec import Heartbeat, Limits
 from reference_server.launcher import RunningServer, start_server
 from tests.packaging.fresh_install import HarnessOnlyInstall
+from tests.pki import JwtKeys, TlsFiles, make_jwt_keys, tls_key_server
 
 # The session fixture's pip install runs inside the first test's time: minutes on a busy machine.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -74,3 +79,50 @@ def test_conform_url_from_the_install_passes_the_reference_server(
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert "fail 0" in done.stdout
     assert (report / "report.json").is_file() and (report / "report.html").is_file()
+
+
+@pytest.fixture(scope="module")
+def tls_rs256_server(
+    tls_files: TlsFiles, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[RunningServer, JwtKeys]]:
+    """The reference server serving HTTPS with a certificate of the test's own CA, verifying
+    RS256 tokens with the public key (the bundled server's short timings)."""
+    keys = make_jwt_keys(tmp_path_factory.mktemp("jwt"), "RS256")
+    with tls_key_server(
+        tls_files, keys, heartbeat=Heartbeat(*BUNDLED_HEARTBEAT), limits=Limits(**BUNDLED_LIMITS)
+    ) as server:
+        yield server, keys
+
+
+@pytest.mark.timeout(1800)  # the install (if first), the whole suite and a 200-user run
+def test_done_when_tls_and_rs256_conform_and_load_from_the_install(
+    harness_only_install: HarnessOnlyInstall,
+    tls_rs256_server: tuple[RunningServer, JwtKeys],
+    tls_files: TlsFiles,
+    tmp_path: Path,
+) -> None:
+    """Issue 11, done when: the reference server behind TLS, verifying RS256 tokens with a
+    public key, passes `conform` over https:// with --ca-cert and --jwt-private-key, and a
+    200-user `load` over the same URL ends with final loss 0 and its report, both from the
+    harness-only install (the README's "check your own server" commands)."""
+    server, keys = tls_rs256_server
+    assert server.url.startswith("https://")
+    target = ["--url", server.url, "--ca-cert", str(tls_files.ca),
+              "--jwt-private-key", str(keys.private)]  # fmt: skip
+    conform = harness_only_install.run(
+        "conform", *target, "--report", str(tmp_path / "conform"), timeout=1200
+    )
+    assert conform.returncode == 0, conform.stdout[-2000:] + conform.stderr[-3000:]
+    assert "fail 0" in conform.stdout
+    report = json.loads((tmp_path / "conform" / "report.json").read_text())
+    assert report["target"]["auth"] == {"algorithms": ["RS256"]}
+    load_dir = tmp_path / "load"
+    load = harness_only_install.run(
+        "load", *target, "--users", "200", "--spawn-rate", "50", "--duration", "20s",
+        "--report", str(load_dir), timeout=600,
+    )  # fmt: skip
+    assert load.returncode == 0, load.stdout[-3000:] + load.stderr[-3000:]
+    summary = json.loads((load_dir / "summary.json").read_text())
+    assert summary["users"] == 200 and summary["connect_errors"] == 0, summary
+    assert summary["changes"]["ok"] > 0 and summary["loss"]["final"] == 0, summary
+    assert (load_dir / "report.html").is_file()
