@@ -12,8 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from reference_server.launcher import RunningServer
 from tests.packaging.fresh_install import HarnessOnlyInstall, install_harness_only
-from tests.pki import TlsFiles, make_pki
+from tests.pki import JwtKeys, TlsFiles, make_jwt_keys, make_pki, tls_key_server
 from tests.services import (
     LOCAL_POSTGRES,
     LOCAL_REDIS,
@@ -135,6 +136,19 @@ def module_redis_namespace(redis_server: ServiceEndpoint) -> Iterator[RedisNames
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
     """A private CA and a server certificate for 127.0.0.1/localhost signed by it (PEM)."""
     return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def rs256_keys(tmp_path_factory: pytest.TempPathFactory) -> JwtKeys:
+    """An RS256 signing key: the identity provider's private half, the server's public."""
+    return make_jwt_keys(tmp_path_factory.mktemp("jwt"), "RS256")
+
+
+@pytest.fixture(scope="module")
+def tls_rs256_server(tls_files: TlsFiles, rs256_keys: JwtKeys) -> Iterator[RunningServer]:
+    """The reference server serving HTTPS with `tls_files`, verifying `rs256_keys`' tokens."""
+    with tls_key_server(tls_files, rs256_keys) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -9,25 +9,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from harness.cli import main
 from reference_server.launcher import RunningServer
-from tests.pki import JwtKeys, TlsFiles, make_jwt_keys, tls_key_server
-
-
-@pytest.fixture(scope="module")
-def rs256_keys(tmp_path_factory: pytest.TempPathFactory) -> JwtKeys:
-    return make_jwt_keys(tmp_path_factory.mktemp("jwt"), "RS256")
-
-
-@pytest.fixture(scope="module")
-def tls_rs256_server(tls_files: TlsFiles, rs256_keys: JwtKeys) -> Iterator[RunningServer]:
-    with tls_key_server(tls_files, rs256_keys) as server:
-        yield server
+from tests.pki import JwtKeys, TlsFiles
 
 
 def _load(argv: list[str], report: Path) -> int:

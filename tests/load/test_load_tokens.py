@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import jwt
 import pytest
 
-from harness.client import Agent, KeyTokens, TokenFactory, TokenSourceError, claims_for
+from harness.client import Agent, KeyTokens, TokenFactory, TokenSourceError
 from harness.load import agent as agent_module
 from harness.load.agent import LoadAgent
 from harness.load.process_context import ProcessContext
@@ -25,27 +24,18 @@ from tests.pki import TlsFiles, make_jwt_keys
 
 
 @dataclass(slots=True)
-class _Source:
+class _Source(TokenFactory):
     """Tokens living `lifetime_s` on the fake clock, like an identity provider's."""
 
-    clock: list[float]
-    lifetime_s: float
+    clock: list[float] = field(default_factory=lambda: [1_000_000.0])
+    lifetime_s: float = 600.0
     fail: bool = False
     minted: list[str] = field(default_factory=list)
-    algorithm: str | None = None
 
-    def mint(
-        self,
-        agent: Agent,
-        *,
-        ttl_seconds: float = 3600,
-        extra: Mapping[str, Any] | None = None,
-        omit: tuple[str, ...] = (),
-    ) -> str:
+    def sign(self, claims: dict[str, Any]) -> str:
         if self.fail:
             raise TokenSourceError("--token-cmd 'idp' exited with code 1")
-        claims = {**claims_for(agent), "exp": int(self.clock[0] + self.lifetime_s)}
-        token = jwt.encode(claims, "s" * 32, algorithm="HS256")
+        token = super(_Source, self).sign({**claims, "exp": int(self.clock[0] + self.lifetime_s)})
         self.minted.append(token)
         return token
 
@@ -69,7 +59,7 @@ def _agent(source: _Source, monkeypatch: pytest.MonkeyPatch) -> tuple[LoadAgent,
 def test_a_token_is_minted_once_and_again_before_its_exp(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    source = _Source(clock=[1_000_000.0], lifetime_s=600)
+    source = _Source("s" * 32)
     agent, _ = _agent(source, monkeypatch)
     first = agent.token()
     source.clock[0] += 500  # 100 s left: more than the 60 s margin
@@ -81,7 +71,7 @@ def test_a_token_is_minted_once_and_again_before_its_exp(
 def test_a_failing_source_keeps_a_valid_token_then_fails_in_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    source = _Source(clock=[1_000_000.0], lifetime_s=600)
+    source = _Source("s" * 32)
     agent, ctx = _agent(source, monkeypatch)
     held = agent.token()
     source.fail = True

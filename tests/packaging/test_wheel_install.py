@@ -20,7 +20,7 @@ from harness.cli.conform import BUNDLED_HEARTBEAT, BUNDLED_LIMITS
 from harness.spec import Heartbeat, Limits
 from reference_server.launcher import RunningServer, start_server
 from tests.packaging.fresh_install import HarnessOnlyInstall
-from tests.pki import JwtKeys, TlsFiles, make_jwt_keys, tls_key_server
+from tests.pki import JwtKeys, TlsFiles, tls_key_server
 
 # The session fixture's pip install runs inside the first test's time: minutes on a busy machine.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -82,33 +82,31 @@ def test_conform_url_from_the_install_passes_the_reference_server(
 
 
 @pytest.fixture(scope="module")
-def tls_rs256_server(
-    tls_files: TlsFiles, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[RunningServer, JwtKeys]]:
+def tls_rs256_short_timings(tls_files: TlsFiles, rs256_keys: JwtKeys) -> Iterator[RunningServer]:
     """The reference server serving HTTPS with a certificate of the test's own CA, verifying
-    RS256 tokens with the public key (the bundled server's short timings)."""
-    keys = make_jwt_keys(tmp_path_factory.mktemp("jwt"), "RS256")
-    with tls_key_server(
-        tls_files, keys, heartbeat=Heartbeat(*BUNDLED_HEARTBEAT), limits=Limits(**BUNDLED_LIMITS)
-    ) as server:
-        yield server, keys
+    RS256 tokens with the public key, with the bundled server's short timings (so that the
+    whole suite's timing checks run)."""
+    heartbeat, limits = Heartbeat(*BUNDLED_HEARTBEAT), Limits(**BUNDLED_LIMITS)
+    with tls_key_server(tls_files, rs256_keys, heartbeat=heartbeat, limits=limits) as server:
+        yield server
 
 
 @pytest.mark.timeout(1800)  # the install (if first), the whole suite and a 200-user run
 def test_done_when_tls_and_rs256_conform_and_load_from_the_install(
     harness_only_install: HarnessOnlyInstall,
-    tls_rs256_server: tuple[RunningServer, JwtKeys],
+    tls_rs256_short_timings: RunningServer,
     tls_files: TlsFiles,
+    rs256_keys: JwtKeys,
     tmp_path: Path,
 ) -> None:
     """Issue 11, done when: the reference server behind TLS, verifying RS256 tokens with a
     public key, passes `conform` over https:// with --ca-cert and --jwt-private-key, and a
     200-user `load` over the same URL ends with final loss 0 and its report, both from the
     harness-only install (the README's "check your own server" commands)."""
-    server, keys = tls_rs256_server
-    assert server.url.startswith("https://")
-    target = ["--url", server.url, "--ca-cert", str(tls_files.ca),
-              "--jwt-private-key", str(keys.private)]  # fmt: skip
+    url = tls_rs256_short_timings.url
+    assert url.startswith("https://")
+    target = ["--url", url, "--ca-cert", str(tls_files.ca),
+              "--jwt-private-key", str(rs256_keys.private)]  # fmt: skip
     conform = harness_only_install.run(
         "conform", *target, "--report", str(tmp_path / "conform"), timeout=1200
     )

@@ -5,7 +5,6 @@ INF-1), one node and a cluster; bad options fail in one line."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +26,8 @@ from harness.client import (
 from harness.spec import INFO_PATH, ClientEvent, ErrorCode
 from reference_server.cluster import start_cluster
 from reference_server.launcher import RunningServer
-from tests.pki import JwtKeys, TlsFiles, make_jwt_keys, serve_jwks, tls_key_server
+from tests.pki import JwtKeys, TlsFiles, serve_jwks
 from tests.services import RedisNamespace
-
-
-@pytest.fixture(scope="module")
-def rs256_keys(tmp_path_factory: pytest.TempPathFactory) -> JwtKeys:
-    return make_jwt_keys(tmp_path_factory.mktemp("jwt"), "RS256")
-
-
-@pytest.fixture(scope="module")
-def tls_rs256_server(tls_files: TlsFiles, rs256_keys: JwtKeys) -> Iterator[RunningServer]:
-    with tls_key_server(tls_files, rs256_keys) as server:
-        yield server
 
 
 async def _info(url: str, options: ConnectionOptions) -> dict[str, Any]:
