@@ -10,14 +10,17 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from deploy_commands import ROOT
 
 from reference_server.launcher import RunningServer, free_port, start_server
+from tests.pki import JwtKeys, TlsFiles
 
 LOCUST_DIR = ROOT / "deploy" / "locust"
 SECRET = "ship-locust-secret-of-32-bytes-long"
@@ -94,12 +97,8 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
         yield running
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(360)  # three processes start in turn; on a loaded machine over 2 min
-def test_master_and_remote_worker_share_only_the_run_directory(
-    server: RunningServer, tmp_path: Path
-) -> None:
-    """EVT-1, EVT-2, STR-5: the worker's users connect, change records and receive them."""
+def _master_and_remote_worker(url: str, target: list[str], tmp_path: Path) -> dict[str, Any]:
+    """A run of master.sh and one worker.sh sharing only the run directory; its summary."""
     run_dir = tmp_path / "runs" / "compose-load"
     master_port = free_port()
     env = {
@@ -108,6 +107,7 @@ def test_master_and_remote_worker_share_only_the_run_directory(
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         "CRM_WORKER_WAIT_S": "60",
     }
+    env.pop("JWT_SECRET", None)  # the worker must need nothing but the run's config
     worker = subprocess.Popen(
         ["sh", str(LOCUST_DIR / "worker.sh"), "-f", "scenarios/team_sync.py", "--worker",
          "--master-host", "127.0.0.1", "--master-port", str(master_port)],
@@ -115,8 +115,8 @@ def test_master_and_remote_worker_share_only_the_run_directory(
     )  # fmt: skip
     try:
         master = subprocess.run(
-            ["sh", str(LOCUST_DIR / "master.sh"), "load", "--url", server.url,
-             "--jwt-secret", SECRET, "--users", "6", "--spawn-rate", "6", "--duration", "8s",
+            ["sh", str(LOCUST_DIR / "master.sh"), "load", "--url", url, *target,
+             "--users", "6", "--spawn-rate", "6", "--duration", "8s",
              "--think-time", "0.3", "--users-per-team", "3", "--remote-workers", "1",
              "--master-bind-host", "127.0.0.1", "--master-bind-port", str(master_port),
              "--report", str(run_dir)],
@@ -128,7 +128,7 @@ def test_master_and_remote_worker_share_only_the_run_directory(
         if worker.poll() is None:
             worker.kill()
             worker.wait()
-    summary = json.loads((run_dir / "summary.json").read_text())
+    summary: dict[str, Any] = json.loads((run_dir / "summary.json").read_text())
     assert summary["users"] == 6
     assert summary["connect_errors"] == 0
     # The users act between joining and the deadline, which the master sets when the worker
@@ -138,3 +138,47 @@ def test_master_and_remote_worker_share_only_the_run_directory(
     assert summary["deliveries"]["received"] > 0
     assert summary["loss"]["final"] == 0 and summary["duplicates"] == 0
     assert summary["isolation_leaks"] == 0
+    return summary
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(360)  # three processes start in turn; on a loaded machine over 2 min
+def test_master_and_remote_worker_share_only_the_run_directory(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    """EVT-1, EVT-2, STR-5: the worker's users connect, change records and receive them."""
+    _master_and_remote_worker(server.url, ["--jwt-secret", SECRET], tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(360)
+def test_a_remote_worker_gets_tls_tokens_and_headers_from_the_config_alone(
+    tls_rs256_server: RunningServer, tls_files: TlsFiles, rs256_keys: JwtKeys, tmp_path: Path
+) -> None:
+    """Issue 11: over https with a private CA, RS256 tokens and an extra header, the remote
+    worker reaches the server with only the run's config file (CA and key carried in it:
+    their copies are gone before the worker starts its users)."""
+    private = tmp_path / "idp" / "issuer.pem"
+    ca = tmp_path / "idp" / "ca.pem"
+    private.parent.mkdir()
+    private.write_bytes(rs256_keys.private.read_bytes())
+    ca.write_bytes(tls_files.ca.read_bytes())
+    target = ["--ca-cert", str(ca), "--jwt-private-key", str(private),
+              "--header", "X-Api-Key: k-1"]  # fmt: skip
+    config = tmp_path / "runs" / "compose-load" / "load-config.json"
+    gone: list[bool] = []
+
+    def remove_copies_once_configured() -> None:
+        deadline = time.monotonic() + 120
+        while not config.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        private.unlink()
+        ca.unlink()
+        gone.append(True)
+
+    remover = threading.Thread(target=remove_copies_once_configured, daemon=True)
+    remover.start()
+    _master_and_remote_worker(tls_rs256_server.url, target, tmp_path)
+    remover.join(timeout=5)
+    assert gone == [True]
+    assert oct(config.stat().st_mode & 0o777) == "0o600"
