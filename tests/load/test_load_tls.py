@@ -122,3 +122,17 @@ def test_a_failing_token_command_stops_the_run_in_one_line(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
     assert "exited with code 4: identity provider says no" in err
+
+
+def test_sweep_runs_its_steps_over_tls_with_the_same_options(
+    tls_rs256_server: RunningServer, tls_files: TlsFiles, rs256_keys: JwtKeys, tmp_path: Path
+) -> None:
+    """`sweep` (and `capacity`, same options) hands the target options to every step's run."""
+    argv = ["sweep", "--url", tls_rs256_server.url, "--ca-cert", str(tls_files.ca),
+            "--jwt-private-key", str(rs256_keys.private), "--users", "4", "--duration", "4s",
+            "--think-time", "0.5", "--report", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 0
+    [summary_file] = tmp_path.glob("*/summary.json")
+    summary = json.loads(summary_file.read_text())
+    assert summary["users"] == 4 and summary["connect_errors"] == 0, summary
+    assert summary["changes"]["ok"] > 0 and summary["loss"]["final"] == 0, summary
