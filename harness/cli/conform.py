@@ -184,11 +184,23 @@ def run(args: argparse.Namespace) -> int:
     summary = " · ".join(f"{k} {v}" for k, v in outcome.summary.items())
     where = f" — report in {args.report}" if args.report else ""
     print(f"conformance: {summary} ({time.monotonic() - started:.0f} s){where}")
+    _print_nodes(outcome.result.nodes)
     failed = [rid for rid, v in outcome.verdicts().items() if v.value == "fail"]
     if failed:
         print(f"MUST failed: {', '.join(failed)}")
         return 1
     return 0
+
+
+def _print_nodes(rows: dict[str, dict[str, Any]]) -> None:
+    """Several nodes: each one's /metrics over the run beside their sum (the report's table)."""
+    if len(rows) < 3:  # one node and its sum say the same
+        return
+    from harness.conformance import NODE_COLUMNS
+    from harness.reporting import fmt_number, text_table
+
+    cells = [(node, *(fmt_number(row.get(k)) for k in NODE_COLUMNS)) for node, row in rows.items()]
+    print("\n".join(text_table(("node", *NODE_COLUMNS.values()), cells)))
 
 
 # Options whose value is a secret: the rerun command names where to find it, never the value.

@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._model import ConformanceResult, Outcome, RequirementResult, TestRecord, Verdict
+    from ._node_view import NODE_COLUMNS
     from ._run_suite import ProgressLine, RunResult, run
     from ._target import Target, load_target
     from .check_api import Crm
     from .failures import CheckFailure, Severity
 
 __all__ = [
+    "NODE_COLUMNS",
     "CheckFailure",
     "ConformanceResult",
     "Crm",
@@ -51,6 +53,7 @@ _HOMES = {
     "CheckFailure": "failures",
     "Severity": "failures",
     "Crm": "check_api",
+    "NODE_COLUMNS": "_node_view",
 }
 
 

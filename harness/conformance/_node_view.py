@@ -18,10 +18,19 @@ import pytest
 
 from harness.client import NodeFigures, RealtimeClient, TargetConnection, scrape_node, sum_figures
 
-__all__ = ["DELIVERED_PROPERTY", "SUM_ROW", "NodeView", "record_deliveries"]
+__all__ = ["DELIVERED_PROPERTY", "NODE_COLUMNS", "SUM_ROW", "NodeView", "record_deliveries"]
 
 DELIVERED_PROPERTY = "crm-delivered"
 SUM_ROW = "sum"
+# A row's keys as the reports show them, with their headings.
+NODE_COLUMNS = {
+    "connections": "connections at the end",
+    "events_emitted": "events emitted",
+    "events_received": "events received",
+    "replayed": "replayed",
+    "refusals": "refusals",
+    "deliveries": "deliveries",
+}
 
 
 def record_deliveries(item: pytest.Item, clients: Iterable[RealtimeClient]) -> None:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     )
     from ._defaults import DEFAULT_NOISE_FLOOR_MS, DEFAULT_THRESHOLD_PCT
     from ._report import ReportResult, write_reports
-    from ._tables import NODE_HEADERS, markdown_table, node_rows, text_table
+    from ._tables import NODE_HEADERS, fmt_number, markdown_table, node_rows, text_table
     from .capacity import CapacityResult, CapacityStep, write_capacity
     from .compare import RunComparison, compare_runs
     from .gates import (
@@ -50,7 +50,8 @@ _HOMES: dict[str, str] = {
     **{name: ".capacity" for name in ("CapacityResult", "CapacityStep", "write_capacity")},
     **{name: ".compare" for name in ("RunComparison", "compare_runs")},
     **{name: ".sweep" for name in ("SweepRow", "write_sweep")},
-    **{name: "._tables" for name in ("NODE_HEADERS", "markdown_table", "node_rows", "text_table")},
+    **{name: "._tables" for name in ("NODE_HEADERS", "fmt_number", "markdown_table",
+                                     "node_rows", "text_table")},
     **{
         name: ".gates"
         for name in ("GATES", "Comparison", "Gate", "GateOutcome", "GateStatus", "Slo",
@@ -80,6 +81,7 @@ __all__ = [
     "compare_runs",
     "comparison_text",
     "evaluate",
+    "fmt_number",
     "load_run",
     "load_slo",
     "load_summary",

@@ -6,6 +6,8 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from harness.conformance._model import ConformanceResult, Outcome, TestRecord
 from harness.conformance.failures import FailureRecord, Severity
 from harness.conformance.report import write_reports
@@ -90,3 +92,31 @@ def test_junit_one_case_per_requirement(tmp_path: Path) -> None:
     assert cases["CLU-2"].find("skipped") is not None
     assert cases["EVT-2"].find("failure") is None and cases["EVT-2"].find("skipped") is None
     assert suite.get("failures") == "1"
+
+
+def test_node_view_in_the_reports_and_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """MET-1, CLU-1: given several nodes, report.json `nodes`, the HTML Nodes table and the
+    terminal show each node's figures beside their sum; blank where a node exposes none."""
+    from harness.cli.conform import _print_nodes
+
+    ids = [r.id for r in requirements_for(Profile.CORE)]
+    full = {"connections": 0, "events_emitted": 12, "events_received": 30, "replayed": 4,
+            "refusals": 1, "deliveries": 40}  # fmt: skip
+    bare = {"connections": None, "events_emitted": None, "events_received": None,
+            "replayed": None, "refusals": None, "deliveries": 9}  # fmt: skip
+    nodes = {"http://n1": full, "http://n2": bare, "sum": {**full, "deliveries": 49}}
+    result = ConformanceResult.build(INFO, ids, [], urls=["http://n1", "http://n2"], nodes=nodes)
+    write_reports(result, report_dir=tmp_path)
+    assert json.loads((tmp_path / "report.json").read_text())["nodes"] == nodes
+    page = (tmp_path / "report.html").read_text()
+    assert "<h2>Nodes</h2>" in page and "<th>connections at the end</th>" in page
+    _print_nodes(nodes)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["node", "connections", "at"]
+    assert lines[2].split() == ["http://n1", "0", "12", "30", "4", "1", "40"]
+    assert lines[3].split() == ["http://n2", "–", "–", "–", "–", "–", "9"]
+    assert lines[4].split() == ["sum", "0", "12", "30", "4", "1", "49"]
+    _print_nodes({"http://n1": full, "sum": full})  # one node: nothing to put side by side
+    assert capsys.readouterr().out == ""

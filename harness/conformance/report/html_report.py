@@ -14,6 +14,7 @@ from typing import Any
 import jinja2
 
 from .._model import ConformanceResult, Verdict
+from .._node_view import NODE_COLUMNS, SUM_ROW
 from ._details import failure_details
 from ._markdown import markdown_html
 
@@ -51,6 +52,8 @@ class HtmlReport:
             must_failed=[d.rid for d in details if d.requirement.verdict is Verdict.FAIL],
             coverage=result.coverage(),
             target=_pretty(dict(result.target)),
+            node_columns=NODE_COLUMNS,
+            sum_row=SUM_ROW,
         )
 
     def write(self, result: ConformanceResult, path: Path) -> None:
