@@ -136,3 +136,17 @@ def test_sweep_runs_its_steps_over_tls_with_the_same_options(
     summary = json.loads(summary_file.read_text())
     assert summary["users"] == 4 and summary["connect_errors"] == 0, summary
     assert summary["changes"]["ok"] > 0 and summary["loss"]["final"] == 0, summary
+
+
+def test_without_url_the_bundled_server_verifies_the_given_key(
+    rs256_keys: JwtKeys, tmp_path: Path
+) -> None:
+    """No --url and --jwt-private-key: the bundled server is started with its public half,
+    so the users' RS256 tokens are accepted (and nothing else would be)."""
+    argv = ["--jwt-private-key", str(rs256_keys.private), "--users", "3", "--duration", "3s",
+            "--think-time", "0.5"]  # fmt: skip
+    assert _load(argv, tmp_path) == 0
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["server_info"]["auth"] == {"algorithms": ["RS256"]}
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["connect_errors"] == 0 and summary["changes"]["ok"] > 0, summary
