@@ -322,6 +322,7 @@ def run_load(config: LoadConfig) -> Path:
             "mix": mix,
             "metrics_host": config.metrics_host,
             "metrics_port": config.metrics_port,
+            "web": config.web,  # Locust's own request stats are kept for its web UI only
         }
         # Remote workers need the config (the target's secrets included) where they can read
         # it: the run directory, which they must share anyway for their part files.
