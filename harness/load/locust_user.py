@@ -160,7 +160,6 @@ def to_locust_stats(record: Record) -> None:
         )
 
 
-
 @events.init.add_listener
 def _mirror_into_locust_stats(environment: Any, **_: Any) -> None:
     """Only a run with Locust's web UI shows Locust's request stats: a headless run would
