@@ -133,7 +133,7 @@ def _config(args: argparse.Namespace) -> Any:
 
 
 def _print_summary(run_dir: Path, s: RunSummary) -> None:
-    from harness.reporting import NODE_HEADERS, node_rows, text_table
+    from harness.reporting import NODE_HEADERS, WRITE_HEADERS, node_rows, text_table, write_rows
 
     e2e, fan, d = s.latency_ms.e2e, s.latency_ms.fanout, s.deliveries
     lines = [
@@ -172,6 +172,9 @@ def _print_summary(run_dir: Path, s: RunSummary) -> None:
             f"refetch baseline: {s.bytes_per_update.refetch_median} bytes per refetch,"
             f" change → refetched ms p50 {s.latency_ms.refetch_e2e.p50}"
         )
+    writes = [row.cells() for row in write_rows(s) if row.op == "all"]
+    if writes:  # per op: report.html and summary.md
+        lines += text_table(WRITE_HEADERS, writes)
     nodes = node_rows(s)
     if len(nodes) > 1:
         lines += text_table(NODE_HEADERS, nodes)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ._defaults import DEFAULT_NOISE_FLOOR_MS, DEFAULT_THRESHOLD_PCT
     from ._report import ReportResult, write_reports
     from ._tables import NODE_HEADERS, fmt_number, markdown_table, node_rows, text_table
+    from ._write_table import WRITE_HEADERS, write_rows
     from .capacity import CapacityResult, CapacityStep, write_capacity
     from .compare import RunComparison, compare_runs
     from .gates import (
@@ -52,6 +53,7 @@ _HOMES: dict[str, str] = {
     **{name: ".sweep" for name in ("SweepRow", "write_sweep")},
     **{name: "._tables" for name in ("NODE_HEADERS", "fmt_number", "markdown_table",
                                      "node_rows", "text_table")},
+    **{name: "._write_table" for name in ("WRITE_HEADERS", "write_rows")},
     **{
         name: ".gates"
         for name in ("GATES", "Comparison", "Gate", "GateOutcome", "GateStatus", "Slo",
@@ -64,6 +66,7 @@ __all__ = [
     "DEFAULT_THRESHOLD_PCT",
     "GATES",
     "NODE_HEADERS",
+    "WRITE_HEADERS",
     "CapacityResult",
     "CapacityStep",
     "Comparison",
@@ -93,6 +96,7 @@ __all__ = [
     "write_comparison",
     "write_comparison_junit",
     "write_reports",
+    "write_rows",
     "write_sweep",
 ]
 

@@ -131,3 +131,14 @@ def test_every_run_starts_with_a_banner_naming_the_target(
     assert main(argv) == 2
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"crm-harness {argv[0]}: target {target}"
+
+
+def test_console_summary_has_the_write_path(capsys: pytest.CaptureFixture[str]) -> None:
+    """`crm-harness load` keeps what Locust's console table showed: REST and mutate acks."""
+    from harness.cli.load import _print_summary
+
+    _print_summary(RECORDED, RunSummary.from_json(summarize(RECORDED)))
+    out = capsys.readouterr().out.splitlines()
+    rest = next(line for line in out if line.startswith("REST "))
+    assert rest.split()[:4] == ["REST", "all", "22", "22"] and "(low-sample)" in rest
+    assert any(line.startswith("mutate ") for line in out)
