@@ -318,8 +318,9 @@ def test_everything_the_dockerfile_copies_is_in_the_build_context() -> None:
         if line.strip() and not line.startswith("#")
     }
     text = DOCKERFILE_TEXT
+    defaults = dict(re.findall(r"^ARG (\w+)=(\S+)$", text, re.M))  # COPY lock/${LOCK}.txt
     for sources in re.findall(r"^COPY (?!--from)(?:--\S+ )*(.+) \S+$", text, flags=re.M):
-        for source in sources.split():
+        for source in interpolate(sources, defaults).split():
             assert (ROOT / source).exists(), f"the Dockerfile copies {source}, not in the repo"
             assert source not in ignored, f"{source} is copied but excluded by .dockerignore"
 
