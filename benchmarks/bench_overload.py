@@ -58,7 +58,10 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--spawn-rate", type=float, default=200.0)
     parser.add_argument("--hold", type=float, default=60.0, help="seconds after the ramp")
-    parser.add_argument("--workers", type=int, default=2)
+    # One generator process by default: with Locust 2.47 a worker on a CPU-starved machine
+    # took seconds per spawn message (it rebuilds an argument parser for every option of
+    # each) and got no users at all in a 3,000-user ramp at load average 12.
+    parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--max-connections", type=int, default=0, help="node budget (0: none)")
     parser.add_argument("--max-loop-lag-ms", type=int, default=2000)
     parser.add_argument("--busy-retry-after-ms", type=int, default=2000)

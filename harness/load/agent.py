@@ -40,6 +40,8 @@ _BUSY_WAIT_MIN_S, _BUSY_WAIT_DEFAULT_S, _BUSY_WAIT_MAX_S = 0.05, 1.0, 60.0
 # How long a user keeps coming back when the run has no deadline yet (a tool driving agents
 # by hand): the run's end bounds it otherwise.
 _BUSY_GIVE_UP_S = 60.0
+# A closing sync whose connect timed out or was cut tries again after this.
+_REOPEN_PAUSE_S = 1.0
 
 
 def busy_wait_s(retry_after_ms: float | None) -> float:
@@ -83,8 +85,9 @@ class AgentSocket:
         self.sock.on_close = self._on_close
         self.sock.connect(self.agent.token(), timeout=ctx.workload.ack_timeout_s)
 
-    def sync(self, cursors: dict[str, int]) -> dict[str, Any]:
-        """STR-2 sync; events arriving before the ack are replays. Returns the `streams` map."""
+    def sync(self, cursors: dict[str, int], timeout: float | None = None) -> dict[str, Any]:
+        """STR-2 sync; events arriving before the ack are replays. Returns the `streams` map.
+        `timeout` defaults to the workload's closing-sync timeout."""
         if self.sock is None or not self.sock.connected:
             raise WireError("not connected")
         self.tracker.replaying = bool(cursors)
@@ -92,7 +95,7 @@ class AgentSocket:
             ack, _ = self.sock.call(
                 ClientEvent.SYNC,
                 {"cursors": cursors},
-                timeout=self.agent.ctx.workload.final_sync_timeout_s,
+                timeout=timeout or self.agent.ctx.workload.final_sync_timeout_s,
             )
         finally:
             self.tracker.replaying = False
@@ -213,6 +216,22 @@ class LoadAgent:
         for agent_socket in self.sockets:
             agent_socket.close()
 
+    def _reopen(self, agent_socket: AgentSocket, until: float) -> None:
+        """Reconnect a dropped socket for its closing sync, as a client would, until `until`:
+        refused busy, again after retryAfterMs; a connect that timed out or was cut (a node
+        too late to answer), again after a second. Any other refusal raises at once."""
+        while True:
+            try:
+                if self._busy_retrying(agent_socket.open, until):
+                    return
+                raise ConnectRefused("still refused", _BUSY)
+            except ConnectRefused:
+                raise
+            except WireError:
+                if time.time() + _REOPEN_PAUSE_S >= until:
+                    raise
+                gevent.sleep(_REOPEN_PAUSE_S)
+
     def final_sync(self) -> None:
         """Closing sync with the cursors held: what it cannot bring back is final loss."""
         if self.final_done:
@@ -221,13 +240,15 @@ class LoadAgent:
         for agent_socket in self.sockets:
             # A socket the server dropped reconnects; a busy node (LIM-6) is asked again after
             # its retryAfterMs within the closing sync's time, as a client would.
-            until = time.time() + self.ctx.workload.final_sync_timeout_s
+            # All within the closing sync's timeout: at most half of it to get back in.
+            budget = self.ctx.workload.final_sync_timeout_s
+            started = time.time()
             heads: dict[str, Any] = {}  # nothing replayed: whatever is missing stays missing
             try:
-                dropped = agent_socket.sock is None or not agent_socket.sock.connected
-                if dropped and not self._busy_retrying(agent_socket.open, until):
-                    raise WireError(f"still refused {_BUSY}")
-                heads = agent_socket.sync(agent_socket.tracker.cursors())
+                if agent_socket.sock is None or not agent_socket.sock.connected:
+                    self._reopen(agent_socket, started + budget / 2)
+                left = max(_REOPEN_PAUSE_S, started + budget - time.time())
+                heads = agent_socket.sync(agent_socket.tracker.cursors(), timeout=left)
             except WireError as exc:
                 self.anomaly(AnomalyKind.CONNECT_ERROR, f"closing sync: {exc}")
             agent_socket.tracker.close_out(heads, synced=bool(heads))
