@@ -57,6 +57,20 @@ def _failing_musts(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return [(rid, r) for rid, r in requirements.items() if r.get("verdict") == "fail"]
 
 
+def _observed(requirement: dict[str, Any]) -> str:
+    """What the first failing check saw: its title, expected vs observed where it says."""
+    for test in requirement.get("tests", []):
+        failure = test.get("failure")
+        if test.get("outcome") != "failed" or not isinstance(failure, dict):
+            continue
+        text = failure.get("title") or test.get("message", "")
+        expected, observed = failure.get("expected"), failure.get("observed")
+        if expected is not None or observed is not None:
+            text += f": expected {json.dumps(expected)}, observed {json.dumps(observed)}"
+        return _one_line(text)
+    return _one_line(requirement.get("reason", ""))
+
+
 def _failed_gates(summary: dict[str, Any]) -> list[dict[str, Any]]:
     gates = summary.get("verdict", {}).get("gates", [])
     return [g for g in gates if g.get("status") != "pass"]
@@ -83,10 +97,13 @@ def _conformance_section(report: dict[str, Any]) -> list[str]:
     lines = [*markdown_table(("verdict", "requirements"), list(report["summary"].items())), ""]
     failing = _failing_musts(report)
     if failing:
-        rows = [(f"`{rid}`", _one_line(r.get("text", "")), _one_line(r.get("reason", "")))
-                for rid, r in failing]  # fmt: skip
+        rows = [(f"`{rid}`", _one_line(r.get("text", "")), _observed(r)) for rid, r in failing]
         lines += ["**MUST requirements that failed**", ""]
         lines += [*markdown_table(("id", "requirement", "observed"), rows), ""]
+        reruns = [r["rerun"] for _, r in failing if r.get("rerun")]
+        if reruns:  # GitHub renders <details> folded; the command holds no secret
+            lines += ["<details><summary>Rerun one requirement</summary>", "", "```sh"]
+            lines += [*reruns, "```", "", "</details>", ""]
     return lines
 
 
@@ -133,7 +150,7 @@ def error_annotations(results: Sequence[StepResult]) -> list[str]:
         if result.status == "error":
             found.append(f"::error title=crm-harness {result.step}::{_one_line(result.error)}")
         elif report is not None and result.step == "conformance":
-            found += [f"::error title=MUST failed: {rid}::{_one_line(r.get('reason', ''))}"
+            found += [f"::error title=MUST failed: {rid}::{_observed(r)}"
                       for rid, r in _failing_musts(report)]  # fmt: skip
         elif report is not None:
             found += [

@@ -182,7 +182,9 @@ def test_a_broken_must_fails_the_job(
     summary = run.summary
     assert "| Conformance | ❌ fail | 1 pass · 1 fail" in summary
     assert "MUST failed: `REC-6`" in summary
-    assert re.search(r"^\| `REC-6` \| .+ \| .+ \|$", summary, re.M), summary
+    # what the check saw (tests/faults: DELETE answers 200), and how to rerun just that id
+    assert re.search(r"^\| `REC-6` \| .+ \| .*expected 204, observed 200 \|$", summary, re.M)
+    assert re.search(r"^crm-harness conform --url \S+ .*--req REC-6$", summary, re.M), summary
     assert "| Load | ➖ skipped | not run (input load: false) |" in summary
     assert "::error title=MUST failed: REC-6::" in run.log
 
