@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, TypeVar, overload
+from typing import IO, Any, Self, TypeVar, overload
 
 import httpx
 
@@ -174,7 +174,7 @@ class RunningServer:
             shutil.rmtree(self._owned_dir, ignore_errors=True)
             self._owned_dir = None
 
-    def __enter__(self) -> RunningServer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

@@ -31,6 +31,7 @@ from reference_server.backends import choose_backends
 from reference_server.config import ServerSettings
 from reference_server.launcher import RunningServer, start_server
 from reference_server.shedding import LoadShedder, Shedding
+from tests.server.stall_kit import StallableNode
 
 BUSY = ErrorCode.SERVER_BUSY
 RETRY_MS = 1500
@@ -197,6 +198,34 @@ async def test_a_lagging_loop_refuses_new_work_and_keeps_held_sockets(tmp_path: 
                 assert held.client.connected
             finally:
                 await held.close()
+
+
+async def test_a_launched_node_stalled_sheds_connects_and_takes_them_again() -> None:
+    """LIM-6: a launched node whose loop a test stalls (entry point stall_node.py, 800 ms
+    turns for 6 s) refuses new connects SERVER_BUSY with retryAfterMs while it lags, keeps
+    the socket it holds (its ack answers after), and accepts connects again once it has
+    caught up. Each state is waited for with a deadline."""
+    secret = secrets.token_hex(16)
+    settings = ServerSettings(
+        port=0, jwt_secret=secret, heartbeat=HEARTBEAT,
+        shedding=Shedding(max_loop_lag_ms=LAG_BUDGET_MS, retry_after_ms=RETRY_MS),
+    )  # fmt: skip
+    tokens, agent = TokenFactory(secret), Org().agent()
+    with start_server(settings, node_class=StallableNode) as node:
+        held: Live = await connect(node.url, tokens.mint(agent))
+        try:
+            await asyncio.to_thread(node.stall, 6.0, 800.0)
+            deadline, refusal = time.monotonic() + 15.0, dict[str, Any]()
+            while not _is_busy_refusal(refusal):
+                assert time.monotonic() < deadline, f"no busy refusal while stalled: {refusal}"
+                refusal = await connect_refusal(node.url, auth={"token": tokens.mint(agent)})
+            while await connect_refusal(node.url, auth={"token": tokens.mint(agent)}) != {}:
+                assert time.monotonic() < deadline + 15.0, "connects still refused after"
+                await asyncio.sleep(0.2)
+            ack = await held.call("sync", {"cursors": {}}, within=10.0)
+            assert ack["ok"] is True and held.client.connected
+        finally:
+            await held.close()
 
 
 # -- the decision itself --------------------------------------------------------------------------
