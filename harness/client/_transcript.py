@@ -71,9 +71,11 @@ class Transcript:
             self._secrets.add(secret)
 
     def record(self, direction: Direction, channel: str, text: str) -> None:
-        clean = elide_tokens(text, self._secrets)
+        # Cut before eliding too, so a 64 KiB payload costs no more than a few KiB of regex;
+        # whatever straddles that first cut lies past the second and is dropped with it.
+        clean = elide_tokens(text[: _FRAME_CHARS * 4], self._secrets)
         if len(clean) > _FRAME_CHARS:
-            clean = clean[:_FRAME_CHARS] + f"… ({len(clean)} chars)"
+            clean = clean[:_FRAME_CHARS] + f"… ({len(text)} chars)"
         if len(self._frames) == self._frames.maxlen:
             self.dropped += 1
         self._frames.append(Frame(time.time(), direction, channel, clean))
