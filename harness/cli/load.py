@@ -148,6 +148,12 @@ def _print_summary(run_dir: Path, s: RunSummary) -> None:
         f"bytes per update (median) {s.bytes_per_update.median} | connect errors"
         f" {s.connect_errors} | generator cpu max {s.generator.cpu_percent_max}%",
     ]
+    g = s.generator
+    if g.cpu_us_per_delivery is not None:
+        lines.append(
+            f"generator cost: {g.cpu_us_per_delivery} µs CPU per delivery, {g.cpu_ms_per_user} ms"
+            f" per user, ≈ {g.deliveries_per_core_s} deliveries/s per core (see the report)"
+        )
     if s.connect_refusals:
         refusals = ", ".join(f"{code} {n}" for code, n in s.connect_refusals.items())
         lines.append(f"users refused busy {s.refused_users} | connects refused: {refusals}")

@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
+from harness.cli.load import _print_summary
 from harness.load import summarize
 from harness.load.measure import (
     ActionRecord,
@@ -18,6 +20,7 @@ from harness.load.measure import (
     columns,
 )
 from harness.reporting import write_reports
+from harness.rundir import RunSummary
 
 
 def _write(run_dir: Path, record_type: type, rows: list[tuple[object, ...]]) -> None:
@@ -244,7 +247,9 @@ def _cost_run(run_dir: Path) -> list[tuple[object, ...]]:
     return rows
 
 
-def test_generator_cost_from_the_recorded_samples(tmp_path: Path) -> None:
+def test_generator_cost_from_the_recorded_samples(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Issue 13: CPU per delivery is the steady window's CPU over its deliveries, summed over
     the workers (3 s / 1,500 = 2,000 µs); the fixed part per user is what the whole run
     (run.json's count) cost beyond that: (10 s - 2,000 x 2 ms) / 2 users = 3,000 ms."""
@@ -254,6 +259,10 @@ def test_generator_cost_from_the_recorded_samples(tmp_path: Path) -> None:
     assert g["cpu_us_per_delivery"] == 2000.0
     assert g["cpu_ms_per_user"] == 3000.0
     assert g["deliveries_per_core_s"] == 500
+    _print_summary(tmp_path, RunSummary.from_json(summarize(tmp_path)))  # the terminal says so
+    assert (
+        "generator cost: 2000.0 µs CPU per delivery, 3000.0 ms per user" in capsys.readouterr().out
+    )
     # Without the kernel's count, the workers' own last samples add up: 4 + 4.5 s.
     run_json = json.loads((tmp_path / "run.json").read_text())
     del run_json["generator_cpu_s"]
