@@ -94,7 +94,7 @@ def test_bad_durations(text: str) -> None:
         ({"duration_s": 0}, "--duration"),
         ({"scenario": "nope"}, "unknown scenario"),
         ({"url": "ftp://x"}, "http://"),
-        ({"workers": -1}, "--workers"),
+        ({"workers": -2}, "--workers"),  # -1 is AUTO_WORKERS
     ],
 )
 def test_bad_load_config(changes: dict[str, object], fragment: str) -> None:
