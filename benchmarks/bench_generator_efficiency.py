@@ -179,6 +179,8 @@ def main() -> int:
     parser.add_argument("--spawn-rate", type=float, default=200.0, help="with --lengths")
     parser.add_argument("--workers", type=int, default=0, help="with --lengths: --workers")
     args = parser.parse_args()
+    if args.lengths and args.lengths[0] == args.lengths[1]:
+        parser.error("--lengths takes two different durations (their difference is the figure)")
     if args.child:
         print(json.dumps(_child(args.child, args.url, args.users, args.window)))
         return 0
