@@ -27,6 +27,7 @@ from .metrics import ServerMetrics
 from .realtime.fanout import RedactingManager, SocketPublisher
 from .realtime.gateway import RealtimeGateway
 from .realtime.gc_policy import GcPolicy
+from .realtime.heartbeat import SweepingServer
 from .realtime.loop_health import LoopHealth
 from .realtime.outbox import OutboxRelay, OutboxTimings
 from .realtime.redis_fanout import start_listening
@@ -113,7 +114,7 @@ def build_app(
     manager = manager or RedactingManager()
     limits = settings.limits
     ping_interval_s, ping_timeout_s = engineio_heartbeat(settings.heartbeat)
-    sio = socketio.AsyncServer(
+    sio = SweepingServer(
         async_mode="asgi",
         client_manager=manager,
         cors_allowed_origins="*",

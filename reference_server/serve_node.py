@@ -113,6 +113,11 @@ async def _serve(settings: ServerSettings, prog: str, announce: Callable[[str], 
         # Measured with benchmarks/bench_fanout.py: the sans-I/O websockets protocol spends about
         # half the server CPU per fanned-out event of uvicorn's default legacy implementation.
         ws=_WEBSOCKET_PROTOCOL,
+        # No WebSocket-level keepalive: Engine.IO's own heartbeat (TRN-3) already pings every
+        # socket and drops a silent one; uvicorn's ping was a second timer and ping/pong per
+        # socket every 20 s for nothing (issue 13, profiled at 2,000 users).
+        ws_ping_interval=None,
+        ws_ping_timeout=None,
         ssl_certfile=settings.tls_cert,
         ssl_keyfile=settings.tls_key,
     )
