@@ -45,7 +45,7 @@ compose_cli() { docker compose version >/dev/null 2>&1 || have docker-compose; }
 install_packages() {
   [ $# -eq 0 ] && return 0
   local packages
-  read -r -a packages < <(printf '%s\n' "$@" | sort -u | tr '\n' ' ')
+  mapfile -t packages < <(printf '%s\n' "$@" | sort -u)  # read -a fails (set -e) at an EOF without newline
   [ "$(id -u)" -eq 0 ] || no_engine "${packages[*]} missing and not root to install them"
   have apt-get || no_engine "${packages[*]} missing and no apt-get"
   local started=$SECONDS
