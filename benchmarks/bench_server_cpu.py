@@ -16,6 +16,9 @@ Targets:
 - `--compare`: the reference server, then the peer, back to back; prints the ratio of their
   CPU per delivery (the issue's goal: at most 1.3x at 2,000 users).
 
+`--runs N` repeats (interleaved with `--compare`) and prints the median and range of each
+side and of the ratio: one run moves by ±20 % with the workload's random mix.
+
     flock /work/bench.lock .venv/bin/python benchmarks/bench_server_cpu.py --compare \\
         --users 2000 --spawn-rate 200 --duration 60
 """
@@ -26,6 +29,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -102,9 +106,12 @@ def run_load(
                "--duration", f"{duration_s:g}s", "--report", str(run_dir)]  # fmt: skip
         load_before = os.getloadavg()
         cpu_before = server_cpu_s(pid) if pid else None
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         cpu = server_cpu_s(pid) - cpu_before if pid and cpu_before is not None else None
         load_after = os.getloadavg()
+        if not (run_dir / "summary.json").is_file():  # refused before running: say why
+            last = (done.stderr or done.stdout).strip().splitlines()[-1:]
+            raise SystemExit(f"bench_server_cpu: the load run failed: {' '.join(last)}")
         summary: dict[str, Any] = json.loads((run_dir / "summary.json").read_text())
     deliveries = int(summary["deliveries"]["rows"])
     per_delivery = None if cpu is None else round(cpu / max(deliveries, 1) * 1e6, 1)
@@ -190,6 +197,15 @@ def reference_server() -> Iterator[tuple[str, int]]:
         server.close()
 
 
+def _spread(values: list[float], fmt: str) -> str:
+    """median (min–max): the spread of a series, never just its best run."""
+    ordered = sorted(values)
+    return (
+        f"median {format(statistics.median(ordered), fmt)} "
+        f"(min {format(ordered[0], fmt)}, max {format(ordered[-1], fmt)})"
+    )
+
+
 def _run(args: argparse.Namespace, target: str) -> LoadFigures:
     if target == "url":
         return run_load(args.url, args.url, args.server_pid, args.users, args.spawn_rate,
@@ -211,11 +227,14 @@ def main() -> int:
     parser.add_argument("--spawn-rate", type=float, default=200.0)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds")
     parser.add_argument("--json", action="store_true", help="also print each run as JSON")
+    parser.add_argument(
+        "--runs", type=int, default=1, help="repeat, report the spread (not the best)"
+    )
     args = parser.parse_args()
     if args.server_pid is not None and not psutil.pid_exists(args.server_pid):
         parser.error(f"--server-pid {args.server_pid}: no such process")
-    if args.users < 1 or args.duration <= 0 or args.spawn_rate <= 0:
-        parser.error("--users, --duration and --spawn-rate must be > 0")
+    if args.users < 1 or args.duration <= 0 or args.spawn_rate <= 0 or args.runs < 1:
+        parser.error("--users, --duration, --spawn-rate and --runs must be > 0")
     from harness.load.run_controller import raise_nofile
 
     raise_nofile(args.users, 0.1)  # the servers started here inherit it
@@ -223,17 +242,29 @@ def main() -> int:
         ["reference", "peer"] if args.compare
         else ["reference"] if args.reference else ["peer"] if args.peer else ["url"]
     )  # fmt: skip
-    runs = []
-    for target in targets:
-        figures = _run(args, target)
-        runs.append(figures)
-        print(figures.line(), flush=True)
-        if args.json:
-            print(json.dumps(asdict(figures)), flush=True)
-    if args.compare:
-        ref, peer = (r.server_cpu_us_per_delivery for r in runs)
-        if ref and peer:
-            print(f"server CPU per delivery, reference / peer: {ref / peer:.2f}x (goal ≤ 1.3x)")
+    by_target: dict[str, list[float]] = {t: [] for t in targets}
+    ratios: list[float] = []
+    for _ in range(args.runs):
+        # Interleaved (reference, peer, reference, ...): a machine that gets busier or
+        # quieter during the series touches both sides alike.
+        round_us: dict[str, float] = {}
+        for target in targets:
+            figures = _run(args, target)
+            print(figures.line(), flush=True)
+            if args.json:
+                print(json.dumps(asdict(figures)), flush=True)
+            if figures.server_cpu_us_per_delivery is not None:
+                round_us[target] = figures.server_cpu_us_per_delivery
+                by_target[target].append(figures.server_cpu_us_per_delivery)
+        if args.compare and round_us.get("reference") and round_us.get("peer"):
+            ratios.append(round_us["reference"] / round_us["peer"])
+            print(f"server CPU per delivery, reference / peer: {ratios[-1]:.2f}x (goal ≤ 1.3x)")
+    if args.runs > 1:
+        for target, values in by_target.items():
+            if values:
+                print(f"{target}: µs/delivery over {len(values)} runs {_spread(values, '.0f')}")
+        if ratios:
+            print(f"reference / peer over {len(ratios)} pairs: {_spread(ratios, '.2f')}x")
     return 0
 
 
