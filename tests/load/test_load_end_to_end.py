@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.load import DEFAULT_JWT_SECRET, LoadConfig, Workload, run_controller, run_load
+from harness.load import DEFAULT_JWT_SECRET, LoadConfig, Workload, locust_processes, run_load
 from harness.load.config import AUTO_WORKERS
 from harness.spec import SPEC_VERSION
 from reference_server.launcher import start_server
@@ -158,14 +158,14 @@ def test_local_workers_join_only_their_own_master(
     """EVT-1 across generator processes: the port picked for the master can be taken before
     it binds (under pytest -n, by another run's master); the master moves to another port
     and the run's workers join it alone, never the process that holds the first one."""
-    real_free_port = run_controller._free_port
+    real_free_port = locust_processes._free_port
     with start_server(jwt_secret=DEFAULT_JWT_SECRET) as server, socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen(8)
         squatter.setblocking(False)
         picks = iter([squatter.getsockname()[1]])
         monkeypatch.setattr(
-            run_controller, "_free_port", lambda host: next(picks, None) or real_free_port(host)
+            locust_processes, "_free_port", lambda host: next(picks, None) or real_free_port(host)
         )
         config = LoadConfig(users=8, spawn_rate=40, duration_s=3, url=server.url, workers=2,
                             report_dir=tmp_path / "run", workload=_workload(users_per_team=4,
