@@ -24,7 +24,8 @@ from .known_records import KnownRecords
 from .measure import ExtraOp, LocalError, Transport
 from .payloads import create_body, update_body
 from .rest import RestCaller
-from .wire import LeanSocket, TokenUnavailable, WireError
+from .wire import LeanSocket
+from .wire_errors import TokenUnavailable, WireError
 from .workload import Workload
 
 __all__ = ["ActingUser", "ActionRunner", "ack_error"]

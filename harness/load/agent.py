@@ -29,7 +29,8 @@ from .measure import (
 )
 from .process_context import ProcessContext
 from .tracker import SocketTracker
-from .wire import CLOSED_BY_CLIENT, ConnectRefused, LeanSocket, TokenUnavailable, WireError
+from .wire import CLOSED_BY_CLIENT, LeanSocket
+from .wire_errors import ConnectRefused, TokenUnavailable, WireError
 
 __all__ = ["AgentSocket", "LoadAgent", "busy_wait_s"]
 

@@ -28,7 +28,7 @@ from .measure import (
     Record,
     Transport,
 )
-from .wire import WireError
+from .wire_errors import WireError
 
 __all__ = ["CrmUser", "FloodUser", "to_locust_stats"]
 

@@ -31,77 +31,36 @@ from gevent.lock import Semaphore
 
 from harness.client import ConnectionOptions
 
+from .wire_errors import ConnectRefused, WireError
+from .wire_protocol import (
+    EIO_CLOSE,
+    EIO_MESSAGE,
+    EIO_OPEN,
+    EIO_PING,
+    EIO_PONG,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    PING_FRAME,
+    PONG_FRAME,
+    SIO_ACK,
+    SIO_CONNECT,
+    SIO_CONNECT_ERROR,
+    SIO_DISCONNECT,
+    SIO_EVENT,
+    client_frame,
+)
 from .wire_target import WireTarget, resolved, tls_context
 
-__all__ = [
-    "CLOSED_BY_CLIENT",
-    "ConnectRefused",
-    "EventCallback",
-    "LeanSocket",
-    "TokenUnavailable",
-    "WireError",
-]
+__all__ = ["CLOSED_BY_CLIENT", "EventCallback", "LeanSocket"]
 
-# Engine.IO v4 packet types (first character of a text frame).
-_EIO_OPEN, _EIO_CLOSE, _EIO_PING, _EIO_PONG, _EIO_MESSAGE = "0", "1", "2", "3", "4"
-# Socket.IO v5 packet types (first character after the Engine.IO `4`).
-_SIO_CONNECT, _SIO_DISCONNECT, _SIO_EVENT, _SIO_ACK, _SIO_CONNECT_ERROR = "0", "1", "2", "3", "4"
-_OP_TEXT, _OP_CLOSE, _OP_PING, _OP_PONG = 0x1, 0x8, 0x9, 0xA
 _RECV_SIZE = 65536
 
 CLOSED_BY_CLIENT = "closed by client"
 
 # event name, payload, receive time (epoch s), wire bytes of the frame
 EventCallback = Callable[[str, Any, float, int], None]
-
-
-class WireError(Exception):
-    """The connection failed or broke (network, protocol or timeout)."""
-
-
-class TokenUnavailable(WireError):
-    """The user's token source failed (e.g. `--token-cmd`): the connect or call it was for
-    was not made."""
-
-
-class ConnectRefused(WireError):
-    """The server answered CONNECT with CONNECT_ERROR (AUTH-2, LIM-3, LIM-6); a busy node
-    (SERVER_BUSY) also says when to come back (`data.retryAfterMs`)."""
-
-    def __init__(self, message: str, code: str | None, retry_after_ms: float | None = None) -> None:
-        super().__init__(f"{message} ({code})")
-        self.code = code
-        self.retry_after_ms = retry_after_ms
-
-
-def _mask(payload: bytes, key: bytes) -> bytes:
-    # XOR with the repeated 4-byte key in one big-int operation: far cheaper than a byte loop.
-    n = len(payload)
-    if n == 0:
-        return payload
-    repeated = (key * (n // 4 + 1))[:n]
-    masked = int.from_bytes(payload, "big") ^ int.from_bytes(repeated, "big")
-    return masked.to_bytes(n, "big")
-
-
-def _frame(opcode: int, payload: bytes) -> bytes:
-    n = len(payload)
-    if n < 126:
-        header = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
-    elif n < 65536:
-        header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
-    else:
-        header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
-    key = os.urandom(4)
-    return header + key + _mask(payload, key)
-
-
-# The idle path: a server PING is always this exact 3-byte frame (text, unmasked, "2"), and
-# the answer is always a PONG text frame "3". Recognising the one and replaying a pre-masked
-# copy of the other skips parsing, decoding, masking and a syscall for random bytes at every
-# heartbeat; at 10,000 idle users that is most of what a generator does.
-_PING_FRAME = bytes([0x80 | _OP_TEXT, 1]) + _EIO_PING.encode()
-_PONG_FRAME = _frame(_OP_TEXT, _EIO_PONG.encode())
 
 
 class LeanSocket:
@@ -160,13 +119,13 @@ class LeanSocket:
                     )
                 self._handshake()
                 opened = self._read_text()
-                if not opened.startswith(_EIO_OPEN):
+                if not opened.startswith(EIO_OPEN):
                     raise WireError(f"expected Engine.IO OPEN, got {opened[:40]!r}")
-                self._send_text(_EIO_MESSAGE + _SIO_CONNECT + json.dumps({"token": token}))
+                self._send_text(EIO_MESSAGE + SIO_CONNECT + json.dumps({"token": token}))
                 while True:
                     text = self._read_text()
-                    if text == _EIO_PING:
-                        self._send_text(_EIO_PONG)
+                    if text == EIO_PING:
+                        self._send_text(EIO_PONG)
                         continue
                     break
         except OSError as exc:
@@ -175,8 +134,8 @@ class LeanSocket:
         except WireError:
             self._drop()
             raise
-        kind = text[1:2] if text.startswith(_EIO_MESSAGE) else ""
-        if kind == _SIO_CONNECT_ERROR:
+        kind = text[1:2] if text.startswith(EIO_MESSAGE) else ""
+        if kind == SIO_CONNECT_ERROR:
             self._drop()
             body = json.loads(text[2:] or "{}")
             data = body.get("data") or {}
@@ -184,7 +143,7 @@ class LeanSocket:
             if isinstance(retry, bool) or not isinstance(retry, int | float):
                 retry = None  # absent or not a number: the engine's own back-off applies
             raise ConnectRefused(str(body.get("message")), data.get("code"), retry)
-        if kind != _SIO_CONNECT:
+        if kind != SIO_CONNECT:
             self._drop()
             raise WireError(f"expected CONNECT answer, got {text[:40]!r}")
         self.sid = json.loads(text[2:] or "{}").get("sid")
@@ -259,12 +218,12 @@ class LeanSocket:
     def _read_text(self) -> str:
         while True:
             opcode, payload, _ = self._read_frame()
-            if opcode == _OP_TEXT:
+            if opcode == OP_TEXT:
                 return payload.decode()
-            if opcode == _OP_CLOSE:
+            if opcode == OP_CLOSE:
                 raise WireError("server closed the WebSocket")
-            if opcode == _OP_PING:
-                self._send_raw(_frame(_OP_PONG, payload))
+            if opcode == OP_PING:
+                self._send_raw(client_frame(OP_PONG, payload))
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -275,21 +234,21 @@ class LeanSocket:
             while True:
                 if not buf:
                     self._fill()
-                if buf.startswith(_PING_FRAME):
+                if buf.startswith(PING_FRAME):
                     del buf[:3]
                     self._send_pong()
                     continue
                 opcode, payload, nbytes = self._read_frame()
                 t_recv = time.time()
-                if opcode == _OP_TEXT:
+                if opcode == OP_TEXT:
                     if not self._dispatch(payload.decode(), t_recv, nbytes):
                         reason = "server disconnect"
                         break
-                elif opcode == _OP_CLOSE:
+                elif opcode == OP_CLOSE:
                     reason = "server closed the WebSocket"
                     break
-                elif opcode == _OP_PING:
-                    self._send_raw(_frame(_OP_PONG, payload))
+                elif opcode == OP_PING:
+                    self._send_raw(client_frame(OP_PONG, payload))
         except (OSError, WireError) as exc:
             reason = str(exc) or type(exc).__name__
         except gevent.GreenletExit:
@@ -299,27 +258,27 @@ class LeanSocket:
     def _dispatch(self, text: str, t_recv: float, nbytes: int) -> bool:
         """Handle one Engine.IO packet; False when the server ended the session."""
         kind = text[:1]
-        if kind == _EIO_PING:
-            self._send_text(_EIO_PONG)
+        if kind == EIO_PING:
+            self._send_text(EIO_PONG)
             return True
-        if kind == _EIO_CLOSE:
+        if kind == EIO_CLOSE:
             return False
-        if kind != _EIO_MESSAGE:
+        if kind != EIO_MESSAGE:
             return True
         sio = text[1:2]
-        if sio == _SIO_EVENT:
+        if sio == SIO_EVENT:
             body = text[2:]
             start = body.find("[")
             args = json.loads(body[start:])
             self.on_event(args[0], args[1] if len(args) > 1 else None, t_recv, nbytes)
-        elif sio == _SIO_ACK:
+        elif sio == SIO_ACK:
             body = text[2:]
             start = body.find("[")
             waiter = self._acks.pop(int(body[:start]), None)
             if waiter is not None:
                 args = json.loads(body[start:])
                 waiter.set(args[0] if args else None)
-        elif sio == _SIO_DISCONNECT:
+        elif sio == SIO_DISCONNECT:
             return False
         return True
 
@@ -338,18 +297,18 @@ class LeanSocket:
         with self._write_lock:
             # A 7-byte frame on an idle socket always fits the send buffer; sendall's chunking
             # machinery is only needed when it did not.
-            sent = sock.send(_PONG_FRAME)
-            if sent < len(_PONG_FRAME):
-                sock.sendall(_PONG_FRAME[sent:])
+            sent = sock.send(PONG_FRAME)
+            if sent < len(PONG_FRAME):
+                sock.sendall(PONG_FRAME[sent:])
 
     def _send_text(self, text: str) -> int:
-        data = _frame(_OP_TEXT, text.encode())
+        data = client_frame(OP_TEXT, text.encode())
         self._send_raw(data)
         return len(data)
 
     def emit(self, event: str, payload: Any) -> int:
         """Fire-and-forget event; returns the wire bytes sent."""
-        return self._send_text(_EIO_MESSAGE + _SIO_EVENT + json.dumps([event, payload]))
+        return self._send_text(EIO_MESSAGE + SIO_EVENT + json.dumps([event, payload]))
 
     def call(self, event: str, payload: Any, timeout: float = 10.0) -> tuple[Any, int]:
         """Emit with an ack (TRN-5); (ack payload, wire bytes sent). WireError on timeout."""
@@ -358,7 +317,7 @@ class LeanSocket:
         self._acks[ack_id] = waiter
         try:
             sent = self._send_text(
-                _EIO_MESSAGE + _SIO_EVENT + str(ack_id) + json.dumps([event, payload])
+                EIO_MESSAGE + SIO_EVENT + str(ack_id) + json.dumps([event, payload])
             )
             return waiter.get(timeout=timeout), sent
         except gevent.Timeout as exc:
@@ -373,7 +332,7 @@ class LeanSocket:
     def close(self) -> None:
         if self._sock is not None and self.connected:
             with contextlib.suppress(OSError, WireError):
-                self._send_text(_EIO_MESSAGE + _SIO_DISCONNECT)
+                self._send_text(EIO_MESSAGE + SIO_DISCONNECT)
         if self._reader is not None and gevent.getcurrent() is not self._reader:
             self._reader.kill(block=False)
         self._finish(CLOSED_BY_CLIENT)

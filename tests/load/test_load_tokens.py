@@ -18,7 +18,7 @@ from harness.load import agent as agent_module
 from harness.load.agent import LoadAgent
 from harness.load.process_context import ProcessContext
 from harness.load.target import worker_connection, worker_target
-from harness.load.wire import TokenUnavailable
+from harness.load.wire_errors import TokenUnavailable
 from harness.load.workload import Workload
 from tests.pki import TlsFiles, make_jwt_keys
 

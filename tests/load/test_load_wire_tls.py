@@ -14,7 +14,8 @@ from gevent.server import StreamServer
 
 from harness.client import ConnectionOptions
 from harness.load.rest import RestPool
-from harness.load.wire import LeanSocket, WireError
+from harness.load.wire import LeanSocket
+from harness.load.wire_errors import WireError
 from tests.pki import TlsFiles
 
 _REFUSED = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
