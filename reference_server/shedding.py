@@ -23,6 +23,8 @@ import random
 from collections import deque
 from dataclasses import dataclass
 
+from ._tasks import stop_task
+
 __all__ = ["LoadShedder", "Shedding"]
 
 # The lag sampler's period, and how many samples the measured lag is the worst of (1 s).
@@ -67,11 +69,8 @@ class LoadShedder:
             self._task = asyncio.create_task(self._sample())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await stop_task(task)
 
     async def _sample(self) -> None:
         loop = asyncio.get_running_loop()

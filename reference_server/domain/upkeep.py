@@ -12,10 +12,10 @@ A key counts for `idempotencyTtlSeconds` (MUT-2); after that it is dead weight i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Protocol
 
+from .._tasks import stop_task
 from ..store.base import StoreUnavailable
 
 __all__ = ["DEFAULT_PURGE_INTERVAL_SECONDS", "KeyPurger", "PurgesKeys"]
@@ -50,10 +50,7 @@ class KeyPurger:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)
 
     async def _run(self) -> None:
         while True:

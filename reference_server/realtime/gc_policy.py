@@ -15,10 +15,11 @@ wait, for the rare `full_every_s` collection that unfreezes and walks everything
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import time
 from dataclasses import dataclass
+
+from .._tasks import stop_task
 
 __all__ = ["GcPolicy"]
 
@@ -40,11 +41,8 @@ class GcPolicy:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await stop_task(task)
         gc.unfreeze()
         gc.set_threshold(*self._previous)
 

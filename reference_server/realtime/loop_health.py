@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._tasks import stop_task
+
 __all__ = ["LOOP_HEALTH_ENV", "GcPauses", "LoopHealth"]
 
 LOOP_HEALTH_ENV = "CRM_LOOP_HEALTH_LOG"
@@ -71,10 +73,7 @@ class LoopHealth:
     async def stop(self) -> None:
         with contextlib.suppress(ValueError):
             gc.callbacks.remove(self.gc_pauses.on_gc)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

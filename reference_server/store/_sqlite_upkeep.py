@@ -16,6 +16,8 @@ from pathlib import Path
 
 import aiosqlite
 
+from .._tasks import stop_task
+
 __all__ = ["CHECKPOINT_EVERY_COMMITS", "CHECKPOINT_INTERVAL_S", "Checkpointer"]
 
 CHECKPOINT_INTERVAL_S = 1.0
@@ -64,9 +66,7 @@ class Checkpointer:
                 _log.warning("SQLite WAL checkpoint failed", exc_info=True)
 
     async def close(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await stop_task(self._task)
         with contextlib.suppress(aiosqlite.Error):  # leave a short WAL behind for the next open
             await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         await self._conn.close()
