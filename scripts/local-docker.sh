@@ -76,9 +76,11 @@ start_engine() {
   # --iptables=false: the machine's firewall is not ours to rewrite, and nothing needs NAT:
   # image builds use the host's network (--network host), services talk over a compose bridge
   # and docker-proxy publishes their ports on loopback. setsid: the engine outlives its caller.
+  # 9>&-: the engine must not inherit this script's lock, or it holds it for its whole life and
+  # every later run of this script waits forever ("waiting for another local-docker run").
   setsid dockerd --host "$host" --iptables=false \
     ${CRM_DOCKER_STORAGE_DRIVER:+--storage-driver="$CRM_DOCKER_STORAGE_DRIVER"} \
-    >>"$LOG_DIR/dockerd.log" 2>&1 </dev/null &
+    >>"$LOG_DIR/dockerd.log" 2>&1 </dev/null 9>&- &
   local deadline=$((SECONDS + 60))
   until engine_answers; do
     if [ $SECONDS -ge $deadline ]; then
