@@ -28,6 +28,9 @@ ENTITY_OF_COLLECTION: dict[str, str] = {c: t for t, c in COLLECTIONS.items()}
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 _MAX_LIST_LIMIT = 200
+# The largest offset the stores can take (SQLite INTEGER and PostgreSQL BIGINT are 64-bit):
+# beyond it the driver overflowed into a 500 where the spec says VALIDATION_ERROR (REC-3).
+_MAX_OFFSET = 2**63 - 1
 _DEFAULT_LIST_LIMIT = 50
 
 
@@ -119,7 +122,7 @@ async def list_records(request: Request, collection: str) -> JSONResponse:
     actor = await authenticate(request)
     entity_type = _entity(collection)
     limit = _int_param(request, "limit", _DEFAULT_LIST_LIMIT, 1, _MAX_LIST_LIMIT)
-    offset = _int_param(request, "offset", 0, 0, None)
+    offset = _int_param(request, "offset", 0, 0, _MAX_OFFSET)
     archived_raw = request.query_params.get("includeArchived", "false")
     if archived_raw not in ("true", "false"):
         raise validation_error("includeArchived must be true or false", "includeArchived")
