@@ -18,15 +18,14 @@ import socketio
 from harness.spec import ClientEvent
 
 from ._connection import ConnectionOptions
+from ._inbox import EventInbox
 from ._listeners import PayloadListener
 from ._messages import (
     Ack,
     ConnectFailure,
     ConnectRefused,
     DisconnectInfo,
-    EventMatch,
     ReceivedEvent,
-    matcher,
 )
 from ._pacing import Pacer
 from ._socket import InstrumentedClient
@@ -38,7 +37,7 @@ __all__ = ["RealtimeClient"]
 ConnectHook = Callable[["RealtimeClient"], Awaitable[None]]
 
 
-class RealtimeClient:
+class RealtimeClient(EventInbox):
     """An asyncio Socket.IO client speaking the spec.
 
     `token_in` chooses where the token travels (AUTH-1): `"auth"` (the CONNECT packet's
@@ -78,12 +77,11 @@ class RealtimeClient:
         self.label = label
         self.pacer = pacer  # None: send at once (flood checks); else stay inside a rate
         self.listeners = list(listeners)
-        self.events: list[ReceivedEvent] = []
+        super().__init__()
         self.tracker = StreamTracker()
         self.disconnects: list[DisconnectInfo] = []
         self.connect_failure: ConnectFailure | None = None
         self._hooks: list[ConnectHook] = []
-        self._waiters: list[tuple[Callable[[ReceivedEvent], bool], asyncio.Future[Any]]] = []
         self._disconnected = asyncio.Event()
         self._sio: InstrumentedClient | None = None
 
@@ -223,76 +221,12 @@ class RealtimeClient:
                 wire_bytes=sio.last_wire_bytes,
                 extra_args=tuple(args[1:]),
             )
-            self.events.append(received)
             self.tracker.add(event, payload)
             for listener in self.listeners:
                 listener.event_received(received)
-            for predicate, future in list(self._waiters):
-                if not future.done() and predicate(received):
-                    future.set_result(received)
+            self._deliver(received)
 
         return on_any
-
-    def mark(self) -> int:
-        """A position in `events`; pass it as `since=` to look only at what came after."""
-        return len(self.events)
-
-    def received(self, match: EventMatch = None, *, since: int = 0) -> list[ReceivedEvent]:
-        predicate = matcher(match)
-        return [e for e in self.events[since:] if predicate(e)]
-
-    async def wait_for(
-        self,
-        match: EventMatch,
-        timeout: float,  # noqa: ASYNC109
-        *,
-        since: int = 0,
-    ) -> ReceivedEvent | None:
-        """The first event (from `since` on) matching a name or predicate; None on timeout."""
-        predicate = matcher(match)
-        for event in self.events[since:]:
-            if predicate(event):
-                return event
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        entry = (predicate, future)
-        self._waiters.append(entry)
-        try:
-            result: ReceivedEvent = await asyncio.wait_for(future, timeout)
-            return result
-        except TimeoutError:
-            return None
-        finally:
-            self._waiters.remove(entry)
-
-    async def wait_for_count(
-        self,
-        match: EventMatch,
-        count: int,
-        timeout: float,  # noqa: ASYNC109
-        *,
-        since: int = 0,
-    ) -> list[ReceivedEvent]:
-        """Wait until `count` matching events arrived (or timeout); returns those seen."""
-        predicate = matcher(match)
-        seen = len(self.received(predicate, since=since))
-
-        def counts(event: ReceivedEvent) -> bool:
-            nonlocal seen
-            seen += predicate(event)
-            return seen >= count
-
-        if seen < count:
-            await self.wait_for(counts, timeout, since=len(self.events))
-        return self.received(predicate, since=since)
-
-    async def collect_quiet(self, period: float, match: EventMatch = None) -> list[ReceivedEvent]:
-        """Listen for `period` seconds; what arrived (and matched) meanwhile.
-
-        For negative checks: an empty list means nothing matching arrived in the period.
-        """
-        start = self.mark()
-        await asyncio.sleep(period)
-        return self.received(match, since=start)
 
     # sending --------------------------------------------------------------------------------
 
