@@ -16,14 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import gevent
-
 from harness.spec import API_PREFIX, COLLECTIONS, ClientEvent, ErrorCode, Op
 
 from .known_records import KnownRecords
 from .measure import ExtraOp, LocalError, Transport
 from .payloads import create_body, update_body
-from .rest import RestCaller
+from .rest import RestCaller, RestUnanswered
 from .wire import LeanSocket
 from .wire_errors import TokenUnavailable, WireError
 from .workload import Workload
@@ -217,8 +215,8 @@ class ActionRunner:
                 data = result.body.get("data")
         except TokenUnavailable:
             error = LocalError.NO_TOKEN
-        except (OSError, gevent.Timeout):
-            error = LocalError.TIMEOUT
+        except RestUnanswered as exc:
+            error = exc.reason
         self._finish(a, Transport.REST, data, t_send, error, sent)
 
     # -- other actions -------------------------------------------------------------------------
@@ -289,8 +287,8 @@ class ActionRunner:
                 task_id = str(result.body["data"].get("taskId", ""))
         except TokenUnavailable:
             error = LocalError.NO_TOKEN
-        except (OSError, gevent.Timeout):
-            error = LocalError.TIMEOUT
+        except RestUnanswered as exc:
+            error = exc.reason
         self.user.record_action(
             ExtraOp.AI_TASK,
             Transport.REST,
@@ -315,8 +313,8 @@ class ActionRunner:
             sent, received, error = result.bytes_sent, result.bytes_received, result.error_code
         except TokenUnavailable:
             error = LocalError.NO_TOKEN
-        except (OSError, gevent.Timeout):
-            error = LocalError.TIMEOUT
+        except RestUnanswered as exc:
+            error = exc.reason
         self.user.record_action(
             ExtraOp.REFETCH,
             Transport.REST,

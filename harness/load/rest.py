@@ -14,6 +14,7 @@ import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from http.client import HTTPException
 from typing import Any, Protocol
 
 import gevent
@@ -22,9 +23,21 @@ from geventhttpclient import HTTPClient
 
 from harness.client import ConnectionOptions
 
+from .measure import LocalError
 from .wire_target import WireTarget, resolved, tls_context
 
-__all__ = ["NodeRestPools", "RestCaller", "RestPool", "RestResult"]
+__all__ = ["NodeRestPools", "RestCaller", "RestPool", "RestResult", "RestUnanswered"]
+
+
+class RestUnanswered(Exception):
+    """A REST call that got no answer; `reason` is the action's error code (`TIMEOUT` or
+    `CONNECTION_LOST`). Every transport failure is this one exception, so that an action
+    records it instead of a traceback ending the user's task (geventhttpclient raises
+    `HTTPConnectionClosed`, an `http.client.HTTPException` and no `OSError`, on a reset)."""
+
+    def __init__(self, reason: LocalError, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +111,7 @@ class RestPool:
         body: Any = None,
         headers: dict[str, str] | None = None,
     ) -> RestResult:
-        """One request; raises OSError/gevent.Timeout on transport failure.
+        """One request; `RestUnanswered` when no answer came.
 
         The timeout bounds the whole call, waiting for a pooled connection included.
         """
@@ -106,12 +119,18 @@ class RestPool:
         sent_headers = {**self._headers, "Authorization": f"Bearer {token}", **(headers or {})}
         if body is not None:
             sent_headers["Content-Type"] = "application/json"
-        with gevent.Timeout(self._timeout):
-            response = self._client.request(method, self._base + path, data, sent_headers)
-            try:
-                raw = response.read()
-            finally:
-                response.release()
+        try:
+            with gevent.Timeout(self._timeout):
+                response = self._client.request(method, self._base + path, data, sent_headers)
+                try:
+                    raw = response.read()
+                finally:
+                    response.release()
+        except (gevent.Timeout, TimeoutError) as exc:
+            raise RestUnanswered(LocalError.TIMEOUT, str(exc) or "timed out") from None
+        except (OSError, HTTPException) as exc:
+            detail = f"{type(exc).__name__}: {exc}"
+            raise RestUnanswered(LocalError.CONNECTION_LOST, detail) from None
         try:
             parsed = json.loads(raw) if raw else None
         except ValueError:

@@ -66,6 +66,9 @@ class LocalError(enum.StrEnum):
     TIMEOUT = "TIMEOUT"
     DISCONNECTED = "DISCONNECTED"
     NO_TOKEN = "NO_TOKEN"  # the token source (e.g. --token-cmd) failed: nothing was sent
+    # A REST call's connection was refused, reset or closed before an answer came (e.g. a
+    # keep-alive connection the server closed as the request was sent on it).
+    CONNECTION_LOST = "CONNECTION_LOST"
 
 
 @dataclass(slots=True)

@@ -4,12 +4,17 @@ to it, no Locust, no server. Each action ends in exactly one action record."""
 from __future__ import annotations
 
 import random
+import socket
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
+from gevent.server import StreamServer
+
 from harness.load.actions import ActionRunner, ack_error
 from harness.load.known_records import KnownRecord, KnownRecords
-from harness.load.rest import RestResult
+from harness.load.measure import ExtraOp, LocalError
+from harness.load.rest import RestPool, RestResult
 from harness.load.wire import LeanSocket
 from harness.load.workload import Workload
 from harness.spec import ErrorCode
@@ -85,3 +90,40 @@ def test_ack_error() -> None:
     assert ack_error({"ok": True}) == ""
     assert ack_error({"ok": False, "error": {"code": "LOCKED"}}) == "LOCKED"
     assert ack_error(None) == ErrorCode.INTERNAL.value
+
+
+def _resetting_server() -> StreamServer:
+    """A server that reads a request and resets the connection (SO_LINGER 0): what a client
+    sees when the server closes a keep-alive connection as a request is sent on it."""
+
+    def handle(sock: socket.socket, _address: Any) -> None:
+        sock.recv(65536)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+
+    server = StreamServer(("127.0.0.1", 0), handle)
+    server.start()
+    return server
+
+
+def test_a_reset_rest_connection_is_an_action_error_not_a_traceback() -> None:
+    """A change, an AI task and a refetch over a connection the server resets: each is one
+    failed action with CONNECTION_LOST (geventhttpclient's `HTTPConnectionClosed` is no
+    OSError, and escaped the actions as a Locust task traceback)."""
+    server = _resetting_server()
+    pool = RestPool(f"http://127.0.0.1:{server.server_port}", concurrency=2, timeout=5.0)
+    try:
+        user = FakeUser()
+        runner = ActionRunner(user, rng=random.Random(1), rest=pool,
+                              workload=Workload(entity_types=("lead",)))  # fmt: skip
+        runner.change("create")
+        runner.run(ExtraOp.AI_TASK)
+        runner.refetch("lead", "", 0, "")
+    finally:
+        pool.close()
+        server.stop()
+    assert [(a["op"], a["ok"], a["error_code"]) for a in user.actions] == [
+        ("create", 0, LocalError.CONNECTION_LOST),
+        (ExtraOp.AI_TASK, 0, LocalError.CONNECTION_LOST),
+        (ExtraOp.REFETCH, 0, LocalError.CONNECTION_LOST),
+    ]
