@@ -73,7 +73,18 @@ _SHEDDING_OPTIONS: dict[str, tuple[str, str, str]] = {
     ),
     "retry_after_ms": (
         "--busy-retry-after-ms", "CRM_BUSY_RETRY_AFTER_MS",
-        "a SERVER_BUSY refusal asks to come back after this to twice this, spread at random",
+        "a SERVER_BUSY refusal asks to come back after this to twice this, spread at random, "
+        "or later when paced (--busy-retry-rate)",
+    ),
+    "busy_retry_rate": (
+        "--busy-retry-rate", "CRM_BUSY_RETRY_RATE",
+        "refused connects are asked back at about this many a second at most: each refusal's "
+        "retryAfterMs is the time to its return slot, so it grows with the refused (0 = off)",
+    ),
+    "max_retry_after_ms": (
+        "--busy-retry-after-max-ms", "CRM_BUSY_RETRY_AFTER_MAX_MS",
+        "the most retryAfterMs a paced refusal asks for (never under twice "
+        "--busy-retry-after-ms)",
     ),
 }  # fmt: skip
 SHEDDING_ENV: dict[str, str] = {name: env for name, (_, env, _) in _SHEDDING_OPTIONS.items()}
@@ -329,7 +340,7 @@ def _shedding_from(args: argparse.Namespace, env: Mapping[str, str]) -> Shedding
             value = None if raw is None else int(raw)
         if value is None:
             continue
-        least = 1 if name == "retry_after_ms" else 0
+        least = 1 if name in ("retry_after_ms", "max_retry_after_ms") else 0
         if value < least:
             option = _SHEDDING_OPTIONS[name][0]
             raise SettingsError(f"{option} must be ≥ {least}, got {value}")

@@ -6,7 +6,6 @@ measurement leaves through `MEASUREMENTS` (see `measure.py`).
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -32,24 +31,14 @@ from .tracker import SocketTracker
 from .wire import CLOSED_BY_CLIENT, LeanSocket
 from .wire_errors import ConnectRefused, TokenUnavailable, WireError
 
-__all__ = ["AgentSocket", "LoadAgent", "busy_wait_s"]
+__all__ = ["AgentSocket", "LoadAgent"]
 
 _BUSY = ErrorCode.SERVER_BUSY.value
-# A SERVER_BUSY refusal's retryAfterMs, clamped: a refusal without one (or with nonsense)
-# waits the default; no server makes a user spin or sleep through a whole run.
-_BUSY_WAIT_MIN_S, _BUSY_WAIT_DEFAULT_S, _BUSY_WAIT_MAX_S = 0.05, 1.0, 60.0
 # How long a user keeps coming back when the run has no deadline yet (a tool driving agents
 # by hand): the run's end bounds it otherwise.
 _BUSY_GIVE_UP_S = 60.0
 # A closing sync whose connect timed out or was cut tries again after this.
 _REOPEN_PAUSE_S = 1.0
-
-
-def busy_wait_s(retry_after_ms: float | None) -> float:
-    """Seconds to stay away after a SERVER_BUSY refusal that asked for `retry_after_ms`."""
-    if retry_after_ms is None or math.isnan(retry_after_ms):
-        return _BUSY_WAIT_DEFAULT_S
-    return min(_BUSY_WAIT_MAX_S, max(_BUSY_WAIT_MIN_S, retry_after_ms / 1000.0))
 
 
 _TOKEN_TTL_S = 4 * 3600  # what our own sources mint: longer than any run
@@ -157,8 +146,10 @@ class LoadAgent:
 
     def _busy_retrying(self, attempt: Callable[[], None], until: float) -> bool:
         """`attempt()` (a connect and what follows it); refused SERVER_BUSY (LIM-6), come back
-        after the refusal's retryAfterMs for as long as that is before `until`. False when
-        the node still refused at the last try; other failures raise."""
+        after the refusal's retryAfterMs at the least, backing off further with each refusal
+        in a row (`BusyBackoff`), for as long as that is before `until`. False when the node
+        still refused at the last try; other failures raise."""
+        backoff, refusals = self.ctx.workload.busy_backoff(), 0
         while True:
             try:
                 attempt()
@@ -167,7 +158,8 @@ class LoadAgent:
                 self.anomaly(AnomalyKind.CONNECT_REFUSED, exc.code or "")
                 if exc.code != _BUSY:
                     raise
-                wait = busy_wait_s(exc.retry_after_ms)
+                refusals += 1
+                wait = backoff.wait_s(exc.retry_after_ms, refusals, self.ctx.rng)
                 if time.time() + wait >= until:
                     return False
                 gevent.sleep(wait)

@@ -15,6 +15,7 @@ from typing import Any
 from harness import UsageError
 from harness.spec import ENTITY_TYPES, VISIBILITIES, Op
 
+from .busy_backoff import BusyBackoff
 from .measure import ExtraOp
 
 __all__ = ["ACTION_OPS", "SCENARIOS", "Workload", "load_workload_file"]
@@ -77,6 +78,12 @@ class Workload:
     # Too few and requests queue inside the generator, which then reports its own queue
     # as server latency.
     rest_pool_size: int = 0
+    # A connect refused SERVER_BUSY (LIM-6) asks again after the refusal's retryAfterMs at
+    # the least; each refusal in a row doubles a step from busy_backoff_s up to
+    # busy_backoff_max_s, and the wait is stretched by a random share < busy_backoff_jitter.
+    busy_backoff_s: float = 1.0
+    busy_backoff_max_s: float = 60.0
+    busy_backoff_jitter: float = 0.5
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -98,6 +105,9 @@ class Workload:
         check(self.flood_sockets >= 0, "flood_sockets", "must be ≥ 0")
         check(self.rest_pool_size >= 0, "rest_pool_size", "must be ≥ 0 (0 = automatic)")
         check(1 <= self.refetch_limit <= 200, "refetch_limit", "must be 1–200 (REC-3)")
+        check(0 < self.busy_backoff_s <= self.busy_backoff_max_s, "busy_backoff_s",
+              "must be > 0 and ≤ busy_backoff_max_s")  # fmt: skip
+        check(0 <= self.busy_backoff_jitter <= 1, "busy_backoff_jitter", "must be 0–1")
         _check_mix(self.action_mix, ACTION_OPS, "action_mix")
         _check_mix(self.visibility_mix, VISIBILITIES, "visibility_mix")
         unknown = set(self.entity_types) - set(ENTITY_TYPES)
@@ -124,6 +134,9 @@ class Workload:
             return cls(**data)
         except TypeError as exc:
             raise UsageError(f"workload: {exc}") from None
+
+    def busy_backoff(self) -> BusyBackoff:
+        return BusyBackoff(self.busy_backoff_s, self.busy_backoff_max_s, self.busy_backoff_jitter)
 
     def pool_size(self, users_per_process: int) -> int:
         return self.rest_pool_size or max(64, users_per_process // 4)

@@ -8,7 +8,10 @@ retryAfterMs within the closing sync's time, and makes its sync once a slot free
 
 from __future__ import annotations
 
+import itertools
+import random
 import secrets
+import time
 from collections.abc import Iterator
 
 import gevent
@@ -16,7 +19,8 @@ import httpx
 import pytest
 
 from harness.client import TokenFactory
-from harness.load.agent import LoadAgent, busy_wait_s
+from harness.load.agent import LoadAgent
+from harness.load.busy_backoff import BusyBackoff
 from harness.load.measure import MEASUREMENTS, AnomalyRecord, Record, StreamRecord
 from harness.load.process_context import ProcessContext
 from harness.load.wire import LeanSocket
@@ -46,9 +50,10 @@ def one_slot_node() -> Iterator[tuple[RunningServer, str]]:
         yield node, secret
 
 
-def _agent(url: str, secret: str, index: int) -> LoadAgent:
+def _agent(url: str, secret: str, index: int, workload: Workload | None = None) -> LoadAgent:
+    workload = workload or Workload(second_tab_share=0.0, final_sync_timeout_s=15.0)
     ctx = ProcessContext(url=url, tokens=TokenFactory(secret), rest=None, run_id="cs",
-                         workload=Workload(second_tab_share=0.0, final_sync_timeout_s=15.0),
+                         workload=workload,
                          scenario="team_sync", worker=0, workers=1, profiles=[])  # fmt: skip
     return LoadAgent(ctx, index=index)
 
@@ -88,9 +93,44 @@ def test_a_dropped_socket_waits_for_a_slot_to_make_its_closing_sync(
     assert held.sock is not None and not held.sock.connected  # it left after its sync
 
 
-def test_busy_wait_follows_retry_after_within_bounds() -> None:
-    """LIM-6: the back-off is the refusal's retryAfterMs; absent or NaN the default; never
-    below 50 ms nor above 60 s."""
-    assert busy_wait_s(1500) == 1.5
-    assert busy_wait_s(None) == busy_wait_s(float("nan")) == 1.0
-    assert busy_wait_s(0) == 0.05 and busy_wait_s(10**9) == 60.0
+def test_busy_back_off_honours_retry_after_and_grows_with_refusals_in_a_row() -> None:
+    """LIM-6: the wait is never below the refusal's retryAfterMs (clamped to 0.05-60 s);
+    each refusal in a row doubles the step up to its cap; the jitter only stretches it, by
+    less than its share, and spreads a crowd."""
+    rng = random.Random(3)
+    plain = BusyBackoff(first_s=1.0, max_s=8.0, jitter=0.0)
+    assert [plain.wait_s(300, n, rng) for n in range(1, 7)] == [1, 2, 4, 8, 8, 8]
+    assert plain.wait_s(5000, 1, rng) == 5.0 and plain.wait_s(5000, 4, rng) == 8.0
+    assert plain.wait_s(None, 2, rng) == plain.wait_s(float("nan"), 2, rng) == 2.0
+    assert plain.wait_s(10**9, 1, rng) == 60.0  # nonsense is clamped, not slept through
+    assert BusyBackoff(first_s=0.01).wait_s(0, 1, rng) == pytest.approx(0.05, rel=0.5)
+    spread = [BusyBackoff(jitter=0.5).wait_s(4000, 1, rng) for _ in range(1000)]
+    assert all(4.0 <= w < 6.0 for w in spread) and max(spread) - min(spread) > 1.5
+    with pytest.raises(ValueError):
+        BusyBackoff(first_s=2.0, max_s=1.0)
+
+
+def test_a_user_refused_in_a_row_asks_less_and_less_often(
+    one_slot_node: tuple[RunningServer, str], records: list[Record]
+) -> None:
+    """LIM-6: a user refused again and again (the node's only slot held) comes back after
+    a longer wait each time: every gap between its refusals is at least the back-off step
+    it was at, which doubles (with a fixed retryAfterMs, as before, every gap was about that
+    retryAfterMs, 0.3-0.6 s). Sleeps are never shorter than asked, so a slow machine can
+    only widen the gaps."""
+    node, secret = one_slot_node
+    holder = LeanSocket(node.url, lambda *_: None)
+    holder.connect(TokenFactory(secret).mint(_agent(node.url, secret, 1).identity))
+    workload = Workload(second_tab_share=0.0, busy_backoff_s=0.4, busy_backoff_max_s=10.0)
+    agent = _agent(node.url, secret, 0, workload)
+    agent.ctx.deadline = time.time() + 6.0
+    try:
+        agent.start()  # refused to the deadline
+    finally:
+        holder.close()
+    assert agent.refused == 1 and not agent.sockets
+    times = [r.t for r in records if isinstance(r, AnomalyRecord) and r.detail == BUSY]
+    assert len(times) >= 3, times  # 0.4 + 0.8 + 1.6 s of steps fit in 6 s
+    backoff = workload.busy_backoff()
+    for n, (before, after) in enumerate(itertools.pairwise(times), start=1):
+        assert after - before >= backoff.step_s(n), (n, times)

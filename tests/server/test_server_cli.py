@@ -77,6 +77,8 @@ def test_port_in_use_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
         ("--log-level", "loud", "not a log level"),
         ("--max-connections", "-1", "must be ≥ 0"),
         ("--busy-retry-after-ms", "0", "must be ≥ 1"),
+        ("--busy-retry-rate", "-1", "must be ≥ 0"),
+        ("--busy-retry-after-max-ms", "0", "must be ≥ 1"),
     ],
 )
 def test_bad_settings_are_one_line(
@@ -94,11 +96,15 @@ def test_options_beat_environment_beats_defaults() -> None:
     parser = argparse.ArgumentParser()
     add_server_options(parser)
     env = {"JWT_SECRET": "from-env", "CRM_EDIT_LOCK_TTL": "7", "CRM_BURST": "9",
-           "CRM_MAX_CONNECTIONS": "5000", "CRM_MAX_LOOP_LAG_MS": "900"}  # fmt: skip
-    args = ["--burst", "4", "--ping-interval", "3000", "--max-loop-lag-ms", "800"]
+           "CRM_MAX_CONNECTIONS": "5000", "CRM_MAX_LOOP_LAG_MS": "900",
+           "CRM_BUSY_RETRY_RATE": "40"}  # fmt: skip
+    args = ["--burst", "4", "--ping-interval", "3000", "--max-loop-lag-ms", "800",
+            "--busy-retry-after-max-ms", "30000"]  # fmt: skip
     settings = settings_from_args(parser.parse_args(args), env)
     assert settings.jwt_secret == "from-env"
-    assert settings.shedding == Shedding(max_connections=5000, max_loop_lag_ms=800)
+    assert settings.shedding == Shedding(
+        max_connections=5000, max_loop_lag_ms=800, busy_retry_rate=40, max_retry_after_ms=30000
+    )
     assert settings.limits.editLockTtlSeconds == 7
     assert settings.limits.burst == 4
     assert settings.heartbeat.pingInterval == 3000
@@ -114,5 +120,7 @@ def test_help_names_the_overload_budgets(capsys: pytest.CaptureFixture[str]) -> 
         cli_main(["serve", "--help"])
     shown = " ".join(capsys.readouterr().out.split())
     for text in ("--max-connections", "CRM_MAX_CONNECTIONS", "--max-loop-lag-ms",
-                 "CRM_MAX_LOOP_LAG_MS", "--busy-retry-after-ms", "SERVER_BUSY"):  # fmt: skip
+                 "CRM_MAX_LOOP_LAG_MS", "--busy-retry-after-ms", "SERVER_BUSY",
+                 "--busy-retry-rate", "CRM_BUSY_RETRY_RATE", "--busy-retry-after-max-ms",
+                 "CRM_BUSY_RETRY_AFTER_MAX_MS"):  # fmt: skip
         assert text in shown, text

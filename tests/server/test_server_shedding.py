@@ -44,7 +44,8 @@ HEARTBEAT = Heartbeat(pingInterval=1000, pingTimeout=5000)
 
 
 def _is_busy_refusal(refusal: dict[str, Any]) -> bool:
-    """AUTH-2 form with data.retryAfterMs in [RETRY_MS, 2 × RETRY_MS)."""
+    """AUTH-2 form with data.retryAfterMs from RETRY_MS to the pacing's ceiling (how it grows
+    with the refused: test_server_busy_pacing.py)."""
     data = refusal.get("data") or {}
     retry = data.get("retryAfterMs")
     return (
@@ -52,7 +53,7 @@ def _is_busy_refusal(refusal: dict[str, Any]) -> bool:
         and set(data) == {"code", "retryAfterMs"}
         and data.get("code") == BUSY.value
         and isinstance(retry, int)
-        and RETRY_MS <= retry < 2 * RETRY_MS
+        and RETRY_MS <= retry <= Shedding().max_retry_after_ms
     )
 
 
