@@ -13,6 +13,7 @@ from typing import Any
 import socketio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
 
 from harness.spec import SOCKETIO_PATH, Limits, Profile
 
@@ -24,6 +25,7 @@ from .domain.contracts import EventPublisher
 from .domain.redaction import event_variants
 from .domain.upkeep import DEFAULT_PURGE_INTERVAL_SECONDS, KeyPurger
 from .metrics import ServerMetrics
+from .realtime.busy_handshake import BusyHandshake, EngineOpen
 from .realtime.fanout import RedactingManager, SocketPublisher
 from .realtime.gateway import RealtimeGateway
 from .realtime.gc_policy import GcPolicy
@@ -75,7 +77,7 @@ def _default_redaction() -> Redaction:
 class ServerApp:
     """The ASGI app plus handles tests and the cluster work reach for."""
 
-    def __init__(self, asgi: socketio.ASGIApp, sio: socketio.AsyncServer, ctx: AppContext,
+    def __init__(self, asgi: ASGIApp, sio: socketio.AsyncServer, ctx: AppContext,
                  gateway: RealtimeGateway, publisher: SocketPublisher,
                  outbox: OutboxRelay | None = None,
                  shedder: LoadShedder | None = None) -> None:  # fmt: skip
@@ -208,4 +210,6 @@ def build_app(
                        allow_headers=["*"],
                        expose_headers=["Idempotent-Replayed", "Retry-After"])  # fmt: skip
     asgi = socketio.ASGIApp(sio, other_asgi_app=api, socketio_path=SOCKETIO_PATH.strip("/"))
-    return ServerApp(asgi, sio, ctx, gateway, publisher, relay, shedder)
+    # LIM-6: a WebSocket connect past the budget is refused before Engine.IO sets it up.
+    busy = BusyHandshake(asgi, gateway.busy_refusal, EngineOpen.of(sio.eio), SOCKETIO_PATH)
+    return ServerApp(busy, sio, ctx, gateway, publisher, relay, shedder)

@@ -104,11 +104,18 @@ class RealtimeGateway:
                 log.exception("session listener failed")
 
     # -- lifecycle ----------------------------------------------------------------------------
-    async def _on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> None:
-        # LIM-6 first: a node past its budget spends nothing more on a socket it cannot hold.
+    def busy_refusal(self) -> int | None:
+        """retryAfterMs when a new connect must be refused now (LIM-6; counted), else None.
+        Also asked at the WebSocket handshake (`busy_handshake.py`), before Engine.IO."""
         retry_after_ms = self._shedder.refuse_connect(len(self.sessions) + self._admitting)
         if retry_after_ms is not None:
             self._metrics.refused_busy("connect")
+        return retry_after_ms
+
+    async def _on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> None:
+        # LIM-6 first: a node past its budget spends nothing more on a socket it cannot hold.
+        retry_after_ms = self.busy_refusal()
+        if retry_after_ms is not None:
             code = ErrorCode.SERVER_BUSY
             raise socketio.exceptions.ConnectionRefusedError(
                 AUTH_MESSAGES[code], {"code": code, "retryAfterMs": retry_after_ms}

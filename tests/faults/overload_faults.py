@@ -14,6 +14,7 @@ import socketio
 from fault_switch import Method, broken, patch
 
 from harness.spec import ErrorCode
+from reference_server.realtime.busy_handshake import BusyHandshake
 from reference_server.realtime.gateway import RealtimeGateway
 
 __all__ = ["FAULTS", "install"]
@@ -50,4 +51,15 @@ def install() -> None:
 
         return patched
 
+    def at_handshake(orig: Method) -> Method:
+        async def patched(self: BusyHandshake, *asgi: Any) -> Any:
+            # A WebSocket connect is refused at its handshake, before `_on_connect`: with a
+            # LIM-6 fault on, it is left to `_on_connect`, where the faults are.
+            if any(broken(fault) for fault in FAULTS):
+                return await self.app(*asgi)
+            return await orig(self, *asgi)
+
+        return patched
+
     patch(RealtimeGateway, "_on_connect", on_connect)
+    patch(BusyHandshake, "__call__", at_handshake)
