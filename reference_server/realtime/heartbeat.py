@@ -20,6 +20,8 @@ from typing import Any
 import engineio
 import socketio
 
+from .eio_socket import SocketTable
+
 __all__ = ["SweepingEngineServer", "SweepingServer"]
 
 _SWEEP_S = 1.0
@@ -27,7 +29,17 @@ log = logging.getLogger(__name__)
 
 
 class SweepingEngineServer(engineio.AsyncServer):
-    """engineio.AsyncServer with the per-socket service task replaced by a sweep."""
+    """engineio.AsyncServer with the per-socket service task replaced by a sweep, and its
+    sockets' WebSocket writers waiting without a timer per packet (`realtime.eio_socket`)."""
+
+    @property
+    def sockets(self) -> SocketTable:
+        return self._socket_table
+
+    @sockets.setter
+    def sockets(self, table: dict[str, Any]) -> None:
+        # The library assigns a plain dict (at start, and after disconnecting everyone).
+        self._socket_table = SocketTable(table)
 
     async def _service_task(self) -> None:
         self.service_task_event = self.create_event()
