@@ -33,6 +33,11 @@ __all__ = [
 
 _BEARER = "bearer "
 _IDENTITY_CLAIMS = ("sub", "teamId", "brokerId")
+# Tokens whose signature was verified, by token string: a user sends the same token with
+# every REST call until it nears `exp`, and PyJWT's decoding (base64 with a per-character
+# alphabet check, twice: header, then token) cost about a quarter of a REST change's CPU
+# (issue 13 item 3). Bounded; the oldest entry goes first.
+_VERIFIED_MAX = 20_000
 _DECODE_OPTIONS: Any = {
     "verify_exp": False, "verify_nbf": False, "verify_iat": False,
     "verify_aud": False, "verify_iss": False,
@@ -61,6 +66,26 @@ class VerifiedToken:
     exp: float
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A token's verified signature: the key it verified with, and its claims (unchecked:
+    `exp` and `nbf` depend on when it is used, so they are checked on every use)."""
+
+    algorithm: str
+    kid: str | None
+    key: Any
+    claims: dict[str, Any]
+
+
+_verified: dict[str, _Verified] = {}
+
+
+def _remember(token: str, entry: _Verified) -> None:
+    if len(_verified) >= _VERIFIED_MAX:
+        del _verified[next(iter(_verified))]
+    _verified[token] = entry
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
@@ -83,6 +108,15 @@ def check_token(token: str | None, verifier: Verifier, now: float) -> VerifiedTo
         raise AuthError(ErrorCode.AUTH_REQUIRED)
     if not isinstance(token, str):
         raise AuthError(ErrorCode.AUTH_INVALID)
+    known = _verified.get(token)
+    # The same key still verifies it (a refreshed JWKS holds new key objects, so a rotated or
+    # removed key sends the token through the whole verification again).
+    if (
+        known is not None
+        and known.algorithm == verifier.algorithm
+        and verifier.key_for(known.kid) is known.key
+    ):
+        return _claims_checked(known.claims, now)
     header = _header(token)
     if header.get("alg") != verifier.algorithm:
         raise AuthError(ErrorCode.AUTH_INVALID)
@@ -96,7 +130,9 @@ def check_token(token: str | None, verifier: Verifier, now: float) -> VerifiedTo
         claims = jwt.decode(token, key, algorithms=[verifier.algorithm], options=_DECODE_OPTIONS)
     except jwt.PyJWTError:
         raise AuthError(ErrorCode.AUTH_INVALID) from None
-    return _claims_checked(claims, now)
+    verified = _claims_checked(claims, now)  # only a token accepted in full is remembered
+    _remember(token, _Verified(verifier.algorithm, kid, key, claims))
+    return verified
 
 
 async def verify_token(token: str | None, verifier: Verifier, now: float) -> VerifiedToken:
