@@ -41,19 +41,23 @@ _BUSY_RETRY_S = (0.001, 0.05)
 
 
 class _Executor:
-    """Reads outside a transaction: on aiosqlite's thread, they may scan."""
+    """Reads outside a transaction: on aiosqlite's thread, they may scan.
+
+    Each read is one trip to that thread (`execute_fetchall`): through a cursor it was three
+    (execute, fetch, close), each a queue hand-off and a wake-up of the event loop from the
+    thread, for what is mostly a lookup by key (issue 13 item 3)."""
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.conn = conn
 
     async def fetch_all(self, sql: str, args: Sequence[Any] = ()) -> list[Sequence[Any]]:
-        async with self.conn.execute(sql, tuple(args)) as cursor:
-            return list(await cursor.fetchall())
+        return list(await self.conn.execute_fetchall(sql, tuple(args)))
 
     async def fetch_one(self, sql: str, args: Sequence[Any] = ()) -> Sequence[Any] | None:
-        async with self.conn.execute(sql, tuple(args)) as cursor:
-            row = await cursor.fetchone()
-            return None if row is None else tuple(row)
+        """The first row of a query that yields at most one (by key, or an aggregate): the
+        whole result is fetched."""
+        rows = list(await self.conn.execute_fetchall(sql, tuple(args)))
+        return tuple(rows[0]) if rows else None
 
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
         await self.conn.execute(sql, tuple(args))
