@@ -54,6 +54,8 @@ def _figures(s: dict[str, Any], budget: dict[str, int], run_dir: Path) -> dict[s
 
 
 def main() -> int:
+    from reference_server.shedding import Shedding
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--spawn-rate", type=float, default=200.0)
@@ -65,6 +67,14 @@ def main() -> int:
     parser.add_argument("--max-connections", type=int, default=0, help="node budget (0: none)")
     parser.add_argument("--max-loop-lag-ms", type=int, default=2000)
     parser.add_argument("--busy-retry-after-ms", type=int, default=2000)
+    parser.add_argument(
+        "--busy-retry-rate",
+        type=int,
+        default=Shedding().busy_retry_rate,
+        help="refused connects asked back per second at most (0: no pacing)",
+    )
+    parser.add_argument("--busy-retry-after-max-ms", type=int,
+                        default=Shedding().max_retry_after_ms)  # fmt: skip
     parser.add_argument("--url", help="a node started apart (its budget is its own)")
     parser.add_argument("--jwt-secret", help="with --url: the server's JWT secret")
     parser.add_argument("--report", type=Path, help="run directory")
@@ -73,10 +83,11 @@ def main() -> int:
     from harness.load import LoadConfig, Workload, run_load
     from reference_server.config import ServerSettings
     from reference_server.launcher import start_server
-    from reference_server.shedding import Shedding
 
     budget = {"max_connections": args.max_connections, "max_loop_lag_ms": args.max_loop_lag_ms,
-              "retry_after_ms": args.busy_retry_after_ms}  # fmt: skip
+              "retry_after_ms": args.busy_retry_after_ms,
+              "busy_retry_rate": args.busy_retry_rate,
+              "max_retry_after_ms": args.busy_retry_after_max_ms}  # fmt: skip
     secret = args.jwt_secret or secrets.token_hex(16)
     report = args.report or Path("reports") / time.strftime("bench-overload-%Y%m%d-%H%M%S")
 
