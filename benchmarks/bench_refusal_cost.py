@@ -3,7 +3,8 @@
 Starts the reference server with a budget of one socket, holds that socket, then makes
 --refusals connects over the load engine's own WebSocket client (--concurrency at a time),
 each refused SERVER_BUSY, and prints the server's CPU-seconds (user + system, from
-/proc/PID/stat) per refusal, and what one valid connect-and-close costs for comparison.
+/proc/PID/stat) per refusal; and, for comparison, what one connect taken and closed at once
+costs a node without a budget (--accepted of them).
 
     .venv/bin/python benchmarks/bench_refusal_cost.py --refusals 3000
 
@@ -31,8 +32,8 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def _connects(url: str, token: str, n: int, concurrency: int) -> dict[str, int]:
-    """`n` connects, `concurrency` at a time; each closed at once. Outcomes by code."""
+def _connects(url: str, tokens: list[str], concurrency: int) -> dict[str, int]:
+    """A connect per token, `concurrency` at a time; each closed at once. Outcomes by code."""
     import gevent
     from gevent.pool import Pool
 
@@ -41,7 +42,7 @@ def _connects(url: str, token: str, n: int, concurrency: int) -> dict[str, int]:
 
     outcomes: dict[str, int] = {}
 
-    def one(_: int) -> None:
+    def one(token: str) -> None:
         sock = LeanSocket(url, lambda *_: None)
         try:
             sock.connect(token, timeout=30.0)
@@ -54,14 +55,15 @@ def _connects(url: str, token: str, n: int, concurrency: int) -> dict[str, int]:
         outcomes[code] = outcomes.get(code, 0) + 1
 
     pool = Pool(concurrency)
-    pool.map(one, range(n))
+    pool.map(one, tokens)
     gevent.sleep(0.5)  # the closes reach the server before its CPU is read
     return outcomes
 
 
-def _per_connect(url: str, pid: int, token: str, n: int, concurrency: int) -> dict[str, Any]:
+def _per_connect(url: str, pid: int, tokens: list[str], concurrency: int) -> dict[str, Any]:
+    n = len(tokens)
     before, t0 = _cpu_s(pid), time.perf_counter()
-    outcomes = _connects(url, token, n, concurrency)
+    outcomes = _connects(url, tokens, concurrency)
     cpu, wall = _cpu_s(pid) - before, time.perf_counter() - t0
     return {"connects": n, "outcomes": outcomes, "server_cpu_s": round(cpu, 3),
             "server_cpu_us_per_connect": round(cpu / n * 1e6),
@@ -75,10 +77,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=20)
     args = parser.parse_args()
 
-    from gevent import monkey
-
-    monkey.patch_all(thread=False, subprocess=False)
-
+    # No monkey-patching: the load engine's client uses gevent's sockets by itself, and a
+    # patched process hung starting the server's subprocess.
     from harness.client import Org, TokenFactory
     from harness.load.wire import LeanSocket
     from reference_server.config import ServerSettings
@@ -86,14 +86,22 @@ def main() -> int:
     from reference_server.shedding import Shedding
 
     secret = secrets.token_hex(16)
-    token = TokenFactory(secret).mint(Org().agent(), ttl_seconds=3600)
+    factory, org = TokenFactory(secret), Org()
+    # A user per connect: a user's own sockets are capped (maxConnectionsPerUser).
+    tokens = [
+        factory.mint(org.agent(), ttl_seconds=3600)
+        for _ in range(max(args.refusals, args.accepted) + 1)
+    ]
+    settings = ServerSettings(port=0, jwt_secret=secret)
+    with start_server(settings) as node:  # no budget: every connect is taken
+        assert node.pid is not None
+        accepted = _per_connect(node.url, node.pid, tokens[1 : args.accepted + 1], args.concurrency)
     settings = ServerSettings(port=0, jwt_secret=secret, shedding=Shedding(max_connections=1))
     with start_server(settings) as node:
         assert node.pid is not None
-        accepted = _per_connect(node.url, node.pid, token, args.accepted, args.concurrency)
         held = LeanSocket(node.url, lambda *_: None)
-        held.connect(token)  # the node is at its budget from here
-        refused = _per_connect(node.url, node.pid, token, args.refusals, args.concurrency)
+        held.connect(tokens[0])  # the node is at its budget from here
+        refused = _per_connect(node.url, node.pid, tokens[1:], args.concurrency)
         held.close()
     print(json.dumps({"accepted_then_closed": accepted, "refused_busy": refused}, indent=2))
     return 0
