@@ -142,6 +142,7 @@ def build_app(
     ctx = AppContext(settings, store, state, records, redaction, metrics, clock,
                      IMPLEMENTED_PROFILES, verifier)  # fmt: skip
     shedder = LoadShedder(settings.shedding)
+    metrics.loop_lag.set_function(lambda: shedder.loop_lag_ms() / 1000.0)
     gateway = RealtimeGateway(sio, manager, settings, store, state, records, redaction, metrics,
                               clock, verifier, shedder)  # fmt: skip
 
