@@ -5,8 +5,7 @@ loop-lag budget, --max-loop-lag-ms) and runs the default workload with --users u
 (or runs against --url). Prints what the issue asks of a shedding node: how many users
 connected, how many connects were refused and with which code, the fan-out p99 of the
 connected sockets, how many connected sockets dropped, and the final loss after the closing
-sync (with the sockets whose closing sync could not be made), and how late the node's loop
-ran (its `/metrics`, scraped once a second).
+sync (with the sockets whose closing sync could not be made).
 
     .venv/bin/python benchmarks/bench_overload.py                       # 20,000 users, lag only
     .venv/bin/python benchmarks/bench_overload.py --users 3000 --max-connections 2000 --hold 30
@@ -19,10 +18,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import re
 import secrets
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -33,43 +30,6 @@ __all__ = ["main"]
 def _connected_users(run_dir: Path) -> int:
     with open(run_dir / "users.csv", newline="") as handle:
         return sum(int(row["sockets"]) > 0 for row in csv.DictReader(handle))
-
-
-class NodeLag:
-    """Scrapes the node's `crm_realtime_loop_lag_seconds` every second during the run: a
-    stall of the node tells apart from one of the generator (which `generator` reports)."""
-
-    def __init__(self, url: str) -> None:
-        self._url = url.rstrip("/") + "/metrics"
-        self._samples: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> NodeLag:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        import httpx
-
-        while not self._stop.wait(1.0):
-            try:
-                text = httpx.get(self._url, timeout=5.0).text
-            except httpx.HTTPError:
-                continue  # a scrape the node could not answer in time: the next one tells
-            match = re.search(r"^crm_realtime_loop_lag_seconds ([0-9.e+-]+)$", text, re.M)
-            if match:
-                self._samples.append(float(match.group(1)) * 1000.0)
-
-    def figures(self, budget_ms: int) -> dict[str, Any]:
-        lags = self._samples
-        return {"samples": len(lags), "max_ms": round(max(lags, default=0.0), 1),
-                "samples_over_budget": sum(lag > budget_ms for lag in lags),
-                "samples_over_1s": sum(lag > 1000 for lag in lags)}  # fmt: skip
 
 
 def _figures(s: dict[str, Any], budget: dict[str, int], run_dir: Path) -> dict[str, Any]:
@@ -141,16 +101,13 @@ def main() -> int:
         return run_load(config)
 
     if args.url:
-        with NodeLag(args.url) as lag:
-            run_dir = load(args.url)
+        run_dir = load(args.url)
     else:
         settings = ServerSettings(port=0, jwt_secret=secret, shedding=Shedding(**budget))
-        with start_server(settings) as node, NodeLag(node.url) as lag:
+        with start_server(settings) as node:
             run_dir = load(node.url)
     summary = json.loads((run_dir / "summary.json").read_text())
-    figures = _figures(summary, budget, run_dir)
-    figures["node_loop_lag"] = lag.figures(args.max_loop_lag_ms)  # sampled once a second
-    print(json.dumps(figures, indent=2))
+    print(json.dumps(_figures(summary, budget, run_dir), indent=2))
     return 0
 
 

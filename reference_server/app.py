@@ -24,6 +24,7 @@ from .domain.clock import Clock, SystemClock
 from .domain.contracts import EventPublisher
 from .domain.redaction import event_variants
 from .domain.upkeep import DEFAULT_PURGE_INTERVAL_SECONDS, KeyPurger
+from .loop_lag import LoopLag
 from .metrics import ServerMetrics
 from .realtime.busy_handshake import BusyHandshake, EngineOpen
 from .realtime.fanout import RedactingManager, SocketPublisher
@@ -116,7 +117,9 @@ def build_app(
     manager = manager or RedactingManager()
     limits = settings.limits
     ping_interval_s, ping_timeout_s = engineio_heartbeat(settings.heartbeat)
+    loop_lag = LoopLag()  # shedding and the heartbeat's ping checks read it
     sio = SweepingServer(
+        loop_lag=loop_lag,
         async_mode="asgi",
         client_manager=manager,
         cors_allowed_origins="*",
@@ -141,8 +144,7 @@ def build_app(
 
     ctx = AppContext(settings, store, state, records, redaction, metrics, clock,
                      IMPLEMENTED_PROFILES, verifier)  # fmt: skip
-    shedder = LoadShedder(settings.shedding)
-    metrics.loop_lag.set_function(lambda: shedder.loop_lag_ms() / 1000.0)
+    shedder = LoadShedder(settings.shedding, loop_lag=loop_lag)
     gateway = RealtimeGateway(sio, manager, settings, store, state, records, redaction, metrics,
                               clock, verifier, shedder)  # fmt: skip
 
@@ -153,12 +155,12 @@ def build_app(
             health.start()
         gc_policy = GcPolicy()  # full collections walked every socket: 0.2-0.5 s stalls
         gc_policy.start()
-        shedder.start()
+        loop_lag.start()
         try:
             async with _serving():
                 yield
         finally:
-            await shedder.stop()
+            await loop_lag.stop()
             await gc_policy.stop()
             if health is not None:
                 await health.stop()

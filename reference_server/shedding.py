@@ -28,21 +28,14 @@ sockets missed their heartbeats (docs/benchmarks.md).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ._tasks import stop_task
+from .loop_lag import LoopLag
 
 __all__ = ["LoadShedder", "Shedding"]
-
-# The lag sampler's period, and how many samples the measured lag is the worst of (1 s).
-_SAMPLE_S = 0.1
-_WINDOW = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +64,8 @@ class Shedding:
 class LoadShedder:
     """Decides, at the moment a connect or a request arrives, whether the node takes it.
 
-    `start()` in the app's lifespan starts the loop-lag sampler (a task that sleeps
-    `_SAMPLE_S` and notes how late it woke); without it only the connection budget applies.
+    `start()` in the app's lifespan starts the loop-lag sampler (`loop_lag.LoopLag`, shared
+    with the heartbeat); without it only the connection budget applies.
     """
 
     def __init__(
@@ -80,43 +73,27 @@ class LoadShedder:
         budget: Shedding,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
+        loop_lag: LoopLag | None = None,
     ) -> None:
         self.budget = budget
         self._rng = rng or random.Random()
         self._clock = clock
         self._next_slot = 0.0  # clock time of the next free return slot
-        self._lateness: deque[float] = deque(maxlen=_WINDOW)
-        self._wake_at: float | None = None  # loop time the sampler should wake next
-        self._task: asyncio.Task[None] | None = None
+        self.loop_lag = loop_lag or LoopLag()
 
     # -- the sampler --------------------------------------------------------------------------
     def start(self) -> None:
-        if self.budget.max_loop_lag_ms and self._task is None:
-            # Due from now: a stall before the task's first turn is already measured.
-            self._wake_at = asyncio.get_running_loop().time() + _SAMPLE_S
-            self._task = asyncio.create_task(self._sample())
+        if self.budget.max_loop_lag_ms:
+            self.loop_lag.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        await stop_task(task)
-
-    async def _sample(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            wake_at = self._wake_at if self._wake_at is not None else loop.time() + _SAMPLE_S
-            await asyncio.sleep(max(0.0, wake_at - loop.time()))
-            self._lateness.append(max(0.0, loop.time() - wake_at))
-            self._wake_at = loop.time() + _SAMPLE_S
+        await self.loop_lag.stop()
 
     def loop_lag_ms(self) -> float:
-        """How late the loop runs: the worst lateness of the last second's samples, or, when
-        the sampler is overdue right now (the loop is stalled in the middle of a long turn,
-        or has a backlog), how overdue it is."""
-        worst = max(self._lateness, default=0.0)
-        if self._wake_at is not None:
-            with contextlib.suppress(RuntimeError):  # no running loop: nothing is overdue
-                worst = max(worst, asyncio.get_running_loop().time() - self._wake_at)
-        return worst * 1000.0
+        """How late the loop runs: the worst lateness of the last second, or, when the sampler
+        is overdue right now (the loop is stalled in the middle of a long turn, or has a
+        backlog), how overdue it is."""
+        return self.loop_lag.worst_ms(1.0)
 
     # -- decisions ----------------------------------------------------------------------------
     def _retry_after_ms(self) -> int:

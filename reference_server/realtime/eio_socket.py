@@ -28,11 +28,14 @@ from typing import Any
 from engineio import exceptions
 from engineio.async_socket import AsyncSocket
 
+from .ping_check import LagForgivingPings
+
 __all__ = ["DirectWaitSocket", "SocketTable"]
 
 
-class DirectWaitSocket(AsyncSocket):
-    """An AsyncSocket whose `poll` awaits the queue without a timer once on WebSocket."""
+class DirectWaitSocket(LagForgivingPings, AsyncSocket):
+    """An AsyncSocket whose `poll` awaits the queue without a timer once on WebSocket, and
+    whose ping check forgives the node's own loop lag (`realtime.ping_check`)."""
 
     async def poll(self) -> list[Any]:
         if not self.upgraded:

@@ -20,7 +20,9 @@ from typing import Any
 import engineio
 import socketio
 
+from ..loop_lag import LoopLag
 from .eio_socket import SocketTable
+from .eio_websocket import LagTolerantWebSocket
 
 __all__ = ["SweepingEngineServer", "SweepingServer"]
 
@@ -31,6 +33,15 @@ log = logging.getLogger(__name__)
 class SweepingEngineServer(engineio.AsyncServer):
     """engineio.AsyncServer with the per-socket service task replaced by a sweep, and its
     sockets' WebSocket writers waiting without a timer per packet (`realtime.eio_socket`)."""
+
+    loop_lag: LoopLag | None = None  # what the sockets' ping checks forgive (eio_socket)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # This server's own copy of the driver table (the module's is shared): its
+        # WebSockets' reader timeout forgives the loop's lag (realtime.eio_websocket).
+        drivers: dict[str, Any] = self._async  # type: ignore[has-type]
+        self._async = {**drivers, "websocket": LagTolerantWebSocket}
 
     @property
     def sockets(self) -> SocketTable:
@@ -72,7 +83,12 @@ class SweepingEngineServer(engineio.AsyncServer):
 
 
 class SweepingServer(socketio.AsyncServer):
-    """socketio.AsyncServer on a `SweepingEngineServer`."""
+    """socketio.AsyncServer on a `SweepingEngineServer`; `loop_lag` (started by the app) is
+    what its sockets' ping checks forgive."""
+
+    def __init__(self, *args: Any, loop_lag: LoopLag | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.eio.loop_lag = loop_lag
 
     def _engineio_server_class(self) -> type[engineio.AsyncServer]:
         return SweepingEngineServer

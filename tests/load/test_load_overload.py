@@ -1,7 +1,8 @@
 """The load engine against a node that sheds load (LIM-6): refusals counted by code apart from
 errors, back-off by retryAfterMs, refused users in summary.json and the report; and a run on
 a small scale of what issue 12 saw at 20,000 users: a node at a tiny connection budget whose
-event loop is stalled mid-run until every socket it holds has dropped, with final loss 0.
+event loop is stalled mid-run and then drops every socket it holds, with final loss 0; and a
+node late by its own loop that keeps its sockets (its heartbeat forgives its own lag).
 
 The mechanism this reproduction found for a final loss under overload (a dropped socket whose
 closing sync could not be made — refused by a node full again — closed out without a sync,
@@ -51,13 +52,17 @@ def _run(node_url: str, secret: str, run_dir: Path, users: int, duration_s: floa
     return summary
 
 
-def _stall_when_full(node: StallableNode, budget: int, done: threading.Event) -> None:
+def _stall_when_full(node: StallableNode, budget: int, done: threading.Event,
+                     seconds: float = 5.0, turn_ms: float = 2500.0, drop: bool = True,
+                     stalled: threading.Event | None = None) -> None:  # fmt: skip
     """Once the node holds its budget of sockets (the load has ramped up, however long that
-    took on this machine), stall its loop long enough to drop them all."""
+    took on this machine), stall its loop (by default, then drop every socket it holds)."""
     while not done.wait(0.2):
         metrics = httpx.get(f"{node.url}/metrics", timeout=5).text
         if f"crm_realtime_connections {float(budget)}" in metrics:
-            node.stall(5.0, 2500.0)
+            node.stall(seconds, turn_ms, drop=drop)
+            if stalled is not None:
+                stalled.set()
             return
 
 
@@ -96,7 +101,7 @@ def test_a_stalled_node_at_its_budget_loses_nothing_after_the_closing_sync(
     tmp_path: Path,
 ) -> None:
     """Issue 12, STR-5, LIM-6: 24 users on a node that holds 16, its loop stalled mid-run
-    (2.5 s turns, longer than pingInterval + pingTimeout) until the sockets it holds drop;
+    (2.5 s turns, longer than pingInterval + pingTimeout), then every socket it holds dropped;
     refused users come back and take the freed slots. Every socket still makes its closing
     sync, and it brings back everything: final loss 0, no duplicate."""
     secret = secrets.token_hex(16)
@@ -118,3 +123,28 @@ def test_a_stalled_node_at_its_budget_loses_nothing_after_the_closing_sync(
     assert s["loss"]["final"] == 0 and s["loss"]["unsynced_sockets"] == 0, s["loss"]
     assert s["deliveries"]["received"] == s["deliveries"]["expected"]
     assert s["duplicates"] == 0 and s["seq_conflicts"] == 0
+
+
+def test_a_node_late_by_its_own_loop_keeps_the_sockets_it_holds(tmp_path: Path) -> None:
+    """LIM-6, TRN-3: 20 users on a node whose loop stalls in 1.5 s turns for 10 s under a 1 s
+    pingTimeout: a pong that arrives during a turn sits unread for longer than pingTimeout,
+    by the node's fault, not the client's. The node keeps every socket (python-engineio's own
+    check closed some: realtime.ping_check). The WebSocket read timeout (pingInterval +
+    pingTimeout, 6 s) is not what is tested: users act every second."""
+    secret = secrets.token_hex(16)
+    heartbeat = Heartbeat(pingInterval=5000, pingTimeout=1000)
+    settings = ServerSettings(port=0, jwt_secret=secret, heartbeat=heartbeat,
+                              shedding=Shedding(max_loop_lag_ms=0))  # fmt: skip
+    with start_server(settings, node_class=StallableNode) as node:
+        done, stalled = threading.Event(), threading.Event()
+        stalling = (node, 20, done, 10.0, 1500.0, False, stalled)
+        stall = threading.Thread(target=_stall_when_full, args=stalling, daemon=True)
+        stall.start()
+        try:
+            s = _run(node.url, secret, tmp_path / "run", 20, 22.0, _workload(socket_share=0.5))
+        finally:
+            done.set()
+            stall.join(30)
+    assert stalled.is_set(), "the node never held all 20 sockets: nothing was stalled"
+    assert s["disconnects"] == 0, s["connect_error_reasons"]
+    assert s["loss"]["final"] == 0 and s["duplicates"] == 0

@@ -22,9 +22,10 @@ class StallableNode(RunningServer):
     def command(self) -> list[str]:
         return [sys.executable, str(STALL_NODE), *self.settings.to_cli_args()]
 
-    def stall(self, seconds: float, turn_ms: float) -> None:
-        """Block the node's loop `turn_ms` at a time for `seconds`; returns at once."""
-        body = {"seconds": seconds, "turn_ms": turn_ms}
+    def stall(self, seconds: float, turn_ms: float, *, drop: bool = False) -> None:
+        """Block the node's loop `turn_ms` at a time for `seconds` (then, with `drop`, close
+        every socket it holds); returns at once."""
+        body = {"seconds": seconds, "turn_ms": turn_ms, "drop": drop}
         answer = httpx.post(f"{self.url}{_STALL_PATH}", json=body, timeout=10)
         answer.raise_for_status()
         assert answer.json() == body, answer.text
