@@ -162,6 +162,11 @@ class SqlReads(SqlTaskReads):
     def read_db(self) -> SqlExecutor:
         raise NotImplementedError
 
+    def key_db(self) -> SqlExecutor:
+        """Where reads by key go (one row per key, no scan): `read_db` unless the backend has
+        a cheaper place for them."""
+        return self.read_db()
+
     def transaction(self) -> AbstractAsyncContextManager[UnitOfWork]:
         raise NotImplementedError
 
@@ -181,7 +186,7 @@ class SqlReads(SqlTaskReads):
                 await uow.forget_outbox(keys)
 
     async def get_record(self, entity_type: str, record_id: str) -> dict[str, Any] | None:
-        row = await self.read_db().fetch_one(
+        row = await self.key_db().fetch_one(
             "SELECT data FROM records WHERE entity_type = ? AND id = ?", (entity_type, record_id)
         )
         return None if row is None else dict(json.loads(row[0]))
@@ -236,7 +241,7 @@ class SqlReads(SqlTaskReads):
         heads = dict.fromkeys(streams, 0)
         if not streams:
             return heads
-        rows = await self.read_db().fetch_all(
+        rows = await self.key_db().fetch_all(
             f"SELECT stream, head FROM stream_heads WHERE stream IN ({placeholders(len(streams))})",
             list(streams),
         )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ __all__ = ["SqliteRecordStore"]
 _BUSY_TIMEOUT_MS = 5000
 # BEGIN IMMEDIATE on a file another process is writing: retried without blocking the loop.
 _BUSY_RETRY_S = (0.001, 0.05)
+_BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)  # primary codes (low byte)
 
 
 class _Executor:
@@ -82,6 +83,34 @@ class _InlineExecutor:
         self.conn.execute(sql, tuple(args))
 
 
+class _KeyReads:
+    """Reads by key on the event loop's thread, on a read-only connection of their own (so
+    they see committed data only, EVT-5): microseconds against the page cache, where a trip
+    to aiosqlite's thread is a hand-off each way and a wake-up of the loop (a `sync`'s stream
+    heads, a record's visibility check; issue 13 item 3). It never waits inside SQLite
+    (busy timeout 0): a read that finds the database busy goes to the thread instead."""
+
+    def __init__(self, conn: sqlite3.Connection, fallback: Callable[[], _Executor]) -> None:
+        self.conn = conn
+        self.fallback = fallback  # aiosqlite's thread, asked for only when needed
+
+    async def fetch_all(self, sql: str, args: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        try:
+            # fetchall: the statement ends here, so no read snapshot outlives the call.
+            return list(self.conn.execute(sql, tuple(args)).fetchall())
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF not in _BUSY_CODES:
+                raise
+        return await self.fallback().fetch_all(sql, args)
+
+    async def fetch_one(self, sql: str, args: Sequence[Any] = ()) -> Sequence[Any] | None:
+        rows = await self.fetch_all(sql, args)
+        return tuple(rows[0]) if rows else None
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
+        await self.fallback().execute(sql, args)
+
+
 class SqliteRecordStore(SqlReads):
     """`RecordStore` on a SQLite file; `path` is created (with its folder) on `open()`."""
 
@@ -93,6 +122,7 @@ class SqliteRecordStore(SqlReads):
         self.outbox_node = outbox_node
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
+        self._key_reader: sqlite3.Connection | None = None
         self._checkpointer: Checkpointer | None = None
         self._write_lock = asyncio.Lock()
 
@@ -100,6 +130,11 @@ class SqliteRecordStore(SqlReads):
         if self._reader is None:
             raise StoreUnavailable("the SQLite store is not open")
         return _Executor(self._reader)
+
+    def key_db(self) -> _KeyReads:
+        if self._key_reader is None:
+            raise StoreUnavailable("the SQLite store is not open")
+        return _KeyReads(self._key_reader, self.read_db)
 
     async def open(self) -> None:
         if self._writer is not None:
@@ -126,20 +161,28 @@ class SqliteRecordStore(SqlReads):
             await reader.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             await reader.execute("PRAGMA query_only = ON")
             checkpointer = await Checkpointer.open(self.path, _BUSY_TIMEOUT_MS)
+            try:
+                key_reader = _open_key_reader(self.path)
+            except sqlite3.Error:
+                await checkpointer.close()
+                raise
         except (OSError, aiosqlite.Error) as exc:
             for conn in opened:  # a half-open store would leak its connection threads
                 await conn.close()
             raise StoreUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
         self._writer, self._reader, self._checkpointer = writer, reader, checkpointer
+        self._key_reader = key_reader
 
     async def close(self) -> None:
         async with self._write_lock:
             if self._checkpointer is not None:
                 await self._checkpointer.close()
+            if self._key_reader is not None:
+                self._key_reader.close()
             for conn in (self._reader, self._writer):
                 if conn is not None:
                     await conn.close()
-            self._writer = self._reader = self._checkpointer = None
+            self._writer = self._reader = self._checkpointer = self._key_reader = None
 
     async def ping(self) -> bool:
         try:
@@ -168,6 +211,17 @@ class SqliteRecordStore(SqlReads):
                 raise
         if self._checkpointer is not None:
             self._checkpointer.note_commit()
+
+
+def _open_key_reader(path: Path) -> sqlite3.Connection:
+    # timeout=0: never wait inside SQLite on the loop's thread (`_KeyReads` falls back).
+    conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA query_only = ON")
+    except sqlite3.Error:
+        conn.close()
+        raise
+    return conn
 
 
 async def _begin_immediate(conn: sqlite3.Connection) -> None:
