@@ -5,7 +5,8 @@ loop-lag budget, --max-loop-lag-ms) and runs the default workload with --users u
 (or runs against --url). Prints what the issue asks of a shedding node: how many users
 connected, how many connects were refused and with which code, the fan-out p99 of the
 connected sockets, how many connected sockets dropped, and the final loss after the closing
-sync (with the sockets whose closing sync could not be made).
+sync (with the sockets whose closing sync could not be made), and how late the node's loop
+ran (its `/metrics`, scraped once a second).
 
     .venv/bin/python benchmarks/bench_overload.py                       # 20,000 users, lag only
     .venv/bin/python benchmarks/bench_overload.py --users 3000 --max-connections 2000 --hold 30
@@ -18,8 +19,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import secrets
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,66 @@ def _connected_users(run_dir: Path) -> int:
         return sum(int(row["sockets"]) > 0 for row in csv.DictReader(handle))
 
 
+class NodeLag:
+    """Scrapes the node's `crm_realtime_loop_lag_seconds` every second during the run: a
+    stall of the node tells apart from one of the generator (which `generator` reports)."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url.rstrip("/") + "/metrics"
+        self._samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> NodeLag:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        import httpx
+
+        while not self._stop.wait(1.0):
+            try:
+                text = httpx.get(self._url, timeout=5.0).text
+            except httpx.HTTPError:
+                continue  # a scrape the node could not answer in time: the next one tells
+            match = re.search(r"^crm_realtime_loop_lag_seconds ([0-9.e+-]+)$", text, re.M)
+            if match:
+                self._samples.append(float(match.group(1)) * 1000.0)
+
+    def figures(self, budget_ms: int) -> dict[str, Any]:
+        lags = self._samples
+        return {"samples": len(lags), "max_ms": round(max(lags, default=0.0), 1),
+                "samples_over_budget": sum(lag > budget_ms for lag in lags),
+                "samples_over_1s": sum(lag > 1000 for lag in lags)}  # fmt: skip
+
+
+def _fanout_outside_generator_lag(run_dir: Path, lag_ms: float = 50.0) -> dict[str, Any]:
+    """Fan-out of the deliveries a generator worker received outside its lagged seconds
+    (loop lag over `lag_ms` in generator.csv, that second or the one either side): what is
+    left when the generator's own delay is taken out, for a generator on the node's cores."""
+    import pandas as pd
+
+    from harness.rundir import load_run
+
+    live = load_run(run_dir).live
+    gen = pd.read_csv(run_dir / "generator.csv")
+    late = gen[gen["loop_lag_ms"] > lag_ms]
+    seconds = late["t"].astype(int)
+    lagged = {(str(w), t + d) for w, t in zip(late["worker"], seconds, strict=True)
+              for d in (-1, 0, 1)}  # fmt: skip
+    keep = [(str(w), int(t)) not in lagged
+            for w, t in zip(live["worker"], live["t_recv"], strict=True)]  # fmt: skip
+    fanout = live.loc[keep, "fanout_ms"].dropna()
+    if fanout.empty:
+        return {"count": 0}
+    return {"count": int(fanout.size), "p50": round(float(fanout.quantile(0.5)), 1),
+            "p99": round(float(fanout.quantile(0.99)), 1)}  # fmt: skip
+
+
 def _figures(s: dict[str, Any], budget: dict[str, int], run_dir: Path) -> dict[str, Any]:
     return {
         "users_asked": s["users"],
@@ -42,6 +105,7 @@ def _figures(s: dict[str, Any], budget: dict[str, int], run_dir: Path) -> dict[s
         "connect_errors": s["connect_errors"],
         "connect_error_reasons": s["connect_error_reasons"],
         "fanout_ms_connected": s["latency_ms"]["fanout"],
+        "fanout_ms_outside_generator_lag": _fanout_outside_generator_lag(run_dir),
         "drops_of_connected_sockets": s["disconnects"],
         "changes_per_s": s["changes_per_s"],
         "changes": s["changes"],
@@ -78,7 +142,13 @@ def main() -> int:
     parser.add_argument("--url", help="a node started apart (its budget is its own)")
     parser.add_argument("--jwt-secret", help="with --url: the server's JWT secret")
     parser.add_argument("--report", type=Path, help="run directory")
+    parser.add_argument("--figures-of", type=Path, metavar="RUN_DIR",
+                        help="print the figures of a run made before, run nothing")  # fmt: skip
     args = parser.parse_args()
+    if args.figures_of:
+        summary = json.loads((args.figures_of / "summary.json").read_text())
+        print(json.dumps(_figures(summary, {}, args.figures_of), indent=2))
+        return 0
 
     from harness.load import LoadConfig, Workload, run_load
     from reference_server.config import ServerSettings
@@ -101,13 +171,16 @@ def main() -> int:
         return run_load(config)
 
     if args.url:
-        run_dir = load(args.url)
+        with NodeLag(args.url) as lag:
+            run_dir = load(args.url)
     else:
         settings = ServerSettings(port=0, jwt_secret=secret, shedding=Shedding(**budget))
-        with start_server(settings) as node:
+        with start_server(settings) as node, NodeLag(node.url) as lag:
             run_dir = load(node.url)
     summary = json.loads((run_dir / "summary.json").read_text())
-    print(json.dumps(_figures(summary, budget, run_dir), indent=2))
+    figures = _figures(summary, budget, run_dir)
+    figures["node_loop_lag"] = lag.figures(args.max_loop_lag_ms)  # sampled once a second
+    print(json.dumps(figures, indent=2))
     return 0
 
 
