@@ -145,6 +145,7 @@ def build_app(
     ctx = AppContext(settings, store, state, records, redaction, metrics, clock,
                      IMPLEMENTED_PROFILES, verifier)  # fmt: skip
     shedder = LoadShedder(settings.shedding, loop_lag=loop_lag)
+    metrics.loop_lag.set_function(lambda: loop_lag.worst_ms(1.0) / 1000.0)
     gateway = RealtimeGateway(sio, manager, settings, store, state, records, redaction, metrics,
                               clock, verifier, shedder)  # fmt: skip
 

@@ -32,6 +32,7 @@ class ServerMetrics:
     replayed_events: Counter = field(init=False)
     outbox_recovered: Counter = field(init=False)
     server_busy: Counter = field(init=False)
+    loop_lag: Gauge = field(init=False)
 
     def __post_init__(self) -> None:
         r = self.registry
@@ -57,6 +58,12 @@ class ServerMetrics:
         self.server_busy = Counter(
             "crm_realtime_server_busy", "Connects and REST requests refused SERVER_BUSY",
             ["kind"], registry=r,
+        )  # fmt: skip
+        # How late the loop runs (`loop_lag.LoopLag`, set by the app): tells a stalled node
+        # from a stalled client in a load run (benchmarks/bench_overload.py scrapes it).
+        self.loop_lag = Gauge(
+            "crm_realtime_loop_lag_seconds",
+            "How late this node's event loop runs (worst of the last second)", registry=r,
         )  # fmt: skip
         # Samples at 0 from the start, so a scrape of a fresh node already lists every metric.
         for event in (*DATA_EVENTS, ServerEvent.SESSION_EXPIRED, ServerEvent.SERVER_ERROR):

@@ -185,6 +185,10 @@ async def test_a_lagging_loop_refuses_new_work_and_keeps_held_sockets(tmp_path: 
                     assert busy.headers["Retry-After"] == str(math.ceil(retry_ms / 1000))
                     for path in (HEALTH_PATH, INFO_PATH, "/metrics"):
                         assert (await http.get(path)).status_code == 200, path
+                    # The lag is on /metrics too (the stall goes on while it is scraped).
+                    scraped = (await http.get("/metrics")).text
+                    lag_s = float(scraped.split("crm_realtime_loop_lag_seconds ")[-1].split()[0])
+                    assert lag_s * 1000 > LAG_BUDGET_MS, scraped
                     ack = await held.call("sync", {"cursors": {}}, within=10.0)
                     assert ack["ok"] is True
                 # Served again once the loop catches up; on a busy machine the loop may still
