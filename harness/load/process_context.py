@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import sys
 from dataclasses import dataclass, field
@@ -60,6 +61,11 @@ class ProcessContext:
     node_urls: tuple[str, ...] = ()
     options: ConnectionOptions = field(default_factory=ConnectionOptions)  # TLS, headers, path
     token_failed: bool = False
+    # pick_op's ops and cumulative weights, built once: random.choices given `weights`
+    # accumulates them again at every call (issue 13). Same draws for the same seed.
+    _ops: tuple[str, ...] = field(default=(), init=False, repr=False)
+    _cum_weights: tuple[float, ...] = field(default=(), init=False, repr=False)
+    _pause_mean: float = field(default=0.0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.node_urls:
@@ -68,6 +74,12 @@ class ProcessContext:
             self.rng.seed(self.workload.seed * 1000 + self.worker)
         if not self.mix:
             self.mix, _ = effective_mix(self.workload.action_mix, self.profiles)
+        self._ops = tuple(self.mix)
+        self._cum_weights = tuple(itertools.accumulate(self.mix[o] for o in self._ops))
+        total = sum(self.mix.values())
+        changes = sum(w for op, w in self.mix.items() if op in CHANGE_OPS)
+        share = changes / total if total > 0 and changes > 0 else 1.0
+        self._pause_mean = self.workload.think_time_s * share
 
     def report_token_failure(self, message: str) -> None:
         """One line per process, however many users' tokens fail (they all fail alike)."""
@@ -101,10 +113,7 @@ class ProcessContext:
 
     def action_pause_mean(self) -> float:
         """Mean pause between actions such that changes come every `think_time_s` on average."""
-        total = sum(self.mix.values())
-        changes = sum(w for op, w in self.mix.items() if op in CHANGE_OPS)
-        share = changes / total if total > 0 and changes > 0 else 1.0
-        return self.workload.think_time_s * share
+        return self._pause_mean
 
     def closing_sync_spread_s(self) -> float:
         """Closing syncs start spread over this many seconds, not all at one instant.
@@ -116,5 +125,4 @@ class ProcessContext:
         return min(CLOSING_SYNC_SPREAD_MAX_S, per_process / CLOSING_SYNCS_PER_S)
 
     def pick_op(self) -> str:
-        ops = list(self.mix)
-        return self.rng.choices(ops, weights=[self.mix[o] for o in ops])[0]
+        return self.rng.choices(self._ops, cum_weights=self._cum_weights)[0]
