@@ -18,7 +18,9 @@ runs of the default workload that differ only in duration, each timed by the ker
 CPU-seconds of the whole process tree (the command, its Locust processes; the server is not
 counted). The difference of the two runs gives the CPU per further delivery (heartbeats and
 actions included); what the longer run spent beyond that, per user, is the fixed part
-(start, connect, tokens, closing sync, report). CPU-seconds, not wall time: on a shared
+(start, connect, tokens, closing sync, report); both are split too between the Locust
+processes (run.json `generator_cpu_s`) and the controlling process (the rest of the tree:
+plan, node sampler, part-file merge, summary, report). CPU-seconds, not wall time: on a shared
 machine the other processes change the wall time far more than the CPU count.
 
     flock /work/bench.lock .venv/bin/python benchmarks/bench_generator_efficiency.py \
@@ -132,10 +134,15 @@ def _timed_load(
         subprocess.run(cmd, capture_output=True, check=False)
         cpu_s = _children_cpu_s() - before
         summary = json.loads((run_dir / "summary.json").read_text())
+        # The kernel's count for the Locust processes alone, as the engine recorded it.
+        locust_cpu_s = json.loads((run_dir / "run.json").read_text()).get("generator_cpu_s")
     generator = summary.get("generator") or {}
     return {
         "duration_s": seconds,
         "cpu_s": round(cpu_s, 2),
+        "locust_cpu_s": locust_cpu_s,
+        # The controlling process: plan, node sampler, part-file merge, summary, report.
+        "controller_cpu_s": round(cpu_s - locust_cpu_s, 2) if locust_cpu_s else None,
         "deliveries": summary["deliveries"]["rows"],
         "loss_final": summary["loss"]["final"],
         "e2e_p99_ms": summary["latency_ms"]["e2e"]["p99"],
@@ -161,6 +168,13 @@ def _lengths(args: argparse.Namespace, url: str) -> None:
           f"{fixed_s:.1f} s = {fixed_s / args.users * 1000:.2f} ms per user "
           f"({args.users} users, runs of {short:g} s and {long:g} s, CPU-seconds of the whole "
           f"`crm-harness load` process tree)")  # fmt: skip
+    for part in ("locust_cpu_s", "controller_cpu_s"):
+        if a[part] is not None and b[part] is not None:
+            slope = (b[part] - a[part]) / extra
+            print(
+                f"  of which {part.removesuffix('_cpu_s')}: {slope * 1e6:.0f} µs per delivery, "
+                f"{(b[part] - slope * b['deliveries']) / args.users * 1000:.2f} ms per user"
+            )
 
 
 def main() -> int:
