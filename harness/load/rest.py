@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from http.client import HTTPException
@@ -33,7 +34,9 @@ class RestUnanswered(Exception):
     """A REST call that got no answer; `reason` is the action's error code (`TIMEOUT` or
     `CONNECTION_LOST`). Every transport failure is this one exception, so that an action
     records it instead of a traceback ending the user's task (geventhttpclient raises
-    `HTTPConnectionClosed`, an `http.client.HTTPException` and no `OSError`, on a reset)."""
+    `HTTPConnectionClosed`, an `http.client.HTTPException` and no `OSError`, on a reset) —
+    but a certificate the trust settings refuse, which is no lost connection: the run checks
+    the target's certificate before any user starts, and says so in one line."""
 
     def __init__(self, reason: LocalError, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
@@ -128,6 +131,8 @@ class RestPool:
                     response.release()
         except (gevent.Timeout, TimeoutError) as exc:
             raise RestUnanswered(LocalError.TIMEOUT, str(exc) or "timed out") from None
+        except ssl.SSLCertVerificationError:
+            raise  # a wrong trust setting, not a lost connection: the caller reports it once
         except (OSError, HTTPException) as exc:
             detail = f"{type(exc).__name__}: {exc}"
             raise RestUnanswered(LocalError.CONNECTION_LOST, detail) from None
